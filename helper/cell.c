@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Making a cell: clone3() into new namespaces; the child, PID 1 of the new
+ * pid namespace, lays out the mounts and execs nscell-init.
+ *
+ * Everything the child does happens before any user process exists in the
+ * cell, and every path it touches is either fixed (/proc, /tmp, /var/tmp,
+ * /dev/shm, RUNDIR) or under PersistentRoot, which must be root-owned and
+ * unwritable by others along its whole length, checked component by component
+ * with O_NOFOLLOW, so no user can race a symlink or a FIFO into it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "helper.h"
+
+/* What the child tells the parent when setup fails; EOF means success. */
+struct setup_error {
+	int err;
+	char what[200];
+};
+
+static _Noreturn void child_fail(int errfd, int err, const char *fmt, const char *arg)
+{
+	struct setup_error e = { .err = err };
+	snprintf(e.what, sizeof(e.what), fmt, arg);
+	(void)!write(errfd, &e, sizeof(e));
+	_exit(127);
+}
+
+static unsigned clone_flags(unsigned ns)
+{
+	unsigned f = CLONE_NEWPID | CLONE_NEWNS;
+	if (ns & NSCELL_NS_IPC)
+		f |= CLONE_NEWIPC;
+	if (ns & NSCELL_NS_UTS)
+		f |= CLONE_NEWUTS;
+	if (ns & NSCELL_NS_NET)
+		f |= CLONE_NEWNET;
+	if (ns & NSCELL_NS_CGROUP)
+		f |= CLONE_NEWCGROUP;
+	return f;
+}
+
+static void tmpfs_options(const struct nscell_dir_setting *d, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "mode=%04o", (unsigned)d->mode);
+	if (d->size_percent)
+		n += snprintf(buf + n, size - (size_t)n, ",size=%u%%", d->size_percent);
+	else if (d->size)
+		n += snprintf(buf + n, size - (size_t)n, ",size=%" PRIu64, d->size);
+	if (d->nr_inodes)
+		snprintf(buf + n, size - (size_t)n, ",nr_inodes=%" PRIu64, d->nr_inodes);
+}
+
+/*
+ * Open (creating if needed) a directory below an already verified, root-owned
+ * directory fd, and verify it in turn. `mode` is used on creation and then
+ * enforced, so a directory an earlier version made loosely is tightened.
+ */
+static int open_owned_dir(int parent, const char *name, mode_t mode)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (mkdirat(parent, name, mode) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_uid != 0 && fchown(fd, 0, 0) < 0)
+		return -errno;
+	if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
+		return -errno;
+	return TAKE_FD(fd);
+}
+
+/* Walk PersistentRoot from / requiring root ownership and no group/other
+ * write on every existing component; create missing ones 0755, the last 0700. */
+static int open_persistent_root(const char *path)
+{
+	_cleanup_close_ int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *copy = strdup(path);
+	char *save = NULL, *comp;
+
+	if (fd < 0)
+		return -errno;
+	if (!copy)
+		return -ENOMEM;
+	comp = strtok_r(copy, "/", &save);
+	while (comp) {
+		char *next = strtok_r(NULL, "/", &save);
+		struct stat st;
+		int nfd;
+
+		if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0)
+			return -EINVAL;
+		if (mkdirat(fd, comp, next ? 0755 : 0700) < 0 && errno != EEXIST)
+			return -errno;
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0)
+			return -errno;
+		close(fd);
+		fd = nfd;
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		if (st.st_uid != 0 || (st.st_mode & 0022))
+			return -EPERM;
+		comp = next;
+	}
+	return TAKE_FD(fd);
+}
+
+static const char *const persistent_names[_NSCELL_DIR_MAX] = { "tmp", "var-tmp", "dev-shm" };
+
+/* Bind <root>/<uid>/<name> onto the target, by fd: no path is re-resolved. */
+static int mount_persistent(int rootfd, uid_t uid, enum nscell_dir d, mode_t mode)
+{
+	_cleanup_close_ int userfd = -1, leaf = -1, tree = -1;
+	char uidname[16];
+
+	snprintf(uidname, sizeof(uidname), "%u", (unsigned)uid);
+	/* root-owned 0700: users never see the path, only the bind mount. */
+	userfd = open_owned_dir(rootfd, uidname, 0700);
+	if (userfd < 0)
+		return userfd;
+	leaf = open_owned_dir(userfd, persistent_names[d], mode);
+	if (leaf < 0)
+		return leaf;
+	tree = (int)syscall(SYS_open_tree, leaf, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (tree < 0)
+		return -errno;
+	if (syscall(SYS_move_mount, tree, "", AT_FDCWD, nscell_dir_path(d), MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -errno;
+	return 0;
+}
+
+static int loopback_up(void)
+{
+	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { 0 };
+
+	if (s < 0)
+		return -errno;
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return -errno;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Leave the init only what it uses: killing the cell's processes. */
+static int drop_to_init_caps(void)
+{
+	for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++)
+		if (c != CAP_KILL && CAP_IS_SUPPORTED(c) && cap_drop_bound(c) < 0)
+			return -errno;
+	return 0;
+}
+
+static _Noreturn void child_setup(const struct helper_login *l, const char *cell_id,
+				  int listenfd, int cellsfd, int lockfd, int cfgfd, int initfd,
+				  int errfd)
+{
+	const struct nscell_settings *s = l->settings;
+	unsigned long prop = s->propagation == NSCELL_PROPAGATION_PRIVATE ? MS_PRIVATE : MS_SLAVE;
+	char opts[128];
+	int fds[5] = { listenfd, cellsfd, lockfd, cfgfd, initfd };
+	int high[5];
+	int rootfd = -1;
+
+	/* Host mounts that appear later (autofs, NFS homes) still propagate in
+	 * with slave; nothing we mount here leaks out. */
+	if (mount(NULL, "/", NULL, MS_REC | prop, NULL) < 0)
+		child_fail(errfd, errno, "make / %s", prop == MS_SLAVE ? "slave" : "private");
+
+	/* A proc for the cell's pid namespace. gid=0 keeps hidepid from blinding
+	 * the init, which counts the cell's processes. */
+	if (s->proc_hidepid != NSCELL_HIDEPID_OFF || s->proc_subset != NSCELL_PROC_SUBSET_ALL) {
+		snprintf(opts, sizeof(opts), "hidepid=%s,gid=0%s",
+			 s->proc_hidepid == NSCELL_HIDEPID_INVISIBLE ? "invisible" :
+			 s->proc_hidepid == NSCELL_HIDEPID_NOACCESS ? "noaccess" : "off",
+			 s->proc_subset == NSCELL_PROC_SUBSET_PID ? ",subset=pid" : "");
+	} else {
+		opts[0] = '\0';
+	}
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  opts[0] ? opts : NULL) < 0)
+		child_fail(errfd, errno, "mount proc on %s", "/proc");
+
+	for (int d = 0; d < _NSCELL_DIR_MAX; d++) {
+		const struct nscell_dir_setting *ds = &s->dirs[d];
+		int rc;
+
+		switch (ds->kind) {
+		case NSCELL_DIR_SHARED:
+			break;
+		case NSCELL_DIR_TMPFS:
+			tmpfs_options(ds, opts, sizeof(opts));
+			if (mount("tmpfs", nscell_dir_path(d), "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+				child_fail(errfd, errno, "mount tmpfs on %s", nscell_dir_path(d));
+			break;
+		case NSCELL_DIR_PERSISTENT:
+			if (rootfd < 0) {
+				rootfd = open_persistent_root(s->persistent_root);
+				if (rootfd < 0)
+					child_fail(errfd, -rootfd,
+						   "open PersistentRoot %s (it and every parent must be root-owned and not group/other-writable)",
+						   s->persistent_root);
+			}
+			rc = mount_persistent(rootfd, l->id->uid, d, ds->mode);
+			if (rc < 0)
+				child_fail(errfd, -rc, "bind the persistent directory on %s",
+					   nscell_dir_path(d));
+			break;
+		}
+	}
+	if (rootfd >= 0)
+		close(rootfd);
+
+	/* Runtime state stays out of reach from inside: an empty, read-only
+	 * tmpfs over RUNDIR (the init keeps what it needs as open fds). */
+	if (mount("nscell", NSCELL_RUNDIR, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=0700,size=4k,nr_inodes=1") < 0)
+		child_fail(errfd, errno, "hide %s", NSCELL_RUNDIR);
+
+	if ((s->namespaces & NSCELL_NS_UTS) && s->hostname[0] &&
+	    sethostname(s->hostname, strlen(s->hostname)) < 0)
+		child_fail(errfd, errno, "set hostname %s", s->hostname);
+	if (s->namespaces & NSCELL_NS_NET) {
+		int rc = loopback_up();
+		if (rc < 0)
+			child_fail(errfd, -rc, "bring up %s", "lo");
+	}
+
+	if (drop_to_init_caps() < 0)
+		child_fail(errfd, errno, "drop capabilities for %s", "nscell-init");
+
+	/* Lay out exactly the fds nscell-init expects; close all others. */
+	for (int i = 0; i < 5; i++) {
+		high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
+		if (high[i] < 0)
+			child_fail(errfd, errno, "arrange %s", "fds");
+	}
+	if (dup2(errfd, 8) < 0 || fcntl(8, F_SETFD, FD_CLOEXEC) < 0)
+		child_fail(errfd, errno, "arrange %s", "fds");
+	errfd = 8;
+	for (int i = 0; i < 4; i++)
+		if (dup2(high[i], NSCELL_INIT_FD_LISTEN + i) < 0)
+			child_fail(errfd, errno, "arrange %s", "fds");
+	if (dup2(high[4], 7) < 0 || fcntl(7, F_SETFD, FD_CLOEXEC) < 0)
+		child_fail(errfd, errno, "arrange %s", "fds");
+	syscall(SYS_close_range, 9, ~0U, 0);
+
+	char *const argv[] = { (char *)"nscell-init", (char *)cell_id, NULL };
+	char *const envp[] = { NULL };
+	syscall(SYS_execveat, 7, "", argv, envp, AT_EMPTY_PATH);
+	child_fail(errfd, errno, "exec %s", NSCELL_INIT_PATH);
+}
+
+/* The init binary, pinned before the clone and checked like the policy. */
+static int open_init(char *err, size_t errlen)
+{
+	_cleanup_close_ int fd = open(NSCELL_INIT_PATH, O_PATH | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", NSCELL_INIT_PATH, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022)) {
+		snprintf(err, errlen, "%s is not a root-owned file unwritable by others; refusing",
+			 NSCELL_INIT_PATH);
+		return -EPERM;
+	}
+	return TAKE_FD(fd);
+}
+
+int cell_create(struct runtime *rt, const char *cell_id, const struct helper_login *l,
+		int listenfd, pid_t *ret_init_pid, char *err, size_t errlen)
+{
+	_cleanup_close_ int initfd = -1, pidfd = -1;
+	int cfg[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	struct clone_args args = { 0 };
+	struct nscell_init_config c = { .magic = NSCELL_PROTO_MAGIC };
+	struct setup_error se;
+	struct timespec ts;
+	ssize_t n;
+	pid_t pid;
+	int rc = 0;
+
+	initfd = open_init(err, errlen);
+	if (initfd < 0)
+		return initfd;
+	if (pipe2(cfg, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto out;
+	}
+
+	args.flags = clone_flags(l->settings->namespaces) | CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	args.exit_signal = SIGCHLD;
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot create namespaces: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		close(ep[0]);
+		close(cfg[1]);
+		child_setup(l, cell_id, listenfd, rt->cellsfd, rt->lockfd, cfg[0], initfd, ep[1]);
+	}
+	close(ep[1]);
+	ep[1] = -1;
+	close(cfg[0]);
+	cfg[0] = -1;
+
+	snprintf(c.cell_id, sizeof(c.cell_id), "%s", cell_id);
+	c.uid = l->id->uid;
+	c.scope = l->settings->scope;
+	c.namespaces = l->settings->namespaces;
+	c.logout = l->settings->logout;
+	c.drain_limit_sec = l->settings->drain_limit_sec;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	c.created_usec = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	c.init_pid_host = pid;
+	/* Fits in a pipe buffer: never blocks. */
+	(void)!write(cfg[1], &c, sizeof(c));
+
+	do
+		n = read(ep[0], &se, sizeof(se));
+	while (n < 0 && errno == EINTR);
+	if (n != 0) {
+		/* Setup failed (or the child died oddly): report and reap. */
+		if (n == (ssize_t)sizeof(se)) {
+			se.what[sizeof(se.what) - 1] = '\0';
+			snprintf(err, errlen, "cell setup failed: %s: %s", se.what, strerror(se.err));
+			rc = -se.err;
+		} else {
+			snprintf(err, errlen, "cell setup failed: child ended early");
+			rc = -EIO;
+		}
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		waitpid(pid, NULL, 0);
+		goto out;
+	}
+	*ret_init_pid = pid;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (cfg[i] >= 0)
+			close(cfg[i]);
+		if (ep[i] >= 0)
+			close(ep[i]);
+	}
+	return rc;
+}

@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * pam_nscell — moves a login session into its cell.
+ *
+ * open_session: decide from the policy whether this login is isolated (exempt
+ * logins cost a policy read and nothing else); if so, spawn nscell-helper,
+ * which finds or makes the cell and hands back [init pidfd, session socket];
+ * then setns() this process into the cell's namespaces. The pid namespace part
+ * only applies to children: everything the application forks from now on
+ * (sshd's session child, su's shell, login's shell) is inside.
+ *
+ * close_session: setns() back to the namespaces saved at open, so the modules
+ * after us see a working /proc/self again, then tell the cell this session
+ * left. Because Linux-PAM runs close_session in stack order, a second entry
+ * with the `restore` option placed FIRST in the session stack does the
+ * setns-back before the other modules' close_session run.
+ *
+ * Never blocks logout: leaving is one datagram; the cell's init applies the
+ * logout policy on its own time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "cleanup.h"
+#include "identity.h"
+#include "policy.h"
+#include "proto.h"
+
+#define STATE_KEY "pam_nscell_state"
+#define HELPER_TIMEOUT_MS 15000
+
+struct options {
+	bool debug;
+	bool restore_only;
+	const char *conf;
+	const char *helper;
+};
+
+/* One entry per namespace type we may join, in the order we restore them. */
+static const struct {
+	unsigned bit;
+	int flag;
+	const char *name;
+} ns_types[] = {
+	{ NSCELL_NS_MNT, CLONE_NEWNS, "mnt" },
+	{ NSCELL_NS_PID, CLONE_NEWPID, "pid" },
+	{ NSCELL_NS_IPC, CLONE_NEWIPC, "ipc" },
+	{ NSCELL_NS_UTS, CLONE_NEWUTS, "uts" },
+	{ NSCELL_NS_NET, CLONE_NEWNET, "net" },
+	{ NSCELL_NS_CGROUP, CLONE_NEWCGROUP, "cgroup" },
+};
+#define N_NS_TYPES (sizeof(ns_types) / sizeof(ns_types[0]))
+
+struct state {
+	int saved[N_NS_TYPES]; /* our namespaces before the join */
+	unsigned joined;       /* NSCELL_NS_* */
+	int session_sock;      /* closing it tells the cell we left */
+	bool restored;
+	char *cwd;
+	char cell_id[NSCELL_CELL_ID_MAX];
+};
+
+static void parse_args(pam_handle_t *pamh, int argc, const char **argv, struct options *o)
+{
+	*o = (struct options){ .conf = NULL, .helper = NSCELL_HELPER_PATH };
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "debug") == 0)
+			o->debug = true;
+		else if (strcmp(argv[i], "restore") == 0)
+			o->restore_only = true;
+		else if (strncmp(argv[i], "conf=", 5) == 0 && argv[i][5] == '/')
+			o->conf = argv[i] + 5;
+		else if (strncmp(argv[i], "helper=", 7) == 0 && argv[i][7] == '/')
+			o->helper = argv[i] + 7;
+		else
+			pam_syslog(pamh, LOG_WARNING, "unknown option '%s', ignoring", argv[i]);
+	}
+}
+
+static void state_free(struct state *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < N_NS_TYPES; i++)
+		nscell_closep(&s->saved[i]);
+	nscell_closep(&s->session_sock);
+	free(s->cwd);
+	free(s);
+}
+
+static void state_cleanup(pam_handle_t *pamh, void *data, int error_status)
+{
+	/* Closing the session socket is a leave as well; the opener's exit is
+	 * what the cell trusts in the end. */
+	state_free(data);
+}
+
+static int restore(pam_handle_t *pamh, struct state *s, bool debug)
+{
+	int rc = 0;
+
+	if (s->restored)
+		return 0;
+	s->restored = true;
+	for (size_t i = 0; i < N_NS_TYPES; i++) {
+		if (!(s->joined & ns_types[i].bit) || s->saved[i] < 0)
+			continue;
+		if (setns(s->saved[i], ns_types[i].flag) < 0) {
+			rc = -errno;
+			pam_syslog(pamh, LOG_ERR, "cannot return to the %s namespace: %m",
+				   ns_types[i].name);
+		}
+	}
+	if (s->cwd && chdir(s->cwd) < 0 && chdir("/") < 0)
+		rc = rc ? rc : -errno;
+	if (debug)
+		pam_syslog(pamh, LOG_DEBUG, "left the namespaces of cell %s", s->cell_id);
+	return rc;
+}
+
+static const char *item(pam_handle_t *pamh, int type)
+{
+	const void *v = NULL;
+	if (pam_get_item(pamh, type, &v) != PAM_SUCCESS || !v)
+		return "";
+	return v;
+}
+
+static bool fits(const char *v)
+{
+	return strlen(v) < NSCELL_FIELD_MAX;
+}
+
+/*
+ * The policy's verdict for this login, read in-process so that exempt logins
+ * never pay for a helper. The helper decides again, from the same files, on
+ * its own: this is only a shortcut, never an authority.
+ */
+static int policy_verdict(pam_handle_t *pamh, const struct options *o, const char *user,
+			  const char *service, const char *rhost, const char *tty,
+			  char *why, size_t whylen)
+{
+	struct nscell_identity *id = NULL;
+	struct nscell_policy *p = NULL;
+	struct nscell_diag diag = { 0 };
+	struct nscell_decision d;
+	struct nscell_login login;
+	_cleanup_free_ char *dropin = NULL;
+	const char *path = o->conf ? o->conf : NSCELL_CONF_PATH;
+	int rc;
+
+	rc = nscell_identity_resolve(user, &nscell_nss_libc, &id);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot resolve user: %s",
+			 rc == -ENOENT ? "no such user" : strerror(-rc));
+		return PAM_USER_UNKNOWN;
+	}
+	if (asprintf(&dropin, "%s.d", path) < 0) {
+		nscell_identity_free(id);
+		return PAM_BUF_ERR;
+	}
+	rc = nscell_policy_load(path, dropin, NSCELL_POLICY_CHECK_OWNER, &p, &diag);
+	if (rc < 0) {
+		snprintf(why, whylen, "policy error: %s%s",
+			 diag.n_lines ? diag.lines[0] : strerror(-rc),
+			 diag.n_lines > 1 ? " (and more; run nscell check)" : "");
+		nscell_diag_free(&diag);
+		rc = id->uid == 0 ? PAM_IGNORE : PAM_SESSION_ERR;
+		if (rc == PAM_IGNORE)
+			pam_syslog(pamh, LOG_ERR, "%s; root is never locked out: session not isolated",
+				   why);
+		nscell_identity_free(id);
+		return rc;
+	}
+	nscell_identity_to_login(id, service[0] ? service : NULL, rhost[0] ? rhost : NULL,
+				 tty[0] ? tty : NULL, &login);
+	rc = nscell_policy_decide(p, &login, &d);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot decide: %s", strerror(-rc));
+		rc = PAM_SYSTEM_ERR;
+	} else if (!d.settings.isolate) {
+		if (o->debug)
+			pam_syslog(pamh, LOG_DEBUG, "user %s is exempt (%s)", user,
+				   d.root_exempt ? "root" :
+				   d.rule.file ? "Isolate no" : "defaults");
+		rc = PAM_IGNORE;
+	} else {
+		rc = PAM_SUCCESS;
+	}
+	nscell_policy_free(p);
+	nscell_identity_free(id);
+	return rc;
+}
+
+/* Spawn the helper without copying the caller's memory (posix_spawn uses
+ * CLONE_VM|CLONE_VFORK), with /dev/null on 0-2, the request socket on 3,
+ * nothing else, default signal dispositions and an empty environment. */
+static int spawn_helper(const char *path, int sock, pid_t *ret_pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	char *const argv[] = { (char *)"nscell-helper", (char *)"open", NULL };
+	char *const envp[] = { NULL };
+	int rc;
+
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_adddup2(&fa, sock, 3);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+	posix_spawn_file_actions_adddup2(&fa, 0, 1);
+	posix_spawn_file_actions_adddup2(&fa, 0, 2);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(ret_pid, path, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return -rc;
+}
+
+static int ask_helper(pam_handle_t *pamh, const struct options *o, const struct nscell_request *req,
+		      struct nscell_reply *rep, int *ret_fds, char *why, size_t whylen)
+{
+	_cleanup_close_ int mine = -1, theirs = -1;
+	char buf[NSCELL_REQUEST_MAX];
+	int sv[2];
+	size_t n_fds = 0;
+	ssize_t len, n;
+	pid_t pid;
+	int rc, status;
+	struct pollfd pfd;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(why, whylen, "socketpair: %s", strerror(errno));
+		return PAM_SYSTEM_ERR;
+	}
+	mine = sv[0];
+	theirs = sv[1];
+	len = nscell_request_encode(req, buf, sizeof(buf));
+	if (len < 0) {
+		snprintf(why, whylen, "request too large");
+		return PAM_SYSTEM_ERR;
+	}
+	rc = spawn_helper(o->helper, theirs, &pid);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot run %s: %s", o->helper, strerror(-rc));
+		return PAM_SYSTEM_ERR;
+	}
+	nscell_closep(&theirs);
+	theirs = -1;
+
+	rc = nscell_send_fds(mine, buf, (size_t)len, NULL, 0);
+	pfd = (struct pollfd){ .fd = mine, .events = POLLIN };
+	if (rc == 0) {
+		do
+			rc = poll(&pfd, 1, HELPER_TIMEOUT_MS);
+		while (rc < 0 && errno == EINTR);
+	}
+	n = rc > 0 ? nscell_recv_fds(mine, rep, sizeof(*rep), ret_fds, 2, &n_fds) : -ETIMEDOUT;
+	if (n == -ETIMEDOUT)
+		kill(pid, SIGKILL);
+	/* The answer is the authority; the exit status only confirms it (an
+	 * application's own SIGCHLD handler may have reaped the helper). */
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+
+	if (n != (ssize_t)sizeof(*rep) || rep->magic != NSCELL_PROTO_MAGIC) {
+		for (size_t i = 0; i < n_fds; i++)
+			close(ret_fds[i]);
+		if (n == -ETIMEDOUT)
+			snprintf(why, whylen, "%s did not answer within %d s", o->helper,
+				 HELPER_TIMEOUT_MS / 1000);
+		else if (n == 0 && WIFEXITED(status))
+			snprintf(why, whylen, "%s exited with status %d without an answer", o->helper,
+				 WEXITSTATUS(status));
+		else if (n == 0 && WIFSIGNALED(status))
+			snprintf(why, whylen, "%s was killed by signal %d", o->helper,
+				 WTERMSIG(status));
+		else
+			snprintf(why, whylen, "%s gave no valid answer", o->helper);
+		return PAM_SESSION_ERR;
+	}
+	rep->message[sizeof(rep->message) - 1] = '\0';
+	rep->cell_id[sizeof(rep->cell_id) - 1] = '\0';
+	if (rep->pam_status == PAM_SUCCESS && n_fds != 2) {
+		for (size_t i = 0; i < n_fds; i++)
+			close(ret_fds[i]);
+		snprintf(why, whylen, "%s answered without the cell's descriptors", o->helper);
+		return PAM_SESSION_ERR;
+	}
+	snprintf(why, whylen, "%s", rep->message);
+	return rep->pam_status;
+}
+
+static int join(pam_handle_t *pamh, const struct nscell_reply *rep, int init_pidfd,
+		struct state *s, char *why, size_t whylen)
+{
+	int flags = 0;
+
+	s->cwd = getcwd(NULL, 0);
+	/* Open every namespace we will come back to before leaving: afterwards
+	 * our /proc belongs to a pid namespace we are not in. */
+	for (size_t i = 0; i < N_NS_TYPES; i++) {
+		char path[32];
+		if (!(rep->namespaces & ns_types[i].bit))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns_types[i].name);
+		s->saved[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (s->saved[i] < 0) {
+			snprintf(why, whylen, "cannot open %s: %s", path, strerror(errno));
+			return PAM_SESSION_ERR;
+		}
+		flags |= ns_types[i].flag;
+	}
+	if (setns(init_pidfd, flags) < 0) {
+		snprintf(why, whylen, "cannot enter the namespaces of cell %s: %s", rep->cell_id,
+			 strerror(errno));
+		return PAM_SESSION_ERR;
+	}
+	s->joined = rep->namespaces;
+	/* setns(CLONE_NEWNS) moved us to the cell's /. */
+	if (!s->cwd || chdir(s->cwd) < 0)
+		(void)!chdir("/");
+	return PAM_SUCCESS;
+}
+
+static long elapsed_us(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000000L + (t1.tv_nsec - t0->tv_nsec) / 1000L;
+}
+
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct options o;
+	struct nscell_request req = { .verb = NSCELL_VERB_OPEN };
+	struct nscell_reply rep;
+	struct state *s = NULL;
+	const void *existing = NULL;
+	const char *user = NULL, *service, *tty, *rhost, *ruser;
+	char why[600] = "";
+	int fds[2] = { -1, -1 };
+	struct timespec t0;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	parse_args(pamh, argc, argv, &o);
+	if (o.restore_only)
+		return PAM_IGNORE;
+	if (pam_get_data(pamh, STATE_KEY, &existing) == PAM_SUCCESS && existing) {
+		pam_syslog(pamh, LOG_WARNING, "session already in a cell, ignoring");
+		return PAM_IGNORE;
+	}
+
+	if (pam_get_item(pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS || !user || !*user) {
+		pam_syslog(pamh, LOG_ERR, "cell not entered: no user name");
+		return PAM_SESSION_ERR;
+	}
+	service = item(pamh, PAM_SERVICE);
+	tty = item(pamh, PAM_TTY);
+	rhost = item(pamh, PAM_RHOST);
+	ruser = item(pamh, PAM_RUSER);
+	if (!fits(user) || !fits(service) || !fits(tty) || !fits(rhost) || !fits(ruser) ||
+	    (o.conf && !fits(o.conf))) {
+		pam_syslog(pamh, LOG_ERR, "cell not entered for user %.64s: a PAM item is too long",
+			   user);
+		return PAM_SESSION_ERR;
+	}
+
+	rc = policy_verdict(pamh, &o, user, service, rhost, tty, why, sizeof(why));
+	if (rc == PAM_IGNORE) {
+		if (o.debug)
+			pam_syslog(pamh, LOG_DEBUG, "open_session: exempt in %ld us", elapsed_us(&t0));
+		return PAM_IGNORE;
+	}
+	if (rc != PAM_SUCCESS)
+		goto fail;
+
+	snprintf(req.user, sizeof(req.user), "%s", user);
+	snprintf(req.service, sizeof(req.service), "%s", service);
+	snprintf(req.tty, sizeof(req.tty), "%s", tty);
+	snprintf(req.rhost, sizeof(req.rhost), "%s", rhost);
+	snprintf(req.ruser, sizeof(req.ruser), "%s", ruser);
+	if (o.conf)
+		snprintf(req.conf, sizeof(req.conf), "%s", o.conf);
+	req.debug = o.debug;
+
+	rc = ask_helper(pamh, &o, &req, &rep, fds, why, sizeof(why));
+	if (rc == PAM_IGNORE) {
+		if (o.debug)
+			pam_syslog(pamh, LOG_DEBUG, "helper: %s", why);
+		return PAM_IGNORE;
+	}
+	if (rc != PAM_SUCCESS)
+		goto fail;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(why, sizeof(why), "out of memory");
+		rc = PAM_BUF_ERR;
+		goto fail;
+	}
+	for (size_t i = 0; i < N_NS_TYPES; i++)
+		s->saved[i] = -1;
+	s->session_sock = TAKE_FD(fds[1]);
+	snprintf(s->cell_id, sizeof(s->cell_id), "%s", rep.cell_id);
+
+	rc = join(pamh, &rep, fds[0], s, why, sizeof(why));
+	nscell_closep(&fds[0]);
+	if (rc != PAM_SUCCESS)
+		goto fail;
+	rc = pam_set_data(pamh, STATE_KEY, s, state_cleanup);
+	if (rc != PAM_SUCCESS) {
+		restore(pamh, s, o.debug);
+		snprintf(why, sizeof(why), "pam_set_data: %s", pam_strerror(pamh, rc));
+		goto fail;
+	}
+	if (o.debug)
+		pam_syslog(pamh, LOG_DEBUG, "open_session: user %s in %s (%s) in %ld us", user,
+			   rep.cell_id, rep.flags & NSCELL_REPLY_CREATED ? "new" : "joined",
+			   elapsed_us(&t0));
+	return PAM_SUCCESS;
+
+fail:
+	/* Dropping the session socket tells a fresh cell nobody is coming. */
+	nscell_closep(&fds[0]);
+	nscell_closep(&fds[1]);
+	state_free(s);
+	pam_syslog(pamh, LOG_ERR,
+		   "cell not entered for user %s: %s; returning %s (login refused where the module is required, continues unisolated where optional)",
+		   user, why, pam_strerror(pamh, rc));
+	return rc;
+}
+
+PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct options o;
+	const void *data = NULL;
+	struct state *s;
+	struct timespec t0;
+	static const uint32_t leave[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_LEAVE };
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	parse_args(pamh, argc, argv, &o);
+	if (pam_get_data(pamh, STATE_KEY, &data) != PAM_SUCCESS || !data)
+		return PAM_IGNORE;
+	s = (struct state *)data;
+
+	restore(pamh, s, o.debug);
+	if (o.restore_only)
+		return PAM_SUCCESS;
+
+	if (s->session_sock >= 0) {
+		/* Non-blocking by construction: one small datagram to a socket
+		 * with an empty queue. */
+		(void)!send(s->session_sock, leave, sizeof(leave), MSG_DONTWAIT | MSG_NOSIGNAL);
+		nscell_closep(&s->session_sock);
+		s->session_sock = -1;
+	}
+	if (o.debug)
+		pam_syslog(pamh, LOG_DEBUG, "close_session: left %s in %ld us", s->cell_id,
+			   elapsed_us(&t0));
+	pam_set_data(pamh, STATE_KEY, NULL, NULL);
+	return PAM_SUCCESS;
+}
+
+PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_IGNORE;
+}
