@@ -16,6 +16,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
@@ -38,10 +39,16 @@ struct setup_error {
 	char what[200];
 };
 
-static _Noreturn void child_fail(int errfd, int err, const char *fmt, const char *arg)
+static _Noreturn void child_fail(int errfd, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static _Noreturn void child_fail(int errfd, int err, const char *fmt, ...)
 {
 	struct setup_error e = { .err = err };
-	snprintf(e.what, sizeof(e.what), fmt, arg);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e.what, sizeof(e.what), fmt, ap);
+	va_end(ap);
 	(void)!write(errfd, &e, sizeof(e));
 	_exit(127);
 }
@@ -181,14 +188,16 @@ static int drop_to_init_caps(void)
 }
 
 static _Noreturn void child_setup(const struct helper_login *l, const char *cell_id,
-				  int listenfd, int cellsfd, int lockfd, int cfgfd, int initfd,
-				  int errfd)
+				  int listenfd, int cellsfd, int lockfd, int cfgfd, int usernsfd,
+				  int initfd, int errfd)
 {
 	const struct nscell_settings *s = l->settings;
 	unsigned long prop = s->propagation == NSCELL_PROPAGATION_PRIVATE ? MS_PRIVATE : MS_SLAVE;
 	char opts[128];
-	int fds[5] = { listenfd, cellsfd, lockfd, cfgfd, initfd };
-	int high[5];
+	/* Where each fd must end up: 3-7 for the init (proto.h), 8 the init
+	 * binary to exec, 9 the error pipe. */
+	int fds[7] = { listenfd, cellsfd, lockfd, cfgfd, usernsfd, initfd, errfd };
+	int high[7];
 	int rootfd = -1;
 
 	/* Host mounts that appear later (autofs, NFS homes) still propagate in
@@ -259,24 +268,30 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 		child_fail(errfd, errno, "drop capabilities for %s", "nscell-init");
 
 	/* Lay out exactly the fds nscell-init expects; close all others. */
-	for (int i = 0; i < 5; i++) {
-		high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
-		if (high[i] < 0)
+	for (int i = 0; i < 7; i++) {
+		high[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
+		if (fds[i] >= 0 && high[i] < 0)
 			child_fail(errfd, errno, "arrange %s", "fds");
 	}
-	if (dup2(errfd, 8) < 0 || fcntl(8, F_SETFD, FD_CLOEXEC) < 0)
-		child_fail(errfd, errno, "arrange %s", "fds");
-	errfd = 8;
-	for (int i = 0; i < 4; i++)
-		if (dup2(high[i], NSCELL_INIT_FD_LISTEN + i) < 0)
+	errfd = high[6];
+	for (int i = 0; i < 7; i++) {
+		int target = NSCELL_INIT_FD_LISTEN + i;
+		if (high[i] < 0) {
+			close(target);
+			continue;
+		}
+		if (dup2(high[i], target) < 0)
 			child_fail(errfd, errno, "arrange %s", "fds");
-	if (dup2(high[4], 7) < 0 || fcntl(7, F_SETFD, FD_CLOEXEC) < 0)
-		child_fail(errfd, errno, "arrange %s", "fds");
-	syscall(SYS_close_range, 9, ~0U, 0);
+		if (target >= 8 && fcntl(target, F_SETFD, FD_CLOEXEC) < 0)
+			child_fail(errfd, errno, "arrange %s", "fds");
+		if (target == 9)
+			errfd = 9;
+	}
+	syscall(SYS_close_range, 10, ~0U, 0);
 
 	char *const argv[] = { (char *)"nscell-init", (char *)cell_id, NULL };
 	char *const envp[] = { NULL };
-	syscall(SYS_execveat, 7, "", argv, envp, AT_EMPTY_PATH);
+	syscall(SYS_execveat, 8, "", argv, envp, AT_EMPTY_PATH);
 	child_fail(errfd, errno, "exec %s", NSCELL_INIT_PATH);
 }
 
@@ -301,7 +316,7 @@ static int open_init(char *err, size_t errlen)
 int cell_create(struct runtime *rt, const char *cell_id, const struct helper_login *l,
 		int listenfd, pid_t *ret_init_pid, char *err, size_t errlen)
 {
-	_cleanup_close_ int initfd = -1, pidfd = -1;
+	_cleanup_close_ int initfd = -1, pidfd = -1, usernsfd = -1;
 	int cfg[2] = { -1, -1 }, ep[2] = { -1, -1 };
 	struct clone_args args = { 0 };
 	struct nscell_init_config c = { .magic = NSCELL_PROTO_MAGIC };
@@ -314,6 +329,11 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 	initfd = open_init(err, errlen);
 	if (initfd < 0)
 		return initfd;
+	if (l->settings->namespaces & NSCELL_NS_USER) {
+		rc = userns_create(l->id, &usernsfd, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
 	if (pipe2(cfg, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
@@ -332,7 +352,8 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 	if (pid == 0) {
 		close(ep[0]);
 		close(cfg[1]);
-		child_setup(l, cell_id, listenfd, rt->cellsfd, rt->lockfd, cfg[0], initfd, ep[1]);
+		child_setup(l, cell_id, listenfd, rt->cellsfd, rt->lockfd, cfg[0], usernsfd, initfd,
+			    ep[1]);
 	}
 	close(ep[1]);
 	ep[1] = -1;
@@ -348,6 +369,7 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 	clock_gettime(CLOCK_REALTIME, &ts);
 	c.created_usec = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	c.init_pid_host = pid;
+	c.has_userns = usernsfd >= 0;
 	/* Fits in a pipe buffer: never blocks. */
 	(void)!write(cfg[1], &c, sizeof(c));
 

@@ -139,6 +139,8 @@ static int shrink_caps(void)
 		CAP_FOWNER,    /* chmod of persistent directories */
 		CAP_KILL,      /* stop a half-made cell */
 		CAP_SETPCAP,   /* shrink the init's bounding set */
+		CAP_SETUID,    /* write a user namespace's uid_map */
+		CAP_SETGID,    /* ... and gid_map */
 	};
 	cap_value_t keep[NSCELL_ELEMENTSOF(wanted)];
 	cap_t now = cap_get_proc(), caps = cap_init();
@@ -274,7 +276,7 @@ int main(int argc, char **argv)
 	struct helper_login l = { 0 };
 	char cell_id[NSCELL_CELL_ID_MAX];
 	char err[256];
-	int sock = -1, init_pidfd = -1;
+	int sock = -1, init_pidfd = -1, userns_fd = -1;
 	unsigned session_no = 0;
 	pid_t init_pid = 0, ppid;
 	bool created = false;
@@ -294,9 +296,6 @@ int main(int argc, char **argv)
 		snprintf(reply.message, sizeof(reply.message), "exempt");
 		answer(PAM_IGNORE, NULL, 0);
 	}
-	if (decision.settings.namespaces & NSCELL_NS_USER)
-		fail(&req, PAM_SESSION_ERR,
-		     "Namespaces user is not supported by this version; session not isolated");
 	if (shrink_caps() < 0)
 		fail(&req, PAM_SYSTEM_ERR, "cannot limit capabilities: %s", strerror(errno));
 
@@ -318,7 +317,8 @@ int main(int argc, char **argv)
 
 	if (decision.settings.scope == NSCELL_SCOPE_USER) {
 		snprintf(cell_id, sizeof(cell_id), "user-%u", (unsigned)id->uid);
-		rc = cell_join(cell_id, &l, &sock, &init_pidfd, &session_no);
+		rc = cell_join(cell_id, &l, &sock, &init_pidfd, &userns_fd,
+			       &session_no);
 		if (rc < 0 && rc != -ENOENT && rc != -ECONNREFUSED && rc != -ESTALE &&
 		    rc != -ECONNRESET && rc != -EPIPE)
 			fail(&req, PAM_SESSION_ERR, "cannot join cell %s: %s", cell_id, strerror(-rc));
@@ -349,7 +349,8 @@ int main(int argc, char **argv)
 			   (int)init_pid,
 			   decision.settings.scope == NSCELL_SCOPE_USER ? "user" : "session",
 			   decision.settings.logout == NSCELL_LOGOUT_DRAIN ? "drain" : "kill");
-		rc = cell_join(cell_id, &l, &sock, &init_pidfd, &session_no);
+		rc = cell_join(cell_id, &l, &sock, &init_pidfd, &userns_fd,
+			       &session_no);
 		if (rc < 0)
 			fail(&req, PAM_SESSION_ERR, "cannot join new cell %s: %s", cell_id,
 			     strerror(-rc));
@@ -369,7 +370,7 @@ int main(int argc, char **argv)
 	snprintf(reply.message, sizeof(reply.message), "%s cell %s", created ? "new" : "joined",
 		 cell_id);
 	{
-		int fds[2] = { init_pidfd, sock };
-		answer(PAM_SUCCESS, fds, 2);
+		int fds[3] = { init_pidfd, sock, userns_fd };
+		answer(PAM_SUCCESS, fds, userns_fd >= 0 ? 3 : 2);
 	}
 }

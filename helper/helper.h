@@ -29,16 +29,19 @@ void runtime_close(struct runtime *rt);
 int runtime_lock(struct runtime *rt);
 void runtime_unlock(struct runtime *rt);
 /* Connect to a cell and JOIN it. Returns 0 with the joined connection and the
- * init's pidfd, -ENOENT/-ECONNREFUSED/-ESTALE... when the cell is gone or
+ * init's pidfd (and the cell's user namespace, or -1), -ENOENT/-ECONNREFUSED/-ESTALE... when the cell is gone or
  * ending (make a new one), or another -errno. */
 int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
-	      int *ret_init_pidfd, unsigned *ret_session_no);
+	      int *ret_init_pidfd, int *ret_userns_fd, unsigned *ret_session_no);
 /* Bind and listen on RUNDIR/cells/<id>.sock. */
 int cell_listen(struct runtime *rt, const char *cell_id, int *ret_fd);
 
 /* cell.c: make a cell (namespaces, mounts, init). */
 int cell_create(struct runtime *rt, const char *cell_id, const struct helper_login *l,
 		int listenfd, pid_t *ret_init_pid, char *err, size_t errlen);
+
+/* userns.c: the sessions' user namespace (only the user's ids mapped). */
+int userns_create(const struct nscell_identity *id, int *ret_fd, char *err, size_t errlen);
 
 /* helper.c */
 void helper_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -8,6 +8,7 @@
  *   4  RUNDIR/cells, to unlink that socket when the cell ends
  *   5  RUNDIR/lock, taken around "find or create a cell" by every helper
  *   6  a pipe carrying one struct nscell_init_config
+ *   7  the sessions' user namespace, when the policy asks for one
  *
  * Its whole job:
  *   - reap every child (orphans of the cell are reparented here);
@@ -75,7 +76,7 @@ enum {
 
 static struct {
 	struct nscell_init_config cfg;
-	int epfd, sigfd, timerfd, listenfd, cellsfd, lockfd;
+	int epfd, sigfd, timerfd, listenfd, cellsfd, lockfd, usernsfd;
 	struct conn *conns;
 	size_t n_conns;
 	unsigned n_sessions;
@@ -83,7 +84,7 @@ static struct {
 	enum nscell_cell_state state;
 	uint64_t drain_deadline_usec;
 	const char *end_reason;
-} g = { .listenfd = -1 };
+} g = { .listenfd = -1, .usernsfd = -1 };
 
 static uint64_t now_usec(clockid_t clk)
 {
@@ -233,7 +234,8 @@ static void on_accept(void)
 	}
 }
 
-static void reply(int fd, uint32_t op, int32_t error, uint32_t session_no, int passfd)
+static void reply(int fd, uint32_t op, int32_t error, uint32_t session_no, const int *fds,
+		  size_t n_fds)
 {
 	struct nscell_cell_reply r = {
 		.magic = NSCELL_PROTO_MAGIC,
@@ -241,7 +243,7 @@ static void reply(int fd, uint32_t op, int32_t error, uint32_t session_no, int p
 		.error = error,
 		.session_no = session_no,
 	};
-	nscell_send_fds(fd, &r, sizeof(r), &passfd, passfd >= 0 ? 1 : 0);
+	nscell_send_fds(fd, &r, sizeof(r), fds, n_fds);
 }
 
 static void copy_field(char *dst, size_t size, const char *src)
@@ -256,7 +258,7 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 	struct conn *c = &g.conns[i];
 
 	if (g.state == NSCELL_CELL_ENDING || opener < 0) {
-		reply(c->fd, NSCELL_CELL_JOIN, -ESTALE, 0, -1);
+		reply(c->fd, NSCELL_CELL_JOIN, -ESTALE, 0, NULL, 0);
 		if (opener >= 0)
 			close(opener);
 		conn_close(i);
@@ -264,7 +266,7 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 	}
 	int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (self < 0) {
-		reply(c->fd, NSCELL_CELL_JOIN, -errno, 0, -1);
+		reply(c->fd, NSCELL_CELL_JOIN, -errno, 0, NULL, 0);
 		close(opener);
 		conn_close(i);
 		return;
@@ -284,7 +286,10 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 		set_timer(0, false);
 	}
 	epoll_add(opener, TAG_OPENER | ((uint64_t)i << 8));
-	reply(c->fd, NSCELL_CELL_JOIN, 0, c->info.session_no, self);
+	{
+		int fds[2] = { self, g.usernsfd };
+		reply(c->fd, NSCELL_CELL_JOIN, 0, c->info.session_no, fds, g.usernsfd >= 0 ? 2 : 1);
+	}
 	close(self);
 }
 
@@ -356,7 +361,7 @@ static void on_conn(size_t i)
 	case NSCELL_CELL_TERMINATE:
 		if (n_fds)
 			close(fds[0]);
-		reply(c->fd, NSCELL_CELL_TERMINATE, 0, 0, -1);
+		reply(c->fd, NSCELL_CELL_TERMINATE, 0, 0, NULL, 0);
 		conn_close(i);
 		end_cell("terminated");
 		return;
@@ -479,8 +484,10 @@ int main(int argc, char **argv)
 	g.listenfd = NSCELL_INIT_FD_LISTEN;
 	g.cellsfd = NSCELL_INIT_FD_CELLS;
 	g.lockfd = NSCELL_INIT_FD_LOCK;
+	if (g.cfg.has_userns)
+		g.usernsfd = NSCELL_INIT_FD_USERNS;
 	fcntl(g.listenfd, F_SETFL, O_NONBLOCK);
-	for (int fd = NSCELL_INIT_FD_LISTEN; fd <= NSCELL_INIT_FD_LOCK; fd++)
+	for (int fd = NSCELL_INIT_FD_LISTEN; fd <= NSCELL_INIT_FD_USERNS; fd++)
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 
 	g.epfd = epoll_create1(EPOLL_CLOEXEC);

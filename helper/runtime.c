@@ -159,7 +159,7 @@ static void copy_field(char *dst, size_t size, const char *src)
 }
 
 int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
-	      int *ret_init_pidfd, unsigned *ret_session_no)
+	      int *ret_init_pidfd, int *ret_userns_fd, unsigned *ret_session_no)
 {
 	_cleanup_close_ int fd = -1;
 	struct sockaddr_un sa;
@@ -171,7 +171,7 @@ int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
 		.opener_pid = l->opener_pid,
 	};
 	struct nscell_cell_reply r;
-	int fds[1];
+	int fds[2];
 	size_t n_fds = 0;
 	ssize_t n;
 	int rc;
@@ -194,23 +194,20 @@ int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
 	rc = nscell_send_fds(fd, &j, sizeof(j), &l->opener_pidfd, 1);
 	if (rc < 0)
 		return rc;
-	n = nscell_recv_fds(fd, &r, sizeof(r), fds, 1, &n_fds);
+	n = nscell_recv_fds(fd, &r, sizeof(r), fds, 2, &n_fds);
 	if (n == 0)
 		return -ECONNRESET;
 	if (n < 0)
 		return (int)n;
-	if (n != (ssize_t)sizeof(r) || r.magic != NSCELL_PROTO_MAGIC || r.op != NSCELL_CELL_JOIN) {
-		if (n_fds)
-			close(fds[0]);
-		return -EPROTO;
-	}
-	if (r.error < 0 || n_fds != 1) {
-		if (n_fds)
-			close(fds[0]);
+	if (n != (ssize_t)sizeof(r) || r.magic != NSCELL_PROTO_MAGIC || r.op != NSCELL_CELL_JOIN ||
+	    r.error < 0 || n_fds < 1) {
+		for (size_t i = 0; i < n_fds; i++)
+			close(fds[i]);
 		return r.error < 0 ? r.error : -EPROTO;
 	}
 	*ret_sock = TAKE_FD(fd);
 	*ret_init_pidfd = fds[0];
+	*ret_userns_fd = n_fds > 1 ? fds[1] : -1;
 	*ret_session_no = r.session_no;
 	return 0;
 }

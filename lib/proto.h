@@ -53,7 +53,8 @@ enum {
 
 struct nscell_reply {
 	uint32_t magic;
-	int32_t pam_status;  /* PAM_SUCCESS: two fds follow; PAM_IGNORE: exempt */
+	int32_t pam_status;  /* PAM_SUCCESS: [init pidfd, session socket, userns fd if
+			      * NSCELL_NS_USER] follow; PAM_IGNORE: exempt */
 	uint32_t flags;
 	uint32_t namespaces; /* NSCELL_NS_* the session must join */
 	char cell_id[NSCELL_CELL_ID_MAX];
@@ -64,7 +65,7 @@ struct nscell_reply {
 /* ---- helper <-> init, over the cell's socket ------------------------------- */
 
 enum nscell_cell_op {
-	NSCELL_CELL_JOIN = 1, /* + [opener pidfd]; reply + [init pidfd] */
+	NSCELL_CELL_JOIN = 1, /* + [opener pidfd]; reply + [init pidfd, userns fd if any] */
 	NSCELL_CELL_LEAVE,    /* on a joined connection: this session is over */
 	NSCELL_CELL_STATUS,   /* reply: struct nscell_cell_status + sessions */
 	NSCELL_CELL_TERMINATE,
@@ -103,6 +104,7 @@ struct nscell_init_config {
 	uint64_t drain_limit_sec;
 	uint64_t created_usec; /* CLOCK_REALTIME */
 	pid_t init_pid_host;   /* the init's pid as the host sees it, for logs */
+	uint32_t has_userns;   /* fd NSCELL_INIT_FD_USERNS is open */
 };
 
 struct nscell_cell_session {
@@ -132,6 +134,7 @@ enum {
 	NSCELL_INIT_FD_CELLS = 4,  /* dirfd of RUNDIR/cells, to unlink the socket */
 	NSCELL_INIT_FD_LOCK = 5,   /* RUNDIR/lock, flock()ed around find-or-create */
 	NSCELL_INIT_FD_CONFIG = 6, /* pipe with one struct nscell_init_config */
+	NSCELL_INIT_FD_USERNS = 7, /* the sessions' user namespace, if the policy has one */
 };
 
 /* ---- fd passing ----------------------------------------------------------- */

@@ -42,15 +42,45 @@
 #include "identity.h"
 #include "policy.h"
 #include "proto.h"
+#include "restrict.h"
 
 #define STATE_KEY "pam_nscell_state"
 #define HELPER_TIMEOUT_MS 15000
+
+/* Where a session can enter its user namespace (see pam_nscell(8)). */
+enum userns_point {
+	USERNS_AUTO,    /* by PAM service name, from the table below */
+	USERNS_OPEN,    /* the opener itself, in open_session (su, runuser, sudo) */
+	USERNS_SETCRED, /* the session child, in setcred (sshd's post-auth child) */
+	USERNS_NONE,    /* nowhere: apply UserNamespaceFallback */
+};
 
 struct options {
 	bool debug;
 	bool restore_only;
 	const char *conf;
 	const char *helper;
+	enum userns_point userns;
+};
+
+/*
+ * Measured per program: sshd breaks ("Failed to set uids") when its root
+ * monitor is in a user namespace, but its post-auth child calls setcred as
+ * root before dropping to the user; su, runuser and sudo can enter at
+ * open_session; login chowns the tty to a group after open_session, which
+ * fails from a namespace where the tty's owner is unmapped.
+ */
+static const struct {
+	const char *service;
+	enum userns_point point;
+} userns_table[] = {
+	{ "sshd", USERNS_SETCRED },
+	{ "su", USERNS_OPEN },
+	{ "su-l", USERNS_OPEN },
+	{ "runuser", USERNS_OPEN },
+	{ "runuser-l", USERNS_OPEN },
+	{ "sudo", USERNS_OPEN },
+	{ "sudo-i", USERNS_OPEN },
 };
 
 /* One entry per namespace type we may join, in the order we restore them. */
@@ -72,6 +102,10 @@ struct state {
 	int saved[N_NS_TYPES]; /* our namespaces before the join */
 	unsigned joined;       /* NSCELL_NS_* */
 	int session_sock;      /* closing it tells the cell we left */
+	int userns;            /* the cell's user namespace, to enter at setcred */
+	pid_t opener;          /* the process that ran open_session */
+	bool in_userns;        /* the opener entered it: no way back */
+	struct nscell_settings settings; /* restrictions, again after setcred's join */
 	bool restored;
 	char *cwd;
 	char cell_id[NSCELL_CELL_ID_MAX];
@@ -89,6 +123,12 @@ static void parse_args(pam_handle_t *pamh, int argc, const char **argv, struct o
 			o->conf = argv[i] + 5;
 		else if (strncmp(argv[i], "helper=", 7) == 0 && argv[i][7] == '/')
 			o->helper = argv[i] + 7;
+		else if (strcmp(argv[i], "userns=open") == 0)
+			o->userns = USERNS_OPEN;
+		else if (strcmp(argv[i], "userns=setcred") == 0)
+			o->userns = USERNS_SETCRED;
+		else if (strcmp(argv[i], "userns=none") == 0)
+			o->userns = USERNS_NONE;
 		else
 			pam_syslog(pamh, LOG_WARNING, "unknown option '%s', ignoring", argv[i]);
 	}
@@ -101,6 +141,7 @@ static void state_free(struct state *s)
 	for (size_t i = 0; i < N_NS_TYPES; i++)
 		nscell_closep(&s->saved[i]);
 	nscell_closep(&s->session_sock);
+	nscell_closep(&s->userns);
 	free(s->cwd);
 	free(s);
 }
@@ -119,6 +160,13 @@ static int restore(pam_handle_t *pamh, struct state *s, bool debug)
 	if (s->restored)
 		return 0;
 	s->restored = true;
+	if (s->in_userns) {
+		/* A process cannot go back to an ancestor user namespace; the
+		 * modules after us run inside the cell (documented limitation). */
+		if (debug)
+			pam_syslog(pamh, LOG_DEBUG, "in the user namespace of %s: staying", s->cell_id);
+		return 0;
+	}
 	for (size_t i = 0; i < N_NS_TYPES; i++) {
 		if (!(s->joined & ns_types[i].bit) || s->saved[i] < 0)
 			continue;
@@ -277,7 +325,7 @@ static int ask_helper(pam_handle_t *pamh, const struct options *o, const struct 
 			rc = poll(&pfd, 1, HELPER_TIMEOUT_MS);
 		while (rc < 0 && errno == EINTR);
 	}
-	n = rc > 0 ? nscell_recv_fds(mine, rep, sizeof(*rep), ret_fds, 2, &n_fds) : -ETIMEDOUT;
+	n = rc > 0 ? nscell_recv_fds(mine, rep, sizeof(*rep), ret_fds, 3, &n_fds) : -ETIMEDOUT;
 	if (n == -ETIMEDOUT)
 		kill(pid, SIGKILL);
 	/* The answer is the authority; the exit status only confirms it (an
@@ -303,7 +351,8 @@ static int ask_helper(pam_handle_t *pamh, const struct options *o, const struct 
 	}
 	rep->message[sizeof(rep->message) - 1] = '\0';
 	rep->cell_id[sizeof(rep->cell_id) - 1] = '\0';
-	if (rep->pam_status == PAM_SUCCESS && n_fds != 2) {
+	if (rep->pam_status == PAM_SUCCESS &&
+	    n_fds != ((rep->namespaces & NSCELL_NS_USER) ? 3u : 2u)) {
 		for (size_t i = 0; i < n_fds; i++)
 			close(ret_fds[i]);
 		snprintf(why, whylen, "%s answered without the cell's descriptors", o->helper);
@@ -352,6 +401,40 @@ static long elapsed_us(const struct timespec *t0)
 	return (t1.tv_sec - t0->tv_sec) * 1000000L + (t1.tv_nsec - t0->tv_nsec) / 1000L;
 }
 
+/*
+ * Decide where this session enters the cell's user namespace, or apply the
+ * policy's fallback where the program gives no safe point. Sets o->userns to
+ * OPEN or SETCRED when there is a namespace to enter.
+ */
+static int userns_plan(pam_handle_t *pamh, struct options *o, const char *service,
+		       struct nscell_reply *rep, struct state *s, char *why, size_t whylen)
+{
+	if (s->userns < 0)
+		return PAM_SUCCESS;
+	if (o->userns == USERNS_AUTO) {
+		o->userns = USERNS_NONE;
+		for (size_t i = 0; i < sizeof(userns_table) / sizeof(userns_table[0]); i++)
+			if (strcmp(service, userns_table[i].service) == 0)
+				o->userns = userns_table[i].point;
+	}
+	if (o->userns != USERNS_NONE)
+		return PAM_SUCCESS;
+
+	nscell_closep(&s->userns);
+	s->userns = -1;
+	if (rep->settings.userns_fallback == NSCELL_USERNS_FALLBACK_DENY) {
+		snprintf(why, whylen,
+			 "service %s gives no point to enter a user namespace (UserNamespaceFallback deny)",
+			 service[0] ? service : "(none)");
+		return PAM_SESSION_ERR;
+	}
+	rep->settings.no_new_privs = true;
+	pam_syslog(pamh, LOG_WARNING,
+		   "user %s: service %s gives no point to enter a user namespace; continuing in cell %s without it, with no_new_privs (UserNamespaceFallback no-new-privs)",
+		   item(pamh, PAM_USER), service[0] ? service : "(none)", s->cell_id);
+	return PAM_SUCCESS;
+}
+
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct options o;
@@ -361,7 +444,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	const void *existing = NULL;
 	const char *user = NULL, *service, *tty, *rhost, *ruser;
 	char why[600] = "";
-	int fds[2] = { -1, -1 };
+	int fds[3] = { -1, -1, -1 };
 	struct timespec t0;
 	int rc;
 
@@ -425,12 +508,39 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	for (size_t i = 0; i < N_NS_TYPES; i++)
 		s->saved[i] = -1;
 	s->session_sock = TAKE_FD(fds[1]);
+	s->userns = TAKE_FD(fds[2]);
+	s->opener = getpid();
 	snprintf(s->cell_id, sizeof(s->cell_id), "%s", rep.cell_id);
 
 	rc = join(pamh, &rep, fds[0], s, why, sizeof(why));
 	nscell_closep(&fds[0]);
 	if (rc != PAM_SUCCESS)
 		goto fail;
+	rc = userns_plan(pamh, &o, service, &rep, s, why, sizeof(why));
+	if (rc != PAM_SUCCESS) {
+		restore(pamh, s, o.debug);
+		goto fail;
+	}
+	if (s->userns >= 0 && o.userns == USERNS_OPEN) {
+		if (setns(s->userns, CLONE_NEWUSER) < 0) {
+			snprintf(why, sizeof(why), "cannot enter the user namespace of %s: %s",
+				 s->cell_id, strerror(errno));
+			restore(pamh, s, o.debug);
+			rc = PAM_SESSION_ERR;
+			goto fail;
+		}
+		s->in_userns = true;
+		nscell_closep(&s->userns);
+		s->userns = -1;
+	}
+	/* After the user namespace: entering one resets the bounding set.
+	 * Inherited by everything the application forks for the session. */
+	s->settings = rep.settings;
+	if (nscell_restrict_apply(&s->settings, why, sizeof(why)) < 0) {
+		restore(pamh, s, o.debug);
+		rc = PAM_SESSION_ERR;
+		goto fail;
+	}
 	rc = pam_set_data(pamh, STATE_KEY, s, state_cleanup);
 	if (rc != PAM_SUCCESS) {
 		restore(pamh, s, o.debug);
@@ -445,8 +555,8 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 
 fail:
 	/* Dropping the session socket tells a fresh cell nobody is coming. */
-	nscell_closep(&fds[0]);
-	nscell_closep(&fds[1]);
+	for (size_t i = 0; i < 3; i++)
+		nscell_closep(&fds[i]);
 	state_free(s);
 	pam_syslog(pamh, LOG_ERR,
 		   "cell not entered for user %s: %s; returning %s (login refused where the module is required, continues unisolated where optional)",
@@ -486,7 +596,45 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	return PAM_SUCCESS;
 }
 
-PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+/* Only so the module can sit in the auth stack, where setcred is called. */
+PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	return PAM_IGNORE;
+}
+
+/*
+ * sshd calls setcred a second time in its post-auth child, still root, after
+ * initgroups and before it drops to the user: that child, and everything it
+ * starts, enters the cell's user namespace here.
+ */
+PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct options o;
+	const void *data = NULL;
+	struct state *s;
+	char why[300];
+
+	parse_args(pamh, argc, argv, &o);
+	if (o.restore_only || !(flags & (PAM_ESTABLISH_CRED | PAM_REINITIALIZE_CRED)))
+		return PAM_IGNORE;
+	if (pam_get_data(pamh, STATE_KEY, &data) != PAM_SUCCESS || !data)
+		return PAM_IGNORE;
+	s = (struct state *)data;
+	if (s->userns < 0 || getpid() == s->opener)
+		return PAM_IGNORE;
+	if (setns(s->userns, CLONE_NEWUSER) < 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot enter the user namespace of %s: %m; session refused",
+			   s->cell_id);
+		return PAM_CRED_ERR;
+	}
+	nscell_closep(&s->userns);
+	s->userns = -1;
+	if (nscell_restrict_apply(&s->settings, why, sizeof(why)) < 0) {
+		pam_syslog(pamh, LOG_ERR, "%s; session refused", why);
+		return PAM_CRED_ERR;
+	}
+	if (o.debug)
+		pam_syslog(pamh, LOG_DEBUG, "session process entered the user namespace of %s",
+			   s->cell_id);
+	return PAM_SUCCESS;
 }

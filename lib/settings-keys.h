@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The settings seen key by key: the names the policy language uses for each
+ * value, copying one key from a block onto the defaults, and printing a key's
+ * value the way the policy would spell it (for `nscell explain`).
+ */
+#pragma once
+
+#include "policy.h"
+#include "settings.h"
+
+/* Every capability up to the newest one this build knows. */
+#define NSCELL_CAPS_ALL(last_cap) (((last_cap) >= 63) ? UINT64_MAX : ((UINT64_C(1) << ((last_cap) + 1)) - 1))
+
+/* The policy spelling of one namespace bit ("pid", "mount", ...), or NULL. */
+const char *nscell_namespace_name(unsigned ns_bit);
+
+const char *nscell_scope_name(enum nscell_scope v);
+const char *nscell_logout_name(enum nscell_logout v);
+const char *nscell_propagation_name(enum nscell_propagation v);
+const char *nscell_hidepid_name(enum nscell_hidepid v);
+const char *nscell_proc_subset_name(enum nscell_proc_subset v);
+const char *nscell_dir_kind_name(enum nscell_dir_kind v);
+const char *nscell_userns_fallback_name(enum nscell_userns_fallback v);
+
+/* The directory a Tmp/VarTmp/DevShm key configures, or _NSCELL_DIR_MAX. */
+enum nscell_dir nscell_key_to_dir(enum nscell_key k);
+
+/* Copy the field(s) that key k controls from src to dst. */
+void nscell_settings_copy_key(struct nscell_settings *dst, const struct nscell_settings *src,
+			      enum nscell_key k);
+
+/*
+ * nscell_settings_format_key - the value of key k in policy syntax, e.g.
+ * "tmpfs size=1G mode=1777" or "10min".
+ *
+ * Returns 0 and a string the caller frees, or -ENOMEM.
+ */
+int nscell_settings_format_key(const struct nscell_settings *s, enum nscell_key k, char **ret);

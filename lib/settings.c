@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The built-in defaults and the per-key view of struct nscell_settings.
+ *
+ * Every key of the policy language owns a disjoint set of fields, so a Match
+ * block can be stored as a whole struct plus "which keys were set", and
+ * merged onto the defaults one key at a time.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+
+#include "cleanup.h"
+#include "settings-keys.h"
+
+void nscell_settings_init(struct nscell_settings *s)
+{
+	*s = (struct nscell_settings) {
+		.isolate = true,
+		.scope = NSCELL_SCOPE_SESSION,
+		.namespaces = NSCELL_NS_PID | NSCELL_NS_MNT | NSCELL_NS_IPC,
+		.proc_hidepid = NSCELL_HIDEPID_OFF,
+		.proc_subset = NSCELL_PROC_SUBSET_ALL,
+		.logout = NSCELL_LOGOUT_KILL,
+		.drain_limit_sec = 10 * 60,
+		.propagation = NSCELL_PROPAGATION_SLAVE,
+		.no_new_privs = false,
+		.drop_caps = 0,
+		.restrict_namespaces = 0,
+		.userns_fallback = NSCELL_USERNS_FALLBACK_DENY,
+	};
+	for (size_t i = 0; i < _NSCELL_DIR_MAX; i++)
+		s->dirs[i] = (struct nscell_dir_setting) {
+			.kind = NSCELL_DIR_TMPFS,
+			.mode = 01777,
+		};
+	strcpy(s->persistent_root, "/var/lib/nscell/persistent");
+}
+
+const char *nscell_dir_path(enum nscell_dir d)
+{
+	static const char *const paths[_NSCELL_DIR_MAX] = {
+		[NSCELL_DIR_TMP] = "/tmp",
+		[NSCELL_DIR_VARTMP] = "/var/tmp",
+		[NSCELL_DIR_DEVSHM] = "/dev/shm",
+	};
+
+	if ((unsigned) d >= _NSCELL_DIR_MAX)
+		return NULL;
+	return paths[d];
+}
+
+static const char *const key_names[_NSCELL_KEY_MAX] = {
+	[NSCELL_KEY_ISOLATE] = "Isolate",
+	[NSCELL_KEY_SCOPE] = "Scope",
+	[NSCELL_KEY_NAMESPACES] = "Namespaces",
+	[NSCELL_KEY_HOSTNAME] = "Hostname",
+	[NSCELL_KEY_PROC_HIDEPID] = "ProcHidePid",
+	[NSCELL_KEY_PROC_SUBSET] = "ProcSubset",
+	[NSCELL_KEY_TMP] = "Tmp",
+	[NSCELL_KEY_VARTMP] = "VarTmp",
+	[NSCELL_KEY_DEVSHM] = "DevShm",
+	[NSCELL_KEY_PERSISTENT_ROOT] = "PersistentRoot",
+	[NSCELL_KEY_LOGOUT] = "Logout",
+	[NSCELL_KEY_DRAIN_LIMIT] = "DrainLimit",
+	[NSCELL_KEY_PROPAGATION] = "Propagation",
+	[NSCELL_KEY_NO_NEW_PRIVS] = "NoNewPrivs",
+	[NSCELL_KEY_DROP_CAPABILITIES] = "DropCapabilities",
+	[NSCELL_KEY_RESTRICT_NAMESPACES] = "RestrictNamespaces",
+	[NSCELL_KEY_USERNS_FALLBACK] = "UserNamespaceFallback",
+};
+
+const char *nscell_key_name(enum nscell_key k)
+{
+	if ((unsigned) k >= _NSCELL_KEY_MAX)
+		return NULL;
+	return key_names[k];
+}
+
+const char *nscell_namespace_name(unsigned ns_bit)
+{
+	switch (ns_bit) {
+	case NSCELL_NS_PID: return "pid";
+	case NSCELL_NS_MNT: return "mount";
+	case NSCELL_NS_IPC: return "ipc";
+	case NSCELL_NS_UTS: return "uts";
+	case NSCELL_NS_NET: return "net";
+	case NSCELL_NS_CGROUP: return "cgroup";
+	case NSCELL_NS_USER: return "user";
+	default: return NULL;
+	}
+}
+
+/* Table lookups that tolerate an out-of-range value (a corrupted struct must
+ * not make a printer read out of bounds). */
+#define NAME_OF(table, v) ((unsigned) (v) < NSCELL_ELEMENTSOF(table) ? table[v] : NULL)
+
+const char *nscell_scope_name(enum nscell_scope v)
+{
+	static const char *const t[] = { [NSCELL_SCOPE_SESSION] = "session", [NSCELL_SCOPE_USER] = "user" };
+	return NAME_OF(t, v);
+}
+
+const char *nscell_logout_name(enum nscell_logout v)
+{
+	static const char *const t[] = { [NSCELL_LOGOUT_KILL] = "kill", [NSCELL_LOGOUT_DRAIN] = "drain" };
+	return NAME_OF(t, v);
+}
+
+const char *nscell_propagation_name(enum nscell_propagation v)
+{
+	static const char *const t[] = {
+		[NSCELL_PROPAGATION_SLAVE] = "slave",
+		[NSCELL_PROPAGATION_PRIVATE] = "private",
+	};
+	return NAME_OF(t, v);
+}
+
+const char *nscell_hidepid_name(enum nscell_hidepid v)
+{
+	static const char *const t[] = {
+		[NSCELL_HIDEPID_OFF] = "off",
+		[NSCELL_HIDEPID_NOACCESS] = "noaccess",
+		[NSCELL_HIDEPID_INVISIBLE] = "invisible",
+	};
+	return NAME_OF(t, v);
+}
+
+const char *nscell_proc_subset_name(enum nscell_proc_subset v)
+{
+	static const char *const t[] = { [NSCELL_PROC_SUBSET_ALL] = "all", [NSCELL_PROC_SUBSET_PID] = "pid" };
+	return NAME_OF(t, v);
+}
+
+const char *nscell_dir_kind_name(enum nscell_dir_kind v)
+{
+	static const char *const t[] = {
+		[NSCELL_DIR_TMPFS] = "tmpfs",
+		[NSCELL_DIR_PERSISTENT] = "persistent",
+		[NSCELL_DIR_SHARED] = "shared",
+	};
+	return NAME_OF(t, v);
+}
+
+const char *nscell_userns_fallback_name(enum nscell_userns_fallback v)
+{
+	static const char *const t[] = {
+		[NSCELL_USERNS_FALLBACK_DENY] = "deny",
+		[NSCELL_USERNS_FALLBACK_NO_NEW_PRIVS] = "no-new-privs",
+	};
+	return NAME_OF(t, v);
+}
+
+enum nscell_dir nscell_key_to_dir(enum nscell_key k)
+{
+	switch (k) {
+	case NSCELL_KEY_TMP: return NSCELL_DIR_TMP;
+	case NSCELL_KEY_VARTMP: return NSCELL_DIR_VARTMP;
+	case NSCELL_KEY_DEVSHM: return NSCELL_DIR_DEVSHM;
+	default: return _NSCELL_DIR_MAX;
+	}
+}
+
+void nscell_settings_copy_key(struct nscell_settings *dst, const struct nscell_settings *src,
+			      enum nscell_key k)
+{
+	switch (k) {
+	case NSCELL_KEY_ISOLATE:
+		dst->isolate = src->isolate;
+		break;
+	case NSCELL_KEY_SCOPE:
+		dst->scope = src->scope;
+		break;
+	case NSCELL_KEY_NAMESPACES:
+		dst->namespaces = src->namespaces;
+		break;
+	case NSCELL_KEY_HOSTNAME:
+		memcpy(dst->hostname, src->hostname, sizeof(dst->hostname));
+		break;
+	case NSCELL_KEY_PROC_HIDEPID:
+		dst->proc_hidepid = src->proc_hidepid;
+		break;
+	case NSCELL_KEY_PROC_SUBSET:
+		dst->proc_subset = src->proc_subset;
+		break;
+	case NSCELL_KEY_TMP:
+	case NSCELL_KEY_VARTMP:
+	case NSCELL_KEY_DEVSHM: {
+		enum nscell_dir d = nscell_key_to_dir(k);
+		dst->dirs[d] = src->dirs[d];
+		break;
+	}
+	case NSCELL_KEY_PERSISTENT_ROOT:
+		memcpy(dst->persistent_root, src->persistent_root, sizeof(dst->persistent_root));
+		break;
+	case NSCELL_KEY_LOGOUT:
+		dst->logout = src->logout;
+		break;
+	case NSCELL_KEY_DRAIN_LIMIT:
+		dst->drain_limit_sec = src->drain_limit_sec;
+		break;
+	case NSCELL_KEY_PROPAGATION:
+		dst->propagation = src->propagation;
+		break;
+	case NSCELL_KEY_NO_NEW_PRIVS:
+		dst->no_new_privs = src->no_new_privs;
+		break;
+	case NSCELL_KEY_DROP_CAPABILITIES:
+		dst->drop_caps = src->drop_caps;
+		break;
+	case NSCELL_KEY_RESTRICT_NAMESPACES:
+		dst->restrict_namespaces = src->restrict_namespaces;
+		break;
+	case NSCELL_KEY_USERNS_FALLBACK:
+		dst->userns_fallback = src->userns_fallback;
+		break;
+	case _NSCELL_KEY_MAX:
+		break;
+	}
+}
+
+/* A growing string for the printers below. */
+struct strbuf {
+	char *s;
+	size_t len, size;
+	bool oom;
+};
+
+static void strbuf_append(struct strbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->size) {
+		size_t size = (b->len + n + 1) * 2;
+		char *p = realloc(b->s, size);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->s = p;
+		b->size = size;
+	}
+	memcpy(b->s + b->len, s, n + 1);
+	b->len += n;
+}
+
+static void strbuf_word(struct strbuf *b, const char *s)
+{
+	if (b->len > 0)
+		strbuf_append(b, " ");
+	strbuf_append(b, s);
+}
+
+static int strbuf_take(struct strbuf *b, char **ret)
+{
+	if (!b->oom && !b->s)
+		strbuf_append(b, "");
+	if (b->oom) {
+		free(b->s);
+		return -ENOMEM;
+	}
+	*ret = b->s;
+	return 0;
+}
+
+/* "N" with the largest suffix that divides it exactly: 1073741824 -> "1G". */
+static void format_scaled(char *buf, size_t size, uint64_t v, const char *suffixes)
+{
+	size_t i = 0;
+
+	while (v > 0 && v % 1024 == 0 && suffixes[i + 1] != '\0') {
+		v /= 1024;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, size, "%" PRIu64, v);
+	else
+		snprintf(buf, size, "%" PRIu64 "%c", v, suffixes[i]);
+}
+
+static void format_namespaces(struct strbuf *b, unsigned ns)
+{
+	if (ns == 0) {
+		strbuf_append(b, "none");
+		return;
+	}
+	for (unsigned bit = 1; bit & NSCELL_NS_ALL; bit <<= 1)
+		if (ns & bit)
+			strbuf_word(b, nscell_namespace_name(bit));
+}
+
+static void format_dir(struct strbuf *b, const struct nscell_dir_setting *d)
+{
+	char num[32];
+
+	strbuf_append(b, nscell_dir_kind_name(d->kind) ?: "?");
+	if (d->kind != NSCELL_DIR_TMPFS)
+		return;
+	if (d->size_percent > 0) {
+		snprintf(num, sizeof(num), " size=%u%%", d->size_percent);
+		strbuf_append(b, num);
+	} else if (d->size > 0) {
+		strbuf_append(b, " size=");
+		format_scaled(num, sizeof(num), d->size, " KMG");
+		strbuf_append(b, num);
+	}
+	if (d->nr_inodes > 0) {
+		strbuf_append(b, " inodes=");
+		format_scaled(num, sizeof(num), d->nr_inodes, " km");
+		strbuf_append(b, num);
+	}
+	snprintf(num, sizeof(num), " mode=%04o", (unsigned) d->mode);
+	strbuf_append(b, num);
+}
+
+static void format_duration(struct strbuf *b, uint64_t sec)
+{
+	static const struct {
+		uint64_t sec;
+		const char *unit;
+	} units[] = { { 86400, "d" }, { 3600, "h" }, { 60, "min" } };
+	char num[48];
+
+	for (size_t i = 0; i < NSCELL_ELEMENTSOF(units); i++)
+		if (sec > 0 && sec % units[i].sec == 0) {
+			snprintf(num, sizeof(num), "%" PRIu64 "%s", sec / units[i].sec, units[i].unit);
+			strbuf_append(b, num);
+			return;
+		}
+	snprintf(num, sizeof(num), "%" PRIu64 "s", sec);
+	strbuf_append(b, num);
+}
+
+static void format_caps(struct strbuf *b, uint64_t caps)
+{
+	if (caps == 0) {
+		strbuf_append(b, "none");
+		return;
+	}
+	if (caps == NSCELL_CAPS_ALL(CAP_LAST_CAP)) {
+		strbuf_append(b, "all");
+		return;
+	}
+	for (unsigned c = 0; c < 64; c++) {
+		if (!(caps & (UINT64_C(1) << c)))
+			continue;
+		char *name = cap_to_name((cap_value_t) c);
+		if (!name) {
+			b->oom = true;
+			return;
+		}
+		strbuf_word(b, name);
+		cap_free(name);
+	}
+}
+
+int nscell_settings_format_key(const struct nscell_settings *s, enum nscell_key k, char **ret)
+{
+	struct strbuf b = {};
+
+	switch (k) {
+	case NSCELL_KEY_ISOLATE:
+		strbuf_append(&b, s->isolate ? "yes" : "no");
+		break;
+	case NSCELL_KEY_SCOPE:
+		strbuf_append(&b, nscell_scope_name(s->scope) ?: "?");
+		break;
+	case NSCELL_KEY_NAMESPACES:
+		format_namespaces(&b, s->namespaces);
+		break;
+	case NSCELL_KEY_HOSTNAME:
+		strbuf_append(&b, s->hostname[0] ? s->hostname : "(unchanged)");
+		break;
+	case NSCELL_KEY_PROC_HIDEPID:
+		strbuf_append(&b, nscell_hidepid_name(s->proc_hidepid) ?: "?");
+		break;
+	case NSCELL_KEY_PROC_SUBSET:
+		strbuf_append(&b, nscell_proc_subset_name(s->proc_subset) ?: "?");
+		break;
+	case NSCELL_KEY_TMP:
+	case NSCELL_KEY_VARTMP:
+	case NSCELL_KEY_DEVSHM:
+		format_dir(&b, &s->dirs[nscell_key_to_dir(k)]);
+		break;
+	case NSCELL_KEY_PERSISTENT_ROOT:
+		strbuf_append(&b, s->persistent_root);
+		break;
+	case NSCELL_KEY_LOGOUT:
+		strbuf_append(&b, nscell_logout_name(s->logout) ?: "?");
+		break;
+	case NSCELL_KEY_DRAIN_LIMIT:
+		format_duration(&b, s->drain_limit_sec);
+		break;
+	case NSCELL_KEY_PROPAGATION:
+		strbuf_append(&b, nscell_propagation_name(s->propagation) ?: "?");
+		break;
+	case NSCELL_KEY_NO_NEW_PRIVS:
+		strbuf_append(&b, s->no_new_privs ? "yes" : "no");
+		break;
+	case NSCELL_KEY_DROP_CAPABILITIES:
+		format_caps(&b, s->drop_caps);
+		break;
+	case NSCELL_KEY_RESTRICT_NAMESPACES:
+		if (s->restrict_namespaces == NSCELL_NS_ALL)
+			strbuf_append(&b, "all");
+		else
+			format_namespaces(&b, s->restrict_namespaces);
+		break;
+	case NSCELL_KEY_USERNS_FALLBACK:
+		strbuf_append(&b, nscell_userns_fallback_name(s->userns_fallback) ?: "?");
+		break;
+	default:
+		return -EINVAL;
+	}
+	return strbuf_take(&b, ret);
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The per-key view of settings: names, copying one key, and printing values
+ * back in policy syntax (what `nscell explain` shows).
+ */
+#include <linux/capability.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "settings-keys.h"
+#include "test-util.h"
+
+static void assert_formats(const struct nscell_settings *s, enum nscell_key k, const char *want)
+{
+	char *got = NULL;
+
+	assert_int_equal(nscell_settings_format_key(s, k, &got), 0);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_key_names_and_dirs(void **state)
+{
+	assert_string_equal(nscell_key_name(NSCELL_KEY_ISOLATE), "Isolate");
+	assert_string_equal(nscell_key_name(NSCELL_KEY_USERNS_FALLBACK), "UserNamespaceFallback");
+	assert_null(nscell_key_name(_NSCELL_KEY_MAX));
+	for (int k = 0; k < _NSCELL_KEY_MAX; k++)
+		assert_non_null(nscell_key_name(k));
+	assert_string_equal(nscell_dir_path(NSCELL_DIR_TMP), "/tmp");
+	assert_string_equal(nscell_dir_path(NSCELL_DIR_VARTMP), "/var/tmp");
+	assert_string_equal(nscell_dir_path(NSCELL_DIR_DEVSHM), "/dev/shm");
+	assert_null(nscell_dir_path(_NSCELL_DIR_MAX));
+}
+
+static void test_format_defaults(void **state)
+{
+	struct nscell_settings s;
+
+	nscell_settings_init(&s);
+	assert_formats(&s, NSCELL_KEY_ISOLATE, "yes");
+	assert_formats(&s, NSCELL_KEY_SCOPE, "session");
+	assert_formats(&s, NSCELL_KEY_NAMESPACES, "pid mount ipc");
+	assert_formats(&s, NSCELL_KEY_HOSTNAME, "(unchanged)");
+	assert_formats(&s, NSCELL_KEY_PROC_HIDEPID, "off");
+	assert_formats(&s, NSCELL_KEY_PROC_SUBSET, "all");
+	assert_formats(&s, NSCELL_KEY_TMP, "tmpfs mode=1777");
+	assert_formats(&s, NSCELL_KEY_PERSISTENT_ROOT, "/var/lib/nscell/persistent");
+	assert_formats(&s, NSCELL_KEY_LOGOUT, "kill");
+	assert_formats(&s, NSCELL_KEY_DRAIN_LIMIT, "10min");
+	assert_formats(&s, NSCELL_KEY_PROPAGATION, "slave");
+	assert_formats(&s, NSCELL_KEY_NO_NEW_PRIVS, "no");
+	assert_formats(&s, NSCELL_KEY_DROP_CAPABILITIES, "none");
+	assert_formats(&s, NSCELL_KEY_RESTRICT_NAMESPACES, "none");
+	assert_formats(&s, NSCELL_KEY_USERNS_FALLBACK, "deny");
+}
+
+static void test_format_round_trips_through_the_parser(void **state)
+{
+	struct nscell_settings s = defaults_of("Namespaces pid,mount,uts,user\n"
+					       "Hostname box\n"
+					       "Tmp tmpfs size=1G inodes=2m mode=700\n"
+					       "VarTmp tmpfs size=10%\n"
+					       "DevShm persistent\n"
+					       "DrainLimit 90\n"
+					       "DropCapabilities net_raw cap_sys_admin\n"
+					       "RestrictNamespaces all\n");
+
+	assert_formats(&s, NSCELL_KEY_NAMESPACES, "pid mount uts user");
+	assert_formats(&s, NSCELL_KEY_HOSTNAME, "box");
+	assert_formats(&s, NSCELL_KEY_TMP, "tmpfs size=1G inodes=2m mode=0700");
+	assert_formats(&s, NSCELL_KEY_VARTMP, "tmpfs size=10% mode=1777");
+	assert_formats(&s, NSCELL_KEY_DEVSHM, "persistent");
+	assert_formats(&s, NSCELL_KEY_DRAIN_LIMIT, "90s");
+	assert_formats(&s, NSCELL_KEY_DROP_CAPABILITIES, "cap_net_raw cap_sys_admin");
+	assert_formats(&s, NSCELL_KEY_RESTRICT_NAMESPACES, "all");
+
+	s = defaults_of("Tmp tmpfs size=1536K inodes=1000\nDrainLimit 36h\nDropCapabilities all\n");
+	assert_formats(&s, NSCELL_KEY_TMP, "tmpfs size=1536K inodes=1000 mode=1777");
+	assert_formats(&s, NSCELL_KEY_DRAIN_LIMIT, "36h");
+	assert_formats(&s, NSCELL_KEY_DROP_CAPABILITIES, "all");
+}
+
+static void test_copy_key_touches_only_that_key(void **state)
+{
+	struct nscell_settings a, b, want;
+
+	nscell_settings_init(&a);
+	b = defaults_of("Scope user\nTmp shared\nVarTmp persistent\nHostname x\nNamespaces pid mount uts\n");
+	nscell_settings_init(&want);
+	nscell_settings_copy_key(&a, &b, NSCELL_KEY_VARTMP);
+	assert_int_equal(a.dirs[NSCELL_DIR_VARTMP].kind, NSCELL_DIR_PERSISTENT);
+	assert_int_equal(a.dirs[NSCELL_DIR_TMP].kind, want.dirs[NSCELL_DIR_TMP].kind);
+	assert_int_equal(a.scope, want.scope);
+	assert_int_equal(a.namespaces, want.namespaces);
+	assert_string_equal(a.hostname, "");
+	nscell_settings_copy_key(&a, &b, NSCELL_KEY_HOSTNAME);
+	assert_string_equal(a.hostname, "x");
+	assert_int_equal(a.scope, NSCELL_SCOPE_SESSION);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_names_and_dirs),
+		cmocka_unit_test(test_format_defaults),
+		cmocka_unit_test(test_format_round_trips_through_the_parser),
+		cmocka_unit_test(test_copy_key_touches_only_that_key),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
