@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 	char cell_id[NSCELL_CELL_ID_MAX];
 	char err[256];
 	int sock = -1, init_pidfd = -1, userns_fd = -1;
-	unsigned session_no = 0;
+	unsigned session_no = 0, cell_ns = 0;
 	pid_t init_pid = 0, ppid;
 	bool created = false;
 	int rc;
@@ -318,10 +318,16 @@ int main(int argc, char **argv)
 	if (decision.settings.scope == NSCELL_SCOPE_USER) {
 		snprintf(cell_id, sizeof(cell_id), "user-%u", (unsigned)id->uid);
 		rc = cell_join(cell_id, &l, &sock, &init_pidfd, &userns_fd,
-			       &session_no);
+			       &session_no, &cell_ns);
 		if (rc < 0 && rc != -ENOENT && rc != -ECONNREFUSED && rc != -ESTALE &&
 		    rc != -ECONNRESET && rc != -EPIPE)
 			fail(&req, PAM_SESSION_ERR, "cannot join cell %s: %s", cell_id, strerror(-rc));
+		/* Joining a cell made under other settings would give this login
+		 * less (or more) isolation than its policy says: refuse, loudly. */
+		if (rc == 0 && cell_ns != decision.settings.namespaces)
+			fail(&req, PAM_SESSION_ERR,
+			     "cell %s was made with other Namespaces than this login's policy asks for (0x%x, wanted 0x%x); end the user's other sessions or run nscell terminate %s",
+			     cell_id, cell_ns, decision.settings.namespaces, cell_id);
 	} else {
 		new_session_id(cell_id, sizeof(cell_id));
 		rc = -ENOENT;
@@ -350,7 +356,7 @@ int main(int argc, char **argv)
 			   decision.settings.scope == NSCELL_SCOPE_USER ? "user" : "session",
 			   decision.settings.logout == NSCELL_LOGOUT_DRAIN ? "drain" : "kill");
 		rc = cell_join(cell_id, &l, &sock, &init_pidfd, &userns_fd,
-			       &session_no);
+			       &session_no, &cell_ns);
 		if (rc < 0)
 			fail(&req, PAM_SESSION_ERR, "cannot join new cell %s: %s", cell_id,
 			     strerror(-rc));

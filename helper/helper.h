@@ -32,7 +32,8 @@ void runtime_unlock(struct runtime *rt);
  * init's pidfd (and the cell's user namespace, or -1), -ENOENT/-ECONNREFUSED/-ESTALE... when the cell is gone or
  * ending (make a new one), or another -errno. */
 int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
-	      int *ret_init_pidfd, int *ret_userns_fd, unsigned *ret_session_no);
+	      int *ret_init_pidfd, int *ret_userns_fd, unsigned *ret_session_no,
+	      unsigned *ret_namespaces);
 /* Bind and listen on RUNDIR/cells/<id>.sock. */
 int cell_listen(struct runtime *rt, const char *cell_id, int *ret_fd);
 

@@ -30,6 +30,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -242,6 +243,7 @@ static void reply(int fd, uint32_t op, int32_t error, uint32_t session_no, const
 		.op = op,
 		.error = error,
 		.session_no = session_no,
+		.namespaces = g.cfg.namespaces,
 	};
 	nscell_send_fds(fd, &r, sizeof(r), fds, n_fds);
 }
@@ -331,8 +333,20 @@ static void on_conn(size_t i)
 	if (c->kind == CONN_SESSION) {
 		if (n_fds)
 			close(fds[0]);
-		/* LEAVE, EOF or garbage: the session is over either way. */
-		session_end(i, n > 0 ? "close" : "disconnect");
+		if (n > 0) { /* LEAVE (or garbage from our own module) */
+			session_end(i, "close");
+			return;
+		}
+		/* EOF: the opener dropped the socket without a LEAVE, or died
+		 * (a dying process closes its fds before its pidfd reports).
+		 * Either way the opener's own exit is what ends the session. */
+		struct pollfd pfd = { .fd = c->opener, .events = POLLIN };
+		if (poll(&pfd, 1, 0) > 0) {
+			session_end(i, "opener-exit");
+			return;
+		}
+		close(c->fd);
+		c->fd = -1;
 		return;
 	}
 

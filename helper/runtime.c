@@ -159,7 +159,8 @@ static void copy_field(char *dst, size_t size, const char *src)
 }
 
 int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
-	      int *ret_init_pidfd, int *ret_userns_fd, unsigned *ret_session_no)
+	      int *ret_init_pidfd, int *ret_userns_fd, unsigned *ret_session_no,
+	      unsigned *ret_namespaces)
 {
 	_cleanup_close_ int fd = -1;
 	struct sockaddr_un sa;
@@ -209,5 +210,6 @@ int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
 	*ret_init_pidfd = fds[0];
 	*ret_userns_fd = n_fds > 1 ? fds[1] : -1;
 	*ret_session_no = r.session_no;
+	*ret_namespaces = r.namespaces;
 	return 0;
 }

@@ -85,6 +85,7 @@ struct nscell_cell_reply {
 	uint32_t op;
 	int32_t error;       /* 0, or -ESTALE: the cell is ending, make a new one */
 	uint32_t session_no; /* JOIN: this session's number in the cell */
+	uint32_t namespaces; /* JOIN: NSCELL_NS_* the cell was made with */
 };
 
 enum nscell_cell_state {

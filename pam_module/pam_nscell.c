@@ -554,6 +554,11 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	return PAM_SUCCESS;
 
 fail:
+	/* sudo treats PAM_SESSION_ERR as non-fatal and would run the command
+	 * unisolated even with `session required`: report failures to make or
+	 * enter the cell as PAM_SYSTEM_ERR, which every application honours. */
+	if (rc == PAM_SESSION_ERR)
+		rc = PAM_SYSTEM_ERR;
 	/* Dropping the session socket tells a fresh cell nobody is coming. */
 	for (size_t i = 0; i < 3; i++)
 		nscell_closep(&fds[i]);
