@@ -11,6 +11,7 @@
  * module itself must setns() back at close_session.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -40,6 +41,18 @@ static unsigned long clone_bits(unsigned mask)
 	return f;
 }
 
+static bool have_sys_admin(void)
+{
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t v = CAP_CLEAR;
+
+	if (caps) {
+		cap_get_flag(caps, CAP_SYS_ADMIN, CAP_EFFECTIVE, &v);
+		cap_free(caps);
+	}
+	return v == CAP_SET;
+}
+
 int nscell_restrict_namespaces(unsigned restrict_mask)
 {
 	unsigned long bits = clone_bits(restrict_mask);
@@ -66,6 +79,16 @@ int nscell_restrict_namespaces(unsigned restrict_mask)
 			goto out;
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
 				      SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit));
+		if (rc < 0)
+			goto out;
+	}
+	/* libseccomp sets no_new_privs before loading unless told otherwise;
+	 * NoNewPrivs is a separate switch. Without it a filter needs
+	 * CAP_SYS_ADMIN, which the PAM application (root, or at setcred the
+	 * owner of the session's user namespace) has. It then binds setuid
+	 * programs too, which is the point. */
+	if (have_sys_admin()) {
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 		if (rc < 0)
 			goto out;
 	}

@@ -45,6 +45,7 @@
 #include "restrict.h"
 
 #define STATE_KEY "pam_nscell_state"
+#define SETCRED_SEEN_KEY "pam_nscell_setcred_seen" /* setcred ran before open_session */
 #define HELPER_TIMEOUT_MS 15000
 
 /* Where a session can enter its user namespace (see pam_nscell(8)). */
@@ -417,6 +418,18 @@ static int userns_plan(pam_handle_t *pamh, struct options *o, const char *servic
 			if (strcmp(service, userns_table[i].service) == 0)
 				o->userns = userns_table[i].point;
 	}
+	if (o->userns == USERNS_SETCRED) {
+		const void *seen = NULL;
+		/* sshd calls setcred in its monitor before open_session too; if
+		 * that never reached us, the module is not in the auth stack and
+		 * the second call, in the session child, will not reach us either. */
+		if (pam_get_data(pamh, SETCRED_SEEN_KEY, &seen) == PAM_SUCCESS && seen)
+			return PAM_SUCCESS;
+		pam_syslog(pamh, LOG_WARNING,
+			   "user %s: the user namespace of %s is entered at setcred, but setcred never reached pam_nscell: add 'auth optional pam_nscell.so' to the %s stack",
+			   item(pamh, PAM_USER), s->cell_id, service[0] ? service : "(none)");
+		o->userns = USERNS_NONE;
+	}
 	if (o->userns != USERNS_NONE)
 		return PAM_SUCCESS;
 
@@ -622,8 +635,11 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 	parse_args(pamh, argc, argv, &o);
 	if (o.restore_only || !(flags & (PAM_ESTABLISH_CRED | PAM_REINITIALIZE_CRED)))
 		return PAM_IGNORE;
-	if (pam_get_data(pamh, STATE_KEY, &data) != PAM_SUCCESS || !data)
+	if (pam_get_data(pamh, STATE_KEY, &data) != PAM_SUCCESS || !data) {
+		/* Before open_session: remember that setcred reaches us. */
+		pam_set_data(pamh, SETCRED_SEEN_KEY, (void *)SETCRED_SEEN_KEY, NULL);
 		return PAM_IGNORE;
+	}
 	s = (struct state *)data;
 	if (s->userns < 0 || getpid() == s->opener)
 		return PAM_IGNORE;
