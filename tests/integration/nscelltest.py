@@ -22,19 +22,14 @@ mount namespace, every process with the pid namespace.
 Python 3 standard library only.
 """
 
-import errno
-import hashlib
-import json
 import os
 import pty
 import re
-import select
 import shlex
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import traceback
@@ -160,17 +155,9 @@ def procs():
     return out
 
 
-def cell_inits():
-    return [p for p in procs() if p.argv[:1] == ['nscell-init'] or p.comm == 'nscell-init']
-
-
 def find_procs(needle):
     """Processes whose command line contains needle."""
     return [p for p in procs() if needle in ' '.join(p.argv)]
-
-
-def test_user_procs():
-    return [p for p in procs() if UID_MIN <= p.uid <= UID_MAX]
 
 
 def mount_points():
@@ -265,6 +252,7 @@ class Session:
 
     def __init__(self, env, method, user, script, ssh_opts=(), extra_env=None):
         self.env, self.method, self.user = env, method, user
+        env.sessions.append(self)
         with Session._lock:
             Session._n += 1
             n = Session._n
@@ -276,7 +264,6 @@ class Session:
         self.rc = None
         self.master = None
         self.proc = None
-        self.started = time.monotonic()
         run = f'/bin/sh {self.script_path}'
         cenv = dict(os.environ, **(extra_env or {}))
         if method == 'login':
@@ -449,6 +436,7 @@ class Env:
         self.sshd = None
         self.agent = None
         self.syslog = None
+        self.sessions = []       # every login started, so a failed test's are ended
 
     # -- setup, once per namespace
     def setup(self):
@@ -676,10 +664,12 @@ Host {SSH_HOST}
         write('/etc/security/nscell.conf', text, 0o644)
 
     def set_pam(self, nscell=True, control='required', args='debug', restore=True,
-                services=PAM_SERVICES):
+                services=PAM_SERVICES, auth_line=False):
         """Write /etc/pam.d/SERVICE: the host's stack, with the nscell restore line
         first and the nscell line last among the session lines (or the host's
-        stack unchanged with nscell=False)."""
+        stack unchanged with nscell=False). auth_line: also `auth optional
+        MODULE ARGS` in the sshd stack, whose setcred is where an sshd session
+        enters its user namespace."""
         for s in services:
             orig = self._pam_orig(s)
             if not nscell:
@@ -700,6 +690,8 @@ Host {SSH_HOST}
                 text += f'session optional {self.module} restore\n'
             text += ''.join(session)
             text += f'session {control} {self.module} {args}\n'.replace(' \n', '\n')
+            if auth_line and s == 'sshd':
+                text += f'auth optional {self.module} {args}\n'.replace(' \n', '\n')
             write(f'/etc/pam.d/{s}', text, 0o644)
 
     def _pam_orig(self, service):
@@ -791,6 +783,11 @@ Host {SSH_HOST}
     def force_clean(self):
         """Damage control between tests: kill what a failed test left behind."""
         killed = []
+        for s in self.sessions:
+            if s.rc is None and not s.eof:
+                s.kill()
+                killed.append(f'the harness side of a {s.method} login of {s.user}')
+        self.sessions.clear()
         infra = self.infra_pids()
         for p in procs():
             if p.pid in infra:

@@ -3,8 +3,10 @@
 # `session optional` lets it in unisolated; either way one syslog line says why.
 
 import os
+import socket
+import subprocess
 
-from nscelltest import (BEGIN, METHODS, SERVICE_OF, PROBE, WORK, check_in_cell, policy,
+from nscelltest import (BEGIN, ECHO_PORT, METHODS, SERVICE_OF, PROBE, WORK, policy, poll,
                         test, write)
 
 BROKEN = 'Isolate yes\nScope session\nNoSuchKey 1\n'  # line 3, column 1
@@ -73,3 +75,34 @@ def _(t):
     t.env.set_policy(policy(extra=f'Tmp persistent\nPersistentRoot {WORK}/not-a-directory\n'))
     refused_or_unisolated(t, ['ssh', 'su'], r'.*', 'setup failure')
 
+
+
+@test('failures: a refused ssh login gets no port forwarding either (ssh -N -L)')
+def _(t):
+    env = t.env
+    env.set_policy(BROKEN)
+    for control, lport in (('required', 18101), ('optional', 18102)):
+        env.set_pam(control=control)
+        client = subprocess.Popen(env.ssh_argv('nscit-a', opts=[
+            '-N', '-L', f'127.0.0.1:{lport}:127.0.0.1:{ECHO_PORT}']), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        echoed = b''
+
+        def forwarded():
+            nonlocal echoed
+            try:
+                with socket.create_connection(('127.0.0.1', lport), timeout=5) as c:
+                    c.sendall(b'nscit-echo\n')
+                    c.settimeout(5)
+                    echoed = c.recv(100)
+                    return True
+            except OSError:
+                return client.poll() is not None
+        poll(forwarded, timeout=10, interval=0.2)
+        client.kill()
+        client.wait()
+        if control == 'required':
+            t.eq(echoed, b'', 'session required: nothing comes back through -L (sshd restricts the refused session)')
+        else:
+            t.eq(echoed, b'nscit-echo\n', 'session optional: -L works, unisolated (the control case)')
+    t.clean()

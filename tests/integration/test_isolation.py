@@ -2,10 +2,9 @@
 # What a user sees in a cell and what the host sees of it, for every login
 # program; exempt users and root.
 
-import os
 import re
 
-from nscelltest import (METHODS, SERVICE_OF, USERS, HOLD, PROBE, ancestors, cell_of,
+from nscelltest import (METHODS, SERVICE_OF, USERS, HOLD, PROBE, ancestors,
                         check_in_cell, check_login_works, host_pid_of, login_root_pid,
                         policy, procs, ps_lines, sh, syslog_event, test)
 

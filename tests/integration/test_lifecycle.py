@@ -6,14 +6,14 @@ import os
 import signal
 import time
 
-from nscelltest import (HOLD, PROBE, cell_of, cell_sockets, check_in_cell, find_procs,
+from nscelltest import (HOLD, PROBE, cell_sockets, check_in_cell, find_procs,
                         policy, poll, procs, syslog_event, test)
 
 ORPHAN = r'''
 orphan=$(sh -c 'sleep 1.2 >/dev/null 2>&1 & echo $!')
 sleep 0.3
 echo "orphan_ppid=$(ps -o ppid= -p $orphan | tr -d ' ')"
-sleep 1.6
+sleep 2.5
 echo "orphan_alive=$(ps -o pid= -p $orphan | tr -d ' ')"
 echo "zombies=$(ps -eo stat=,pid=,args= | awk '$1 ~ /^Z/' | tr '\n' ';')"
 '''
@@ -48,6 +48,9 @@ def _(t):
         t.clean(f'{m}: within 5 s the sleep, the cell and its socket are gone')
         t.syslog(syslog_event('nscell-init', 'cell-ended', cell=cell, reason='logout'), mark,
                  f'{m}: syslog: event=cell-ended reason=logout')
+    t.check(os.path.isfile('/run/nscell/lock') and os.listdir('/run/nscell/cells') == [],
+            '/run/nscell keeps its lock file and has no cell left under cells/',
+            str(os.listdir('/run/nscell')))
 
 
 @test('lifecycle: Logout drain: a nohup sleep survives logout until DrainLimit 3s')

@@ -5,7 +5,7 @@
 
 import os
 
-from nscelltest import (METHODS, USERS, HOLD, PROBE, cell_of, check_in_cell, policy,
+from nscelltest import (METHODS, HOLD, PROBE, cell_of, check_in_cell, policy,
                         sh, syslog_event, test)
 
 DIRS = ('/tmp', '/var/tmp', '/dev/shm')
