@@ -297,7 +297,7 @@ static int ask_helper(pam_handle_t *pamh, const struct options *o, const struct 
 	size_t n_fds = 0;
 	ssize_t len, n;
 	pid_t pid;
-	int rc, status;
+	int rc, status = -1;
 	struct pollfd pfd;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -319,14 +319,17 @@ static int ask_helper(pam_handle_t *pamh, const struct options *o, const struct 
 	nscell_closep(&theirs);
 	theirs = -1;
 
-	rc = nscell_send_fds(mine, buf, (size_t)len, NULL, 0);
-	pfd = (struct pollfd){ .fd = mine, .events = POLLIN };
-	if (rc == 0) {
+	n = nscell_send_fds(mine, buf, (size_t)len, NULL, 0);
+	if (n == 0) {
+		pfd = (struct pollfd){ .fd = mine, .events = POLLIN };
 		do
 			rc = poll(&pfd, 1, HELPER_TIMEOUT_MS);
 		while (rc < 0 && errno == EINTR);
+		if (rc > 0)
+			n = nscell_recv_fds(mine, rep, sizeof(*rep), ret_fds, 3, &n_fds);
+		else
+			n = rc == 0 ? -ETIMEDOUT : -errno;
 	}
-	n = rc > 0 ? nscell_recv_fds(mine, rep, sizeof(*rep), ret_fds, 3, &n_fds) : -ETIMEDOUT;
 	if (n == -ETIMEDOUT)
 		kill(pid, SIGKILL);
 	/* The answer is the authority; the exit status only confirms it (an
@@ -340,10 +343,10 @@ static int ask_helper(pam_handle_t *pamh, const struct options *o, const struct 
 		if (n == -ETIMEDOUT)
 			snprintf(why, whylen, "%s did not answer within %d s", o->helper,
 				 HELPER_TIMEOUT_MS / 1000);
-		else if (n == 0 && WIFEXITED(status))
+		else if (n <= 0 && status != -1 && WIFEXITED(status))
 			snprintf(why, whylen, "%s exited with status %d without an answer", o->helper,
 				 WEXITSTATUS(status));
-		else if (n == 0 && WIFSIGNALED(status))
+		else if (n <= 0 && status != -1 && WIFSIGNALED(status))
 			snprintf(why, whylen, "%s was killed by signal %d", o->helper,
 				 WTERMSIG(status));
 		else
