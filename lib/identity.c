@@ -169,8 +169,33 @@ static int lookup_group_name(const struct nscell_nss_ops *ops, gid_t gid, char *
 	return *ret ? 0 : -ENOMEM;
 }
 
-int nscell_identity_resolve(const char *user, const struct nscell_nss_ops *ops,
-			    struct nscell_identity **ret)
+int nscell_identity_add_groups(struct nscell_identity *id, const struct nscell_nss_ops *ops)
+{
+	int r;
+
+	if (id->groups)
+		return 0;
+	if (!ops)
+		ops = &nscell_nss_libc;
+	free(id->gids);
+	id->gids = NULL;
+	id->n_groups = 0;
+	r = lookup_gids(ops, id);
+	if (r < 0)
+		return r;
+	id->groups = calloc(id->n_groups, sizeof(char *));
+	if (!id->groups)
+		return -ENOMEM;
+	for (size_t i = 0; i < id->n_groups; i++) {
+		r = lookup_group_name(ops, id->gids[i], &id->groups[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int nscell_identity_resolve_user(const char *user, const struct nscell_nss_ops *ops,
+				 struct nscell_identity **ret)
 {
 	struct nscell_identity *id;
 	int r;
@@ -179,34 +204,41 @@ int nscell_identity_resolve(const char *user, const struct nscell_nss_ops *ops,
 		return -EINVAL;
 	if (!ops)
 		ops = &nscell_nss_libc;
-
 	id = calloc(1, sizeof(*id));
 	if (!id)
 		return -ENOMEM;
-
 	r = lookup_user(user, ops, id);
-	if (r < 0)
-		goto fail;
-	r = lookup_gids(ops, id);
-	if (r < 0)
-		goto fail;
-
-	id->groups = calloc(id->n_groups, sizeof(char *));
-	if (!id->groups) {
-		r = -ENOMEM;
-		goto fail;
+	if (r == 0) {
+		id->gids = calloc(1, sizeof(gid_t));
+		if (!id->gids)
+			r = -ENOMEM;
 	}
-	for (size_t i = 0; i < id->n_groups; i++) {
-		r = lookup_group_name(ops, id->gids[i], &id->groups[i]);
-		if (r < 0)
-			goto fail;
+	if (r < 0) {
+		nscell_identity_free(id);
+		return r;
 	}
-
+	id->gids[0] = id->gid;
+	id->n_groups = 1;
 	*ret = id;
 	return 0;
-fail:
-	nscell_identity_free(id);
-	return r;
+}
+
+int nscell_identity_resolve(const char *user, const struct nscell_nss_ops *ops,
+			    struct nscell_identity **ret)
+{
+	struct nscell_identity *id;
+	int r;
+
+	r = nscell_identity_resolve_user(user, ops, &id);
+	if (r < 0)
+		return r;
+	r = nscell_identity_add_groups(id, ops);
+	if (r < 0) {
+		nscell_identity_free(id);
+		return r;
+	}
+	*ret = id;
+	return 0;
 }
 
 void nscell_identity_to_login(const struct nscell_identity *id, const char *service,
@@ -216,7 +248,7 @@ void nscell_identity_to_login(const struct nscell_identity *id, const char *serv
 		.user = id->user,
 		.uid = id->uid,
 		.groups = (const char *const *) id->groups,
-		.n_groups = id->n_groups,
+		.n_groups = id->groups ? id->n_groups : 0,
 		.service = service,
 		.rhost = rhost,
 		.tty = tty,

@@ -38,6 +38,16 @@ struct nscell_identity {
 /* Returns 0, -ENOENT if the user does not exist, or another -errno. */
 int nscell_identity_resolve(const char *user, const struct nscell_nss_ops *ops,
 			    struct nscell_identity **ret);
+
+/*
+ * The same without groups: the passwd entry only (gids holds the primary gid,
+ * groups is NULL), for the login path when the policy matches no Group:
+ * a fresh process pays for loading NSS group modules on its first lookup.
+ * nscell_identity_add_groups() completes it later if needed.
+ */
+int nscell_identity_resolve_user(const char *user, const struct nscell_nss_ops *ops,
+				 struct nscell_identity **ret);
+int nscell_identity_add_groups(struct nscell_identity *id, const struct nscell_nss_ops *ops);
 void nscell_identity_free(struct nscell_identity *id);
 
 /* Fill a struct nscell_login from an identity; strings stay owned by the identity. */

@@ -147,3 +147,12 @@ int nscell_policy_decide(const struct nscell_policy *p, const struct nscell_logi
 	ret->rule_text = decided->text;
 	return 0;
 }
+
+bool nscell_policy_matches_groups(const struct nscell_policy *p)
+{
+	for (size_t i = 0; i < p->n_blocks; i++)
+		for (size_t c = 0; c < p->blocks[i].n_criteria; c++)
+			if (p->blocks[i].criteria[c].kind == NSCELL_CRITERION_GROUP)
+				return true;
+	return false;
+}

@@ -99,6 +99,10 @@ struct nscell_decision {
 	struct nscell_origin origin[_NSCELL_KEY_MAX];
 };
 
+/* Whether any Match block has a Group criterion: if none does, a login can
+ * be decided without looking up the user's groups. */
+bool nscell_policy_matches_groups(const struct nscell_policy *p);
+
 /* Decide for one login: first matching Match block wins; unset keys come from
  * the defaults. The decision points into the policy: keep it alive. */
 int nscell_policy_decide(const struct nscell_policy *p, const struct nscell_login *login,

@@ -215,7 +215,7 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
 	const char *path = o->conf ? o->conf : NSCELL_CONF_PATH;
 	int rc;
 
-	rc = nscell_identity_resolve(user, &nscell_nss_libc, &id);
+	rc = nscell_identity_resolve_user(user, &nscell_nss_libc, &id);
 	if (rc < 0) {
 		snprintf(why, whylen, "cannot resolve user: %s",
 			 rc == -ENOENT ? "no such user" : strerror(-rc));
@@ -237,6 +237,16 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
 				   why);
 		nscell_identity_free(id);
 		return rc;
+	}
+	if (nscell_policy_matches_groups(p)) {
+		rc = nscell_identity_add_groups(id, &nscell_nss_libc);
+		if (rc < 0) {
+			snprintf(why, whylen, "cannot resolve the groups of %s: %s", user,
+				 strerror(-rc));
+			nscell_policy_free(p);
+			nscell_identity_free(id);
+			return PAM_SYSTEM_ERR;
+		}
 	}
 	nscell_identity_to_login(id, service[0] ? service : NULL, rhost[0] ? rhost : NULL,
 				 tty[0] ? tty : NULL, &login);
