@@ -15,6 +15,11 @@
 static const struct nscell_cli_verb verbs[] = {
 	{ "check", nscell_verb_check, "Check the policy files and report every error" },
 	{ "explain", nscell_verb_explain, "Show how the policy decides for one login, and why" },
+	{ "list", nscell_verb_list, "List the live cells: users, sessions, processes, memory" },
+	{ "show", nscell_verb_show, "Show a cell: settings, mounts, sessions, process tree" },
+	{ "enter", nscell_verb_enter, "Run a shell or a command inside a live cell" },
+	{ "terminate", nscell_verb_terminate, "End cells now, killing what runs in them" },
+	{ "run", nscell_verb_run, "(for users) Run a command inside your own cell" },
 };
 
 static void usage(FILE *f)

@@ -22,6 +22,11 @@ struct nscell_cli_verb {
 
 int nscell_verb_check(int argc, char *argv[]);
 int nscell_verb_explain(int argc, char *argv[]);
+int nscell_verb_list(int argc, char *argv[]);
+int nscell_verb_show(int argc, char *argv[]);
+int nscell_verb_enter(int argc, char *argv[]);
+int nscell_verb_terminate(int argc, char *argv[]);
+int nscell_verb_run(int argc, char *argv[]);
 
 /* Owner checks are what the helper does; as root, check what it would see. */
 static inline bool nscell_cli_default_owner_check(void)

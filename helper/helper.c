@@ -10,15 +10,15 @@
  *     (else /dev/null); every fd above 3 closed; umask 077; SIGPIPE ignored;
  *     not dumpable, so the caller can neither ptrace us nor read our memory.
  *
- *  2. Authorise. [caller: argv, fd 3] argv must be exactly "open". fd 3 must
- *     be an AF_UNIX SOCK_SEQPACKET socket from socketpair() (no peer address)
- *     whose other end was made by our parent while it was root (SO_PEERCRED:
- *     uid 0, pid == getppid()). That is what pam_nscell inside sshd, su, login,
- *     runuser or sudo is; a user running this binary by hand is not, and is
- *     refused before any further step. Then real, effective and saved ids all
- *     become 0 (su runs us with the invoking user's real uid: it must not be
- *     able to signal the cell's init) and the capability sets shrink to what
- *     making a cell needs.
+ *  2. Authorise. [caller: argv, fd 3] argv must be exactly "open" ("run":
+ *     see R1-R6 below). fd 3 must be an AF_UNIX SOCK_SEQPACKET socket from
+ *     socketpair() (no peer address) whose other end was made by our parent
+ *     while it was root (SO_PEERCRED: uid 0, pid == getppid()). That is what
+ *     pam_nscell inside sshd, su, login, runuser or sudo is; a user running
+ *     this binary by hand is not, and is refused before any further step.
+ *     Then real, effective and saved ids all become 0 (su runs us with the
+ *     invoking user's real uid: it must not be able to signal the cell's
+ *     init) and the capability sets shrink to what making a cell needs.
  *
  *  3. Read one request. [caller: user, service, tty, rhost, ruser, conf]
  *     nscell_request_decode() bounds and validates every field.
@@ -37,6 +37,44 @@
  *
  *  7. Answer with [init pidfd, session socket]; the exit status is the same
  *     PAM code as in the answer.
+ *
+ * The run verb (nscell run: an ordinary user's command in their own cell,
+ * from cron or a systemd --user unit; run.c). The caller is the user:
+ *
+ *  R1. Sanitize, as 1, and close fd 3 too: there is no request socket. The
+ *      caller's umask, signal mask and ignored signals are noted (not acted
+ *      on) so the command gets them back after the drop. The signals a
+ *      terminal sends whatever our uid are ignored: ^Z must not stop us while
+ *      we hold RUNDIR/lock, ^C not end us between making and joining a cell.
+ *
+ *  R2. Authorise. [caller: argv, real uid, namespaces] argv must be
+ *      "run [--term T] [--lang L] -- CMD [ARG...]"; T and L are kept only if
+ *      printable and short; CMD is never looked at while privileged: it goes
+ *      to execvp() after the drop. The effective uid must be 0 (no_new_privs
+ *      or a user namespace void the setuid bit). The caller must not be in a
+ *      cell (RUNDIR there is an empty read-only tmpfs: refused, since the
+ *      registry is out of reach by design) and must share PID 1's mount
+ *      namespace (a namespace sandbox is not a way out to the user's cell).
+ *      Who: the real uid, and nothing else, resolved through NSS. Then all ids
+ *      become 0, as in 2: the user can signal neither us nor the cell's init.
+ *
+ *  R3. Decide, as 4, for that user with service "nscell-run", no tty, no
+ *      host. Not isolated, or not Scope user: refused, with the reason.
+ *
+ *  R4. Pin the opener: ourselves, pidfd_open(getpid()). The session lasts
+ *      exactly as long as we wait for the command. Capabilities: those of 4,
+ *      plus CAP_SYS_PTRACE (setns() by pidfd checks ptrace access to the
+ *      init, which is not dumpable) and CAP_SYS_CHROOT (joining a mount
+ *      namespace needs it).
+ *
+ *  R5. Find or make user-<uid> and JOIN it: the code of 6, under the lock.
+ *
+ *  R6. setns(CLONE_NEWPID) for our children only, then fork. The child
+ *      joins the cell's other namespaces (by the init's pidfd, the set the
+ *      JOIN answer names), then its user namespace, applies the
+ *      session restrictions, setgroups -> setgid -> setuid to the user, takes
+ *      a clean environment, chdir(HOME), and execvp(CMD). We wait, LEAVE, and
+ *      exit with its status (125: refused or failed before CMD ran).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -81,11 +119,21 @@ static _Noreturn void refuse(const char *why)
 	exit(PAM_PERM_DENIED);
 }
 
+struct helper_caller helper_caller;
+
 static void sanitize(void)
 {
 	struct stat st;
 
 	clearenv();
+	/* Noted for the run verb's command, never used by us. */
+	sigprocmask(SIG_SETMASK, NULL, &helper_caller.sigmask);
+	sigemptyset(&helper_caller.ignored);
+	for (int sig = 1; sig < SIGRTMIN; sig++) {
+		struct sigaction sa;
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			sigaddset(&helper_caller.ignored, sig);
+	}
 	for (int fd = 0; fd <= 2; fd++) {
 		if (fstat(fd, &st) < 0 && errno == EBADF) {
 			int n = open("/dev/null", O_RDWR);
@@ -94,7 +142,7 @@ static void sanitize(void)
 		}
 	}
 	syscall(SYS_close_range, REQUEST_FD + 1, ~0U, 0);
-	umask(077);
+	helper_caller.umask = umask(077);
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_DUMPABLE, 0);
 	openlog("nscell-helper", LOG_PID, LOG_AUTHPRIV);
@@ -129,10 +177,15 @@ static void authorise(int argc, char **argv)
 }
 
 /* Keep only the capabilities that making a cell uses (those we have: a
- * container may already have taken some away). */
-static int shrink_caps(void)
+ * container may already have taken some away). The run verb also enters the
+ * cell itself: setns() by the init's pidfd checks ptrace access to the init,
+ * which is not dumpable, and joining a mount namespace needs CAP_SYS_CHROOT. */
+#define RUN_ONLY_CAPS 2
+int helper_shrink_caps(bool run)
 {
 	static const cap_value_t wanted[] = {
+		CAP_SYS_PTRACE, /* run: setns() by pidfd into the cell's namespaces */
+		CAP_SYS_CHROOT, /* run: ... and into its mount namespace */
 		CAP_SYS_ADMIN, /* namespaces, mounts, hostname */
 		CAP_NET_ADMIN, /* loopback up in a new net namespace */
 		CAP_CHOWN,     /* persistent directories */
@@ -151,7 +204,7 @@ static int shrink_caps(void)
 		rc = -errno;
 		goto out;
 	}
-	for (size_t i = 0; i < NSCELL_ELEMENTSOF(wanted); i++) {
+	for (size_t i = run ? 0 : RUN_ONLY_CAPS; i < NSCELL_ELEMENTSOF(wanted); i++) {
 		cap_flag_value_t v = CAP_CLEAR;
 		if (cap_get_flag(now, wanted[i], CAP_PERMITTED, &v) == 0 && v == CAP_SET)
 			keep[n++] = wanted[i];
@@ -168,17 +221,29 @@ out:
 
 static struct nscell_reply reply = { .magic = NSCELL_PROTO_MAGIC };
 
+/* Where a refusal goes: to the module over fd 3 (open), or to the person on
+ * stderr (run, whose caller is the user). */
+static bool answer_to_stderr;
+
+void helper_answer_to_stderr(void)
+{
+	answer_to_stderr = true;
+}
+
 static _Noreturn void answer(int status, const int *fds, size_t n_fds)
 {
+	if (answer_to_stderr) {
+		/* Only refusals and failures come here in run. */
+		fprintf(stderr, "nscell run: %s\n", reply.message);
+		exit(HELPER_RUN_EXIT_FAILURE);
+	}
 	reply.pam_status = status;
 	if (nscell_send_fds(REQUEST_FD, &reply, sizeof(reply), fds, n_fds) < 0)
 		helper_log(LOG_ERR, "event=error error=\"cannot answer the module: %m\"");
 	exit(status);
 }
 
-static _Noreturn void fail(const struct nscell_request *req, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static _Noreturn void fail(const struct nscell_request *req, int status, const char *fmt, ...)
+_Noreturn void helper_fail(const struct nscell_request *req, int status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -227,7 +292,7 @@ static void new_session_id(char *buf, size_t size)
 		 r[4], r[5], r[6], r[7]);
 }
 
-static void load_policy(const struct nscell_request *req, const struct nscell_identity *id,
+void helper_load_policy(const struct nscell_request *req, struct nscell_identity *id,
 			struct nscell_policy **ret_policy, struct nscell_decision *ret)
 {
 	struct nscell_diag diag = { 0 };
@@ -237,12 +302,12 @@ static void load_policy(const struct nscell_request *req, const struct nscell_id
 	int rc;
 
 	if (asprintf(&dropin, "%s.d", path) < 0)
-		fail(req, PAM_BUF_ERR, "out of memory");
+		helper_fail(req, PAM_BUF_ERR, "out of memory");
 	rc = nscell_policy_load(path, dropin, NSCELL_POLICY_CHECK_OWNER, ret_policy, &diag);
 	if (rc < 0) {
 		for (size_t i = 0; i < diag.n_lines && i < 5; i++)
 			helper_log(LOG_ERR, "event=policy-error %s", diag.lines[i]);
-		if (id->uid == 0) {
+		if (id->uid == 0 && !answer_to_stderr) {
 			/* Root is never locked out by a typo in the policy. */
 			snprintf(reply.message, sizeof(reply.message),
 				 "policy error: %s; root passes unisolated",
@@ -258,12 +323,114 @@ static void load_policy(const struct nscell_request *req, const struct nscell_id
 			   req->service[0] ? req->service : "-", reply.message);
 		answer(PAM_SESSION_ERR, NULL, 0);
 	}
+	/* Groups only when a Match block asks, or the user namespace maps them:
+	 * a fresh process pays for loading the NSS group modules. */
+	if (nscell_policy_matches_groups(*ret_policy)) {
+		rc = nscell_identity_add_groups(id, &nscell_nss_libc);
+		if (rc < 0)
+			helper_fail(req, PAM_SYSTEM_ERR, "cannot resolve the groups of %s: %s",
+				    req->user, strerror(-rc));
+	}
 	nscell_identity_to_login(id, req->service[0] ? req->service : NULL,
 				 req->rhost[0] ? req->rhost : NULL, req->tty[0] ? req->tty : NULL,
 				 &login);
 	rc = nscell_policy_decide(*ret_policy, &login, ret);
 	if (rc < 0)
-		fail(req, PAM_SYSTEM_ERR, "cannot decide: %s", strerror(-rc));
+		helper_fail(req, PAM_SYSTEM_ERR, "cannot decide: %s", strerror(-rc));
+	if (ret->settings.isolate && (ret->settings.namespaces & NSCELL_NS_USER)) {
+		rc = nscell_identity_add_groups(id, &nscell_nss_libc);
+		if (rc < 0)
+			helper_fail(req, PAM_SYSTEM_ERR, "cannot resolve the groups of %s: %s",
+				    req->user, strerror(-rc));
+	}
+}
+
+int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char *err,
+		     size_t errlen)
+{
+	const struct nscell_request *req = l->req;
+	const struct nscell_settings *set = l->settings;
+	struct runtime rt = { -1, -1, -1 };
+	struct helper_cell c = { .sock = -1, .init_pidfd = -1, .userns_fd = -1 };
+	unsigned cell_ns = 0;
+	int rc;
+
+	rc = runtime_open(&rt, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = runtime_lock(&rt);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot lock %s/lock: %s", NSCELL_RUNDIR, strerror(-rc));
+		goto out;
+	}
+
+	if (set->scope == NSCELL_SCOPE_USER) {
+		snprintf(c.id, sizeof(c.id), "user-%u", (unsigned)l->id->uid);
+		rc = cell_join(c.id, l, &c.sock, &c.init_pidfd, &c.userns_fd, &c.session_no,
+			       &cell_ns);
+		if (rc < 0 && rc != -ENOENT && rc != -ECONNREFUSED && rc != -ESTALE &&
+		    rc != -ECONNRESET && rc != -EPIPE) {
+			snprintf(err, errlen, "cannot join cell %s: %s", c.id, strerror(-rc));
+			goto out;
+		}
+		/* Joining a cell made under other settings would give this login
+		 * less (or more) isolation than its policy says: refuse, loudly. */
+		if (rc == 0 && cell_ns != set->namespaces) {
+			snprintf(err, errlen,
+				 "cell %s was made with other Namespaces than this login's policy asks for (0x%x, wanted 0x%x); end the user's other sessions or run nscell terminate %s",
+				 c.id, cell_ns, set->namespaces, c.id);
+			rc = -EEXIST;
+			goto out;
+		}
+	} else {
+		new_session_id(c.id, sizeof(c.id));
+		rc = -ENOENT;
+	}
+
+	if (rc < 0) {
+		int listenfd = -1;
+
+		rc = cell_listen(&rt, c.id, &listenfd);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot make the socket of cell %s: %s", c.id,
+				 strerror(-rc));
+			goto out;
+		}
+		rc = cell_create(&rt, c.id, l, listenfd, &c.init_pid, err, errlen);
+		close(listenfd);
+		if (rc < 0) {
+			char name[NSCELL_CELL_ID_MAX + 8];
+			snprintf(name, sizeof(name), "%s.sock", c.id);
+			unlinkat(rt.cellsfd, name, 0);
+			goto out;
+		}
+		c.created = true;
+		helper_log(LOG_INFO,
+			   "event=cell-created cell=%s user=%s uid=%u service=%s init_pid=%d scope=%s logout=%s",
+			   c.id, req->user, (unsigned)l->id->uid,
+			   req->service[0] ? req->service : "-", (int)c.init_pid,
+			   set->scope == NSCELL_SCOPE_USER ? "user" : "session",
+			   set->logout == NSCELL_LOGOUT_DRAIN ? "drain" : "kill");
+		rc = cell_join(c.id, l, &c.sock, &c.init_pidfd, &c.userns_fd, &c.session_no,
+			       &cell_ns);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot join new cell %s: %s", c.id, strerror(-rc));
+			goto out;
+		}
+	}
+	c.namespaces = cell_ns;
+	runtime_unlock(&rt);
+
+	helper_log(LOG_INFO,
+		   "event=session-joined cell=%s session=%u user=%s uid=%u service=%s tty=%s rhost=%s opener_pid=%d",
+		   c.id, c.session_no, req->user, (unsigned)l->id->uid,
+		   req->service[0] ? req->service : "-", req->tty[0] ? req->tty : "-",
+		   req->rhost[0] ? req->rhost : "-", (int)l->opener_pid);
+	*ret = c;
+	rc = 0;
+out:
+	runtime_close(&rt);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -272,111 +439,59 @@ int main(int argc, char **argv)
 	struct nscell_identity *id = NULL;
 	struct nscell_policy *policy = NULL;
 	struct nscell_decision decision;
-	struct runtime rt = { -1, -1, -1 };
 	struct helper_login l = { 0 };
-	char cell_id[NSCELL_CELL_ID_MAX];
+	struct helper_cell cell;
 	char err[256];
-	int sock = -1, init_pidfd = -1, userns_fd = -1;
-	unsigned session_no = 0, cell_ns = 0;
-	pid_t init_pid = 0, ppid;
-	bool created = false;
+	pid_t ppid;
 	int rc;
 
 	sanitize();
+	if (argc >= 2 && strcmp(argv[1], "run") == 0)
+		helper_run(argc, argv); /* run.c; does not return */
 	authorise(argc, argv);
+	/* We run in the PAM application's process group: a ^Z or ^C on su's
+	 * terminal must not stop us while we hold RUNDIR/lock, nor leave a
+	 * cell half made. SIGKILL still ends us. */
+	for (int sig = 1; sig < SIGRTMIN; sig++)
+		if (sig == SIGINT || sig == SIGQUIT || sig == SIGHUP || sig == SIGTSTP ||
+		    sig == SIGTTIN || sig == SIGTTOU || sig == SIGTERM)
+			signal(sig, SIG_IGN);
 	read_request(&req);
 
-	rc = nscell_identity_resolve(req.user, &nscell_nss_libc, &id);
+	rc = nscell_identity_resolve_user(req.user, &nscell_nss_libc, &id);
 	if (rc < 0)
-		fail(&req, rc == -ENOENT ? PAM_USER_UNKNOWN : PAM_SYSTEM_ERR,
-		     "cannot resolve user %s: %s", req.user,
-		     rc == -ENOENT ? "no such user" : strerror(-rc));
-	load_policy(&req, id, &policy, &decision);
+		helper_fail(&req, rc == -ENOENT ? PAM_USER_UNKNOWN : PAM_SYSTEM_ERR,
+			    "cannot resolve user %s: %s", req.user,
+			    rc == -ENOENT ? "no such user" : strerror(-rc));
+	helper_load_policy(&req, id, &policy, &decision);
 	if (!decision.settings.isolate) {
 		snprintf(reply.message, sizeof(reply.message), "exempt");
 		answer(PAM_IGNORE, NULL, 0);
 	}
-	if (shrink_caps() < 0)
-		fail(&req, PAM_SYSTEM_ERR, "cannot limit capabilities: %s", strerror(errno));
+	if (helper_shrink_caps(false) < 0)
+		helper_fail(&req, PAM_SYSTEM_ERR, "cannot limit capabilities: %s", strerror(errno));
 
 	ppid = getppid();
 	l.opener_pidfd = (int)syscall(SYS_pidfd_open, ppid, 0);
 	if (l.opener_pidfd < 0 || getppid() != ppid)
-		fail(&req, PAM_SESSION_ERR, "the calling process went away");
+		helper_fail(&req, PAM_SESSION_ERR, "the calling process went away");
 	l.opener_pid = ppid;
 	l.req = &req;
 	l.id = id;
 	l.settings = &decision.settings;
 
-	rc = runtime_open(&rt, err, sizeof(err));
+	rc = helper_cell_open(&l, &cell, err, sizeof(err));
 	if (rc < 0)
-		fail(&req, PAM_SESSION_ERR, "%s", err);
-	rc = runtime_lock(&rt);
-	if (rc < 0)
-		fail(&req, PAM_SESSION_ERR, "cannot lock %s/lock: %s", NSCELL_RUNDIR, strerror(-rc));
+		helper_fail(&req, PAM_SESSION_ERR, "%s", err);
 
-	if (decision.settings.scope == NSCELL_SCOPE_USER) {
-		snprintf(cell_id, sizeof(cell_id), "user-%u", (unsigned)id->uid);
-		rc = cell_join(cell_id, &l, &sock, &init_pidfd, &userns_fd,
-			       &session_no, &cell_ns);
-		if (rc < 0 && rc != -ENOENT && rc != -ECONNREFUSED && rc != -ESTALE &&
-		    rc != -ECONNRESET && rc != -EPIPE)
-			fail(&req, PAM_SESSION_ERR, "cannot join cell %s: %s", cell_id, strerror(-rc));
-		/* Joining a cell made under other settings would give this login
-		 * less (or more) isolation than its policy says: refuse, loudly. */
-		if (rc == 0 && cell_ns != decision.settings.namespaces)
-			fail(&req, PAM_SESSION_ERR,
-			     "cell %s was made with other Namespaces than this login's policy asks for (0x%x, wanted 0x%x); end the user's other sessions or run nscell terminate %s",
-			     cell_id, cell_ns, decision.settings.namespaces, cell_id);
-	} else {
-		new_session_id(cell_id, sizeof(cell_id));
-		rc = -ENOENT;
-	}
-
-	if (rc < 0) {
-		int listenfd = -1;
-
-		rc = cell_listen(&rt, cell_id, &listenfd);
-		if (rc < 0)
-			fail(&req, PAM_SESSION_ERR, "cannot make the socket of cell %s: %s", cell_id,
-			     strerror(-rc));
-		rc = cell_create(&rt, cell_id, &l, listenfd, &init_pid, err, sizeof(err));
-		close(listenfd);
-		if (rc < 0) {
-			char name[NSCELL_CELL_ID_MAX + 8];
-			snprintf(name, sizeof(name), "%s.sock", cell_id);
-			unlinkat(rt.cellsfd, name, 0);
-			fail(&req, PAM_SESSION_ERR, "%s", err);
-		}
-		created = true;
-		helper_log(LOG_INFO,
-			   "event=cell-created cell=%s user=%s uid=%u service=%s init_pid=%d scope=%s logout=%s",
-			   cell_id, req.user, (unsigned)id->uid, req.service[0] ? req.service : "-",
-			   (int)init_pid,
-			   decision.settings.scope == NSCELL_SCOPE_USER ? "user" : "session",
-			   decision.settings.logout == NSCELL_LOGOUT_DRAIN ? "drain" : "kill");
-		rc = cell_join(cell_id, &l, &sock, &init_pidfd, &userns_fd,
-			       &session_no, &cell_ns);
-		if (rc < 0)
-			fail(&req, PAM_SESSION_ERR, "cannot join new cell %s: %s", cell_id,
-			     strerror(-rc));
-	}
-	runtime_unlock(&rt);
-
-	helper_log(LOG_INFO,
-		   "event=session-joined cell=%s session=%u user=%s uid=%u service=%s tty=%s rhost=%s opener_pid=%d",
-		   cell_id, session_no, req.user, (unsigned)id->uid,
-		   req.service[0] ? req.service : "-", req.tty[0] ? req.tty : "-",
-		   req.rhost[0] ? req.rhost : "-", (int)l.opener_pid);
-
-	reply.flags = created ? NSCELL_REPLY_CREATED : 0;
+	reply.flags = cell.created ? NSCELL_REPLY_CREATED : 0;
 	reply.namespaces = decision.settings.namespaces;
 	reply.settings = decision.settings;
-	snprintf(reply.cell_id, sizeof(reply.cell_id), "%s", cell_id);
-	snprintf(reply.message, sizeof(reply.message), "%s cell %s", created ? "new" : "joined",
-		 cell_id);
+	snprintf(reply.cell_id, sizeof(reply.cell_id), "%s", cell.id);
+	snprintf(reply.message, sizeof(reply.message), "%s cell %s",
+		 cell.created ? "new" : "joined", cell.id);
 	{
-		int fds[3] = { init_pidfd, sock, userns_fd };
-		answer(PAM_SUCCESS, fds, userns_fd >= 0 ? 3 : 2);
+		int fds[3] = { cell.init_pidfd, cell.sock, cell.userns_fd };
+		answer(PAM_SUCCESS, fds, cell.userns_fd >= 0 ? 3 : 2);
 	}
 }

@@ -2,6 +2,7 @@
 /* Shared between the parts of nscell-helper. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -46,3 +47,48 @@ int userns_create(const struct nscell_identity *id, int *ret_fd, char *err, size
 
 /* helper.c */
 void helper_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* What the caller had when it ran us, noted by the sanitize phase before it
+ * changes anything: the run verb hands it back to the user's command. */
+struct helper_caller {
+	mode_t umask;
+	sigset_t sigmask;
+	sigset_t ignored; /* signals whose disposition was SIG_IGN */
+};
+extern struct helper_caller helper_caller;
+
+/* Exit status of the run verb when it refused or failed before the command
+ * ran (as env(1) and timeout(1) use it). */
+#define HELPER_RUN_EXIT_FAILURE 125
+
+/* Refusals and failures go to the person on stderr instead of the module. */
+void helper_answer_to_stderr(void);
+/* Log one event=refused line, answer `status` with the message, exit. */
+_Noreturn void helper_fail(const struct nscell_request *req, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Read the policy (root-owned files only) and decide for this login; refuses
+ * (helper_fail) when the policy cannot be read. */
+struct nscell_policy;
+struct nscell_decision;
+void helper_load_policy(const struct nscell_request *req, struct nscell_identity *id,
+			struct nscell_policy **ret_policy, struct nscell_decision *ret);
+/* Keep only the capabilities making (run: and entering) a cell needs. */
+int helper_shrink_caps(bool run);
+
+/* A session in a cell, as helper_cell_open() hands it back. */
+struct helper_cell {
+	char id[NSCELL_CELL_ID_MAX];
+	int sock, init_pidfd, userns_fd;
+	unsigned session_no;
+	unsigned namespaces; /* NSCELL_NS_* the cell was made with */
+	pid_t init_pid;      /* when created */
+	bool created;
+};
+/* Phase 6: under RUNDIR/lock, join the user's cell (Scope user) or make a new
+ * one, then JOIN it; logs cell-created and session-joined. Returns 0, or
+ * -errno with a sentence in err. */
+int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char *err,
+		     size_t errlen);
+
+/* run.c: the run verb (phases R1-R6 in helper.c). */
+_Noreturn void helper_run(int argc, char **argv);

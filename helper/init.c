@@ -53,6 +53,7 @@
 #include "proto.h"
 
 #define MAX_CONNS 4096
+#define FIRST_JOIN_TIMEOUT_USEC (30u * 1000000u)
 
 enum conn_kind {
 	CONN_FREE,
@@ -282,6 +283,8 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 	copy_field(c->info.tty, sizeof(c->info.tty), j->tty);
 	copy_field(c->info.rhost, sizeof(c->info.rhost), j->rhost);
 	g.n_sessions++;
+	if (g.next_session_no == 1)
+		set_timer(0, false); /* the first-join deadline is met */
 	if (g.state == NSCELL_CELL_DRAINING) {
 		/* Someone came back (tmux reattach): the cell lives on. */
 		g.state = NSCELL_CELL_ACTIVE;
@@ -428,6 +431,10 @@ static void on_timer(void)
 		try_finish();
 		return;
 	}
+	if (g.state == NSCELL_CELL_ACTIVE && g.next_session_no == 0) {
+		end_cell("never-joined");
+		return;
+	}
 	if (g.state != NSCELL_CELL_DRAINING)
 		return;
 	if (count_processes() == 0)
@@ -515,6 +522,9 @@ int main(int argc, char **argv)
 	epoll_add(g.listenfd, TAG_LISTEN);
 	epoll_add(g.timerfd, TAG_TIMER);
 	g.state = NSCELL_CELL_ACTIVE;
+	/* A helper that dies between making the cell and joining it leaves a
+	 * cell nobody will ever join: give the first JOIN a deadline. */
+	set_timer(FIRST_JOIN_TIMEOUT_USEC, false);
 
 	for (;;) {
 		struct epoll_event evs[16];

@@ -467,8 +467,22 @@ def _(t):
     t.check(r.returncode == 6 and 'not a request socket' in r.stderr,
             'nscit-a running the helper\'s open verb by hand is refused (PAM_PERM_DENIED, 6)',
             r.stdout + r.stderr)
-    t.syslog(rf'nscell-helper\[\d+\]: event=refused uid={ua} reason=', mark,
-             'syslog: event=refused for the open verb, with the caller\'s uid')
+    # ... and with a request socket of its own on fd 3, as pam_nscell would pass one.
+    fake = ('import os, socket, subprocess, sys\n'
+            'a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n'
+            'a.send(b"NSCELL1\\0verb=open\\0user=nscit-b\\0")\n'
+            'def on3():\n'
+            '    os.dup2(b.fileno(), 3)\n'
+            '    os.set_inheritable(3, True)\n'
+            f'p = subprocess.run(["{HELPER}", "open"], preexec_fn=on3, close_fds=False,\n'
+            '                   stderr=subprocess.PIPE, text=True)\n'
+            'sys.stdout.write(f"rc={p.returncode}\\n{p.stderr}")\n')
+    r = as_user('nscit-a', ['python3', '-c', fake])
+    t.check('rc=6' in r.stdout and 'the caller is not a root PAM application' in r.stdout,
+            'nscit-a running the open verb with a socketpair of its own on fd 3, asking for nscit-b: refused (6)',
+            r.stdout + r.stderr)
+    t.syslog(rf'nscell-helper\[\d+\]: event=refused uid={ua} reason="the caller is not a root PAM application"',
+             mark, 'syslog: event=refused for the open verb, with the caller\'s uid')
     for args, what in ((['run', '--user', 'nscit-b', '--', 'id'], 'an option naming another user'),
                        (['run', 'id'], 'a command without --'),
                        (['run', '--'], 'no command')):

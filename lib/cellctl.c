@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The client side of the cell socket. Every op is one connection: connect,
+ * one message, one answer (STATUS, TERMINATE), or a connection that stays
+ * open as the session (JOIN). Answers are checked for size, magic and op
+ * before a field is used, and every string in them for a terminator.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/statvfs.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <unistd.h>
+
+#include "cellctl.h"
+#include "cleanup.h"
+
+#define CELLS_DIR NSCELL_RUNDIR "/cells"
+
+bool nscell_cell_id_valid(const char *id)
+{
+	const char *p;
+
+	if (strncmp(id, "user-", 5) == 0) {
+		/* A decimal uid: 1 to 10 digits, no leading zero. */
+		size_t n = 0;
+		p = id + 5;
+		if (p[0] == '0' && p[1])
+			return false;
+		for (; *p; p++, n++)
+			if (*p < '0' || *p > '9' || n >= 10)
+				return false;
+		return n > 0;
+	}
+	if (strncmp(id, "session-", 8) == 0) {
+		p = id + 8;
+		for (size_t i = 0; i < 16; i++)
+			if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+				return false;
+		return p[16] == '\0';
+	}
+	return false;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void nscell_cellctl_list_free(char **ids)
+{
+	if (!ids)
+		return;
+	for (char **p = ids; *p; p++)
+		free(*p);
+	free(ids);
+}
+
+int nscell_cellctl_list(char ***ret_ids, size_t *ret_n)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	char **ids = NULL;
+	size_t n = 0, allocated = 0;
+	struct dirent *e;
+	int fd;
+
+	fd = open(CELLS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	while ((errno = 0, e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		char *id;
+
+		if (len < 6 || strcmp(e->d_name + len - 5, ".sock") != 0)
+			continue;
+		id = strndup(e->d_name, len - 5);
+		if (!id)
+			goto oom;
+		if (!nscell_cell_id_valid(id)) {
+			free(id);
+			continue;
+		}
+		if (n + 2 > allocated) {
+			size_t na = allocated ? allocated * 2 : 16;
+			char **nids = realloc(ids, na * sizeof(char *));
+			if (!nids) {
+				free(id);
+				goto oom;
+			}
+			ids = nids;
+			allocated = na;
+		}
+		ids[n++] = id;
+		ids[n] = NULL;
+	}
+	if (errno) {
+		int r = -errno;
+		if (ids)
+			ids[n] = NULL;
+		nscell_cellctl_list_free(ids);
+		return r;
+	}
+	if (!ids) {
+		ids = calloc(1, sizeof(char *));
+		if (!ids)
+			return -ENOMEM;
+	}
+	qsort(ids, n, sizeof(char *), cmp_str);
+	*ret_ids = ids;
+	if (ret_n)
+		*ret_n = n;
+	return 0;
+oom:
+	nscell_cellctl_list_free(ids);
+	return -ENOMEM;
+}
+
+static int cell_connect(const char *id, int *ret_fd)
+{
+	_cleanup_close_ int fd = -1;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int n;
+
+	if (!nscell_cell_id_valid(id))
+		return -EINVAL;
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s.sock", CELLS_DIR, id);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* The listener is non-blocking in the init, but connect() itself only
+	 * blocks when the backlog is full; a bound keeps that short too. */
+	struct timeval tv = { .tv_sec = NSCELL_CELLCTL_TIMEOUT_MS / 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa,
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1)) < 0)
+		return errno == EAGAIN ? -ETIMEDOUT : -errno;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* One message in, up to max_fds fds; -ETIMEDOUT if nothing comes in time. */
+static ssize_t recv_answer(int fd, void *buf, size_t len, int *fds, size_t max_fds,
+			   size_t *ret_n_fds)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+	int r;
+
+	do
+		r = poll(&p, 1, NSCELL_CELLCTL_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	n = nscell_recv_fds(fd, buf, len, fds, max_fds, ret_n_fds);
+	if (n == 0)
+		return -ECONNRESET;
+	return n;
+}
+
+static void terminate_string(char *s, size_t size)
+{
+	s[size - 1] = '\0';
+}
+
+int nscell_cellctl_status(const char *id, struct nscell_cell_status *ret)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ struct nscell_cell_status *st = NULL;
+	const uint32_t req[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_STATUS };
+	ssize_t n;
+	int r;
+
+	r = cell_connect(id, &fd);
+	if (r < 0)
+		return r;
+	r = nscell_send_fds(fd, req, sizeof(req), NULL, 0);
+	if (r < 0)
+		return r;
+	/* One byte more than expected, so a longer (foreign) answer shows as
+	 * a size mismatch rather than as a truncated match. */
+	st = malloc(sizeof(*st) + 1);
+	if (!st)
+		return -ENOMEM;
+	n = recv_answer(fd, st, sizeof(*st) + 1, NULL, 0, NULL);
+	if (n == -EMSGSIZE)
+		return -EPROTO;
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != sizeof(*st) || st->magic != NSCELL_PROTO_MAGIC ||
+	    st->op != NSCELL_CELL_STATUS || st->config.magic != NSCELL_PROTO_MAGIC)
+		return -EPROTO;
+	terminate_string(st->config.cell_id, sizeof(st->config.cell_id));
+	if (strcmp(st->config.cell_id, id) != 0)
+		return -EPROTO;
+	if (st->n_sessions < NSCELL_STATUS_SESSIONS_MAX)
+		memset(&st->sessions[st->n_sessions], 0,
+		       sizeof(st->sessions[0]) * (NSCELL_STATUS_SESSIONS_MAX - st->n_sessions));
+	for (size_t i = 0; i < NSCELL_STATUS_SESSIONS_MAX; i++) {
+		struct nscell_cell_session *s = &st->sessions[i];
+		terminate_string(s->service, sizeof(s->service));
+		terminate_string(s->tty, sizeof(s->tty));
+		terminate_string(s->rhost, sizeof(s->rhost));
+	}
+	*ret = *st;
+	return 0;
+}
+
+int nscell_cellctl_terminate(const char *id)
+{
+	_cleanup_close_ int fd = -1;
+	const uint32_t req[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_TERMINATE };
+	struct nscell_cell_reply r;
+	ssize_t n;
+	int rc;
+
+	rc = cell_connect(id, &fd);
+	if (rc < 0)
+		return rc;
+	rc = nscell_send_fds(fd, req, sizeof(req), NULL, 0);
+	if (rc < 0)
+		return rc;
+	n = recv_answer(fd, &r, sizeof(r), NULL, 0, NULL);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != sizeof(r) || r.magic != NSCELL_PROTO_MAGIC || r.op != NSCELL_CELL_TERMINATE)
+		return -EPROTO;
+	return r.error < 0 ? r.error : 0;
+}
+
+static void copy_field(char *dst, size_t size, const char *src)
+{
+	size_t n = src ? strnlen(src, size - 1) : 0;
+
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, const char *service,
+			const char *tty, const char *rhost, struct nscell_cellctl_session *ret)
+{
+	_cleanup_close_ int fd = -1;
+	struct nscell_cell_join j = {
+		.magic = NSCELL_PROTO_MAGIC,
+		.op = NSCELL_CELL_JOIN,
+		.opener_pid = opener_pid,
+	};
+	struct nscell_cell_reply r;
+	int fds[2] = { -1, -1 };
+	size_t n_fds = 0;
+	ssize_t n;
+	int rc;
+
+	rc = cell_connect(id, &fd);
+	if (rc < 0)
+		return rc;
+	copy_field(j.service, sizeof(j.service), service);
+	copy_field(j.tty, sizeof(j.tty), tty);
+	copy_field(j.rhost, sizeof(j.rhost), rhost);
+	rc = nscell_send_fds(fd, &j, sizeof(j), &opener_pidfd, 1);
+	if (rc < 0)
+		return rc;
+	n = recv_answer(fd, &r, sizeof(r), fds, 2, &n_fds);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != sizeof(r) || r.magic != NSCELL_PROTO_MAGIC || r.op != NSCELL_CELL_JOIN ||
+	    r.error < 0 || n_fds < 1) {
+		for (size_t i = 0; i < n_fds; i++)
+			close(fds[i]);
+		if ((size_t)n == sizeof(r) && r.magic == NSCELL_PROTO_MAGIC && r.error < 0)
+			return r.error;
+		return -EPROTO;
+	}
+	/* The session's own socket must not block a LEAVE at close. */
+	struct timeval tv = { 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ret->sock = TAKE_FD(fd);
+	ret->init_pidfd = fds[0];
+	ret->userns_fd = n_fds > 1 ? fds[1] : -1;
+	ret->session_no = r.session_no;
+	ret->namespaces = r.namespaces;
+	return 0;
+}
+
+void nscell_cellctl_session_close(struct nscell_cellctl_session *s)
+{
+	static const uint32_t leave[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_LEAVE };
+
+	if (s->sock >= 0)
+		(void)!send(s->sock, leave, sizeof(leave), MSG_DONTWAIT | MSG_NOSIGNAL);
+	nscell_closep(&s->sock);
+	nscell_closep(&s->init_pidfd);
+	nscell_closep(&s->userns_fd);
+	s->sock = s->init_pidfd = s->userns_fd = -1;
+}
+
+const char *nscell_cell_state_name(uint32_t state)
+{
+	switch (state) {
+	case NSCELL_CELL_ACTIVE:
+		return "active";
+	case NSCELL_CELL_DRAINING:
+		return "draining";
+	case NSCELL_CELL_ENDING:
+		return "ending";
+	default:
+		return "unknown";
+	}
+}
+
+bool nscell_inside_cell(void)
+{
+	struct statfs sfs;
+
+	if (statfs(NSCELL_RUNDIR, &sfs) < 0)
+		return false;
+	return sfs.f_type == TMPFS_MAGIC && (sfs.f_flags & ST_RDONLY);
+}
