@@ -12,7 +12,7 @@ import subprocess
 from nscelltest import (HOLD, PROBE, USERS, WORK, cell_of, check_in_cell, host_pid_of, poll,
                         policy, procs, sh, syslog_event, test)
 
-NSCELL = '/usr/local/sbin/nscell'
+NSCELL = '/usr/local/bin/nscell'
 HELPER = '/usr/local/libexec/nscell/nscell-helper'
 USER_POLICY = policy(scope='user', matches=[('User nscit-x', 'Isolate no')])
 USER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/bin'
