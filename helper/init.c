@@ -53,6 +53,7 @@
 #include "proto.h"
 
 #define MAX_CONNS 4096
+#define INITIAL_CONNS 8
 #define FIRST_JOIN_TIMEOUT_USEC (30u * 1000000u)
 
 enum conn_kind {
@@ -198,12 +199,21 @@ static int conn_slot(void)
 			return (int)i;
 	if (g.n_conns >= MAX_CONNS)
 		return -1;
-	size_t n = g.n_conns ? g.n_conns * 2 : 8;
+	size_t n = g.n_conns ? g.n_conns * 2 : INITIAL_CONNS;
 	if (n > MAX_CONNS)
 		n = MAX_CONNS;
-	struct conn *nc = realloc(g.conns, n * sizeof(*nc));
-	if (!nc)
-		return -1;
+	/* The first slots live in .bss: an idle cell has no heap at all. */
+	static struct conn initial[INITIAL_CONNS];
+	struct conn *nc;
+	if (!g.conns) {
+		nc = initial;
+	} else {
+		nc = g.conns == initial ? malloc(n * sizeof(*nc)) : realloc(g.conns, n * sizeof(*nc));
+		if (!nc)
+			return -1;
+		if (g.conns == initial)
+			memcpy(nc, initial, sizeof(initial));
+	}
 	for (size_t i = g.n_conns; i < n; i++)
 		nc[i] = (struct conn){ .kind = CONN_FREE, .fd = -1, .opener = -1 };
 	g.conns = nc;
@@ -500,7 +510,9 @@ int main(int argc, char **argv)
 	if (!read_config())
 		return 1;
 	snprintf(ident, sizeof(ident), "nscell-init[%d]", (int)g.cfg.init_pid_host);
-	openlog(ident, LOG_NDELAY, LOG_AUTHPRIV);
+	/* No LOG_NDELAY: an idle cell holds no syslog socket; the first
+	 * message connects. */
+	openlog(ident, 0, LOG_AUTHPRIV);
 
 	g.listenfd = NSCELL_INIT_FD_LISTEN;
 	g.cellsfd = NSCELL_INIT_FD_CELLS;
