@@ -421,11 +421,6 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 	c.namespaces = cell_ns;
 	runtime_unlock(&rt);
 
-	helper_log(LOG_INFO,
-		   "event=session-joined cell=%s session=%u user=%s uid=%u service=%s tty=%s rhost=%s opener_pid=%d",
-		   c.id, c.session_no, req->user, (unsigned)l->id->uid,
-		   req->service[0] ? req->service : "-", req->tty[0] ? req->tty : "-",
-		   req->rhost[0] ? req->rhost : "-", (int)l->opener_pid);
 	*ret = c;
 	rc = 0;
 out:

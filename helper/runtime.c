@@ -16,10 +16,10 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cellctl.h"
 #include "cleanup.h"
 #include "helper.h"
 
@@ -151,65 +151,21 @@ int cell_listen(struct runtime *rt, const char *cell_id, int *ret_fd)
 	return 0;
 }
 
-static void copy_field(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
 	      int *ret_init_pidfd, int *ret_userns_fd, unsigned *ret_session_no,
 	      unsigned *ret_namespaces)
 {
-	_cleanup_close_ int fd = -1;
-	struct sockaddr_un sa;
-	socklen_t len;
-	struct timeval tv = { .tv_sec = 10 };
-	struct nscell_cell_join j = {
-		.magic = NSCELL_PROTO_MAGIC,
-		.op = NSCELL_CELL_JOIN,
-		.opener_pid = l->opener_pid,
-	};
-	struct nscell_cell_reply r;
-	int fds[2];
-	size_t n_fds = 0;
-	ssize_t n;
+	struct nscell_cellctl_session sess;
 	int rc;
 
-	rc = cell_address(cell_id, &sa, &len);
+	rc = nscell_cellctl_join(cell_id, l->opener_pidfd, l->opener_pid, l->req->service,
+				 l->req->tty, l->req->rhost, &sess);
 	if (rc < 0)
 		return rc;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* An init that hangs must not hang a login forever. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, len) < 0)
-		return -errno;
-
-	copy_field(j.service, sizeof(j.service), l->req->service);
-	copy_field(j.tty, sizeof(j.tty), l->req->tty);
-	copy_field(j.rhost, sizeof(j.rhost), l->req->rhost);
-	rc = nscell_send_fds(fd, &j, sizeof(j), &l->opener_pidfd, 1);
-	if (rc < 0)
-		return rc;
-	n = nscell_recv_fds(fd, &r, sizeof(r), fds, 2, &n_fds);
-	if (n == 0)
-		return -ECONNRESET;
-	if (n < 0)
-		return (int)n;
-	if (n != (ssize_t)sizeof(r) || r.magic != NSCELL_PROTO_MAGIC || r.op != NSCELL_CELL_JOIN ||
-	    r.error < 0 || n_fds < 1) {
-		for (size_t i = 0; i < n_fds; i++)
-			close(fds[i]);
-		return r.error < 0 ? r.error : -EPROTO;
-	}
-	*ret_sock = TAKE_FD(fd);
-	*ret_init_pidfd = fds[0];
-	*ret_userns_fd = n_fds > 1 ? fds[1] : -1;
-	*ret_session_no = r.session_no;
-	*ret_namespaces = r.namespaces;
+	*ret_sock = sess.sock;
+	*ret_init_pidfd = sess.init_pidfd;
+	*ret_userns_fd = sess.userns_fd;
+	*ret_session_no = sess.session_no;
+	*ret_namespaces = sess.namespaces;
 	return 0;
 }

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -38,6 +39,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "cellctl.h"
 #include "cleanup.h"
 #include "identity.h"
 #include "policy.h"
@@ -204,7 +206,7 @@ static bool fits(const char *v)
  */
 static int policy_verdict(pam_handle_t *pamh, const struct options *o, const char *user,
 			  const char *service, const char *rhost, const char *tty,
-			  char *why, size_t whylen)
+			  struct nscell_settings *ret_settings, uid_t *ret_uid, char *why, size_t whylen)
 {
 	struct nscell_identity *id = NULL;
 	struct nscell_policy *p = NULL;
@@ -261,11 +263,57 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
 				   d.rule.file ? "Isolate no" : "defaults");
 		rc = PAM_IGNORE;
 	} else {
+		*ret_settings = d.settings;
+		*ret_uid = id->uid;
 		rc = PAM_SUCCESS;
 	}
 	nscell_policy_free(p);
 	nscell_identity_free(id);
 	return rc;
+}
+
+/*
+ * Another session of a user whose cell is live joins it directly. Making a
+ * cell is the helper's job; joining one needs only what this process already
+ * has: the policy's verdict, root, and the cell's socket in a root-only
+ * directory, whose init accepts uid 0 alone. Any doubt (no cell, a cell that
+ * is ending, one made with other namespaces) goes to the helper, which
+ * decides again under the registry lock. Returns 0 with the same fds the
+ * helper would hand over, or -errno.
+ */
+static int join_live_cell(uid_t uid, const struct nscell_settings *set, const char *service,
+			  const char *tty, const char *rhost, struct nscell_reply *rep, int fds[3])
+{
+	struct nscell_cellctl_session sess;
+	char id[NSCELL_CELL_ID_MAX];
+	int self, rc;
+
+	if (set->scope != NSCELL_SCOPE_USER || geteuid() != 0)
+		return -ENOENT;
+	snprintf(id, sizeof(id), "user-%u", (unsigned)uid);
+	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (self < 0)
+		return -errno;
+	rc = nscell_cellctl_join(id, self, getpid(), service, tty, rhost, &sess);
+	close(self);
+	if (rc < 0)
+		return rc;
+	if (sess.namespaces != set->namespaces) {
+		nscell_cellctl_session_close(&sess);
+		return -EEXIST;
+	}
+	*rep = (struct nscell_reply){
+		.magic = NSCELL_PROTO_MAGIC,
+		.pam_status = PAM_SUCCESS,
+		.namespaces = set->namespaces,
+		.settings = *set,
+	};
+	snprintf(rep->cell_id, sizeof(rep->cell_id), "%s", id);
+	snprintf(rep->message, sizeof(rep->message), "joined cell %s", id);
+	fds[0] = sess.init_pidfd;
+	fds[1] = sess.sock;
+	fds[2] = sess.userns_fd;
+	return 0;
 }
 
 /* Spawn the helper without copying the caller's memory (posix_spawn uses
@@ -471,6 +519,8 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	const char *user = NULL, *service, *tty, *rhost, *ruser;
 	char why[600] = "";
 	int fds[3] = { -1, -1, -1 };
+	struct nscell_settings verdict;
+	uid_t uid = 0;
 	struct timespec t0;
 	int rc;
 
@@ -498,7 +548,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 		return PAM_SESSION_ERR;
 	}
 
-	rc = policy_verdict(pamh, &o, user, service, rhost, tty, why, sizeof(why));
+	rc = policy_verdict(pamh, &o, user, service, rhost, tty, &verdict, &uid, why, sizeof(why));
 	if (rc == PAM_IGNORE) {
 		if (o.debug)
 			pam_syslog(pamh, LOG_DEBUG, "open_session: exempt in %ld us", elapsed_us(&t0));
@@ -516,7 +566,10 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 		snprintf(req.conf, sizeof(req.conf), "%s", o.conf);
 	req.debug = o.debug;
 
-	rc = ask_helper(pamh, &o, &req, &rep, fds, why, sizeof(why));
+	if (join_live_cell(uid, &verdict, service, tty, rhost, &rep, fds) == 0)
+		rc = PAM_SUCCESS;
+	else
+		rc = ask_helper(pamh, &o, &req, &rep, fds, why, sizeof(why));
 	if (rc == PAM_IGNORE) {
 		if (o.debug)
 			pam_syslog(pamh, LOG_DEBUG, "helper: %s", why);

@@ -396,8 +396,8 @@ def _(t):
     t.syslog(syslog_event('nscell-helper', 'cell-created', cell=f'user-{uid}', user='nscit-a',
                           service='nscell-run', scope='user'), mark,
              'syslog: nscell-helper event=cell-created service=nscell-run')
-    t.syslog(syslog_event('nscell-helper', 'session-joined', cell=f'user-{uid}', service='nscell-run'),
-             mark, 'syslog: nscell-helper event=session-joined service=nscell-run')
+    t.syslog(syslog_event('nscell-init', 'session-joined', cell=f'user-{uid}', service='nscell-run'),
+             mark, 'syslog: nscell-init event=session-joined service=nscell-run')
     t.syslog(syslog_event('nscell-helper', 'run-exited', cell=f'user-{uid}', user='nscit-a', status=0),
              mark, 'syslog: nscell-helper event=run-exited status=0')
     t.clean('after the command, the cell it made is gone (Logout kill, no other session)')

@@ -80,8 +80,8 @@ def _(t):
     t.check(not env.syslog.find_all(syslog_event('nscell-init', 'cell-ended', cell=cell), mark),
             'the user cell outlived the second sessions\' logouts')
     t.check(f'{cell}.sock' in os.listdir('/run/nscell/cells'), f'/run/nscell/cells/{cell}.sock exists while a session is open')
-    t.syslog(syslog_event('nscell-helper', 'session-joined', cell=cell, user='nscit-a'), mark,
-             'syslog: nscell-helper event=session-joined for the later sessions')
+    t.syslog(syslog_event('nscell-init', 'session-joined', cell=cell, uid=64101), mark,
+             'syslog: nscell-init event=session-joined for the later sessions')
     a1.release()
     a1.wait()
     t.check(a1.ok, 'the first session ends with status 0', a1.describe())
