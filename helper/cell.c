@@ -178,6 +178,41 @@ static int loopback_up(void)
 	return 0;
 }
 
+/*
+ * systemctl --user talks to the user's service manager over its private
+ * socket and insists on learning the manager's pid from SO_PEERCRED, which
+ * is 0 across pid namespaces: it fails instead of falling back to the user's
+ * D-Bus. With /dev/null over that socket (in the cell's mount namespace
+ * only) it falls back, and works. The path is in the user's own runtime
+ * directory: walk it without following links and mount by fd, so the worst
+ * a user can arrange is that one of their own files is hidden in their own
+ * cell. Nothing there yet (no user manager): nothing to do.
+ */
+static void hide_user_manager_socket(uid_t uid)
+{
+	_cleanup_close_ int run = -1, dir = -1, sysd = -1, sock = -1, null = -1;
+	char name[16];
+	struct stat st;
+
+	snprintf(name, sizeof(name), "%u", (unsigned)uid);
+	run = open("/run/user", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (run < 0)
+		return;
+	dir = openat(run, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0 || fstat(dir, &st) < 0 || st.st_uid != uid)
+		return;
+	sysd = openat(dir, "systemd", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sysd < 0)
+		return;
+	sock = openat(sysd, "private", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (sock < 0 || fstat(sock, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	null = (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (null < 0)
+		return;
+	syscall(SYS_move_mount, null, "", sock, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
 /* Leave the init only what it uses: killing the cell's processes. */
 static int drop_to_init_caps(void)
 {
@@ -248,6 +283,8 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	}
 	if (rootfd >= 0)
 		close(rootfd);
+
+	hide_user_manager_socket(l->id->uid);
 
 	/* Runtime state stays out of reach from inside: an empty, read-only
 	 * tmpfs over RUNDIR (the init keeps what it needs as open fds). */

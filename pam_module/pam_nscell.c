@@ -47,6 +47,7 @@
 #include "restrict.h"
 
 #define STATE_KEY "pam_nscell_state"
+#define RESTORE_SEEN_KEY "pam_nscell_restore_seen" /* a restore entry ran first */
 #define SETCRED_SEEN_KEY "pam_nscell_setcred_seen" /* setcred ran before open_session */
 #define HELPER_TIMEOUT_MS 15000
 
@@ -526,8 +527,11 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	parse_args(pamh, argc, argv, &o);
-	if (o.restore_only)
+	if (o.restore_only) {
+		/* Tell the main entry that a restore step stands before it. */
+		pam_set_data(pamh, RESTORE_SEEN_KEY, (void *)RESTORE_SEEN_KEY, NULL);
 		return PAM_IGNORE;
+	}
 	if (pam_get_data(pamh, STATE_KEY, &existing) == PAM_SUCCESS && existing) {
 		pam_syslog(pamh, LOG_WARNING, "session already in a cell, ignoring");
 		return PAM_IGNORE;
@@ -625,6 +629,13 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 		restore(pamh, s, o.debug);
 		snprintf(why, sizeof(why), "pam_set_data: %s", pam_strerror(pamh, rc));
 		goto fail;
+	}
+	{
+		const void *seen = NULL;
+		if (pam_get_data(pamh, RESTORE_SEEN_KEY, &seen) != PAM_SUCCESS || !seen)
+			pam_syslog(pamh, LOG_WARNING,
+				   "no 'session optional pam_nscell.so restore' line before this one: the modules after it will run close_session inside cell %s (see pam_nscell(8))",
+				   rep.cell_id);
 	}
 	if (o.debug)
 		pam_syslog(pamh, LOG_DEBUG, "open_session: user %s in %s (%s) in %ld us", user,

@@ -1,0 +1,302 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The system test: nscell's Debian packages on a real systemd + logind host.
+#
+# Builds (or reuses) a Debian 12 image (image.sh), boots it under QEMU (vm.sh),
+# installs libpam-nscell and nscell the way an admin does, switches them on
+# with pam-auth-update, and checks over ssh what only a real systemd host
+# shows: logins land in cells, logind still tracks them, terminate-session
+# ends the cell, `systemctl --user` works, and removing and purging the
+# packages gives plain logins back. See README.md.
+#
+# Environment:
+#   NSCELL_DEBS_DIR       use the .debs in this directory instead of building
+#                         them with tools/build-deb
+#   NSCELL_SYSTEM_CACHE   image cache (default: tests/system/cache)
+#   NSCELL_SYSTEM_STAGE   "boot": stop after the first ssh login (timing only)
+#   TMPDIR                where the run's temporary directory goes
+#
+# Exit status: 0 all passed, 1 something failed, 77 cannot run here.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+srcroot=$(cd "$here/../.." && pwd)
+cache=${NSCELL_SYSTEM_CACHE:-$here/cache}
+stage=${NSCELL_SYSTEM_STAGE:-all}
+t_start=$(date +%s)
+
+skip() { echo "SKIP: $*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (debootstrap builds the image)"
+[ "$(uname -m)" = x86_64 ] || skip "needs an x86_64 host"
+for tool in qemu-system-x86_64 debootstrap mke2fs unshare ssh scp ssh-keygen python3 timeout; do
+	command -v "$tool" >/dev/null || skip "$tool not found (apt-get install qemu-system-x86 debootstrap openssh-client)"
+done
+if [ -z "${NSCELL_DEBS_DIR:-}" ] && [ "$stage" != boot ]; then
+	command -v dpkg-buildpackage >/dev/null || skip "dpkg-buildpackage not found (apt-get install dpkg-dev debhelper)"
+fi
+
+VM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nscell-system.XXXXXX")
+bg_pids=()
+cleanup() {
+	local p
+	for p in "${bg_pids[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	vm_stop
+	rm -rf "$VM_TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# shellcheck source-path=SCRIPTDIR source=vm.sh
+. "$here/vm.sh"
+
+n=0 failed=0 passed=0
+ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { # check DESCRIPTION COMMAND...: passes when COMMAND exits 0
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; return 1; fi
+}
+note() { echo "# $*"; }
+finish() {
+	note "timings: ${timings:-}total $(($(date +%s) - t_start)) s"
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+	exit $?
+}
+timings=
+timed() { timings="$timings$1 $2 s, "; }
+
+# guest helpers -------------------------------------------------------------
+as_root() { vm_ssh root "$@"; }
+as_user() { vm_ssh alice "$@"; }
+
+# Host-side pid of every nscell-init in the guest, one per line.
+cell_inits() {
+	as_root 'for d in /proc/[0-9]*; do [ "$(cat $d/comm 2>/dev/null)" = nscell-init ] && echo ${d#/proc/}; done; true'
+}
+# Waits up to $1 seconds for `cell_inits` to be empty.
+wait_no_cells() {
+	local i
+	for ((i = 0; i < $1 * 2; i++)); do
+		[ -z "$(cell_inits)" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+# A login that stays: runs `sleep 600` as alice, in the background; sets held_pid.
+hold_session() {
+	: >"$VM_TMP/held.$1.out"
+	# shellcheck disable=SC2046
+	timeout 900 ssh $(vm_ssh_opts) -p "$VM_PORT" alice@127.0.0.1 'echo held; exec sleep 600' \
+		</dev/null >"$VM_TMP/held.$1.out" 2>&1 &
+	held_pid=$!
+	bg_pids+=("$held_pid")
+	local i
+	for ((i = 0; i < 60; i++)); do
+		grep -q held "$VM_TMP/held.$1.out" && return 0
+		sleep 0.5
+	done
+	return 1
+}
+# alice's session id in logind (the newest one), or nothing.
+alice_session() {
+	as_root "loginctl list-sessions --no-legend | awk '\$3 == \"alice\" { print \$1 }' | sort -n | tail -n 1"
+}
+
+# 1. the packages -------------------------------------------------------------
+debs=${NSCELL_DEBS_DIR:-}
+if [ "$stage" != boot ] && [ -z "$debs" ]; then
+	t=$(date +%s)
+	debs=$VM_TMP/debs
+	if ! TMPDIR=$VM_TMP "$srcroot/tools/build-deb" --no-check "$debs" >"$VM_TMP/build-deb.log" 2>&1; then
+		cat "$VM_TMP/build-deb.log"
+		not_ok "the packages build (tools/build-deb)"
+		finish
+	fi
+	timed "build-deb" $(($(date +%s) - t))
+	if command -v lintian >/dev/null; then
+		if lintian "$debs"/*.changes >"$VM_TMP/lintian.log" 2>&1; then
+			ok "lintian: no errors"
+		else
+			not_ok "lintian: no errors"
+		fi
+		grep -E '^[EWIP]: ' "$VM_TMP/lintian.log" | sed 's/^/#   lintian /'
+	fi
+fi
+if [ "$stage" != boot ]; then
+	deb_pam=$(ls "$debs"/libpam-nscell_*.deb 2>/dev/null | head -n 1)
+	deb_main=$(ls "$debs"/nscell_*.deb 2>/dev/null | head -n 1)
+	if [ -z "$deb_pam" ] || [ -z "$deb_main" ]; then
+		not_ok "libpam-nscell and nscell .debs in $debs"
+		finish
+	fi
+	note "packages: $(basename "$deb_pam") $(basename "$deb_main")"
+fi
+
+# 2. the image and the boot ---------------------------------------------------
+t=$(date +%s)
+if ! VM_IMAGE=$("$here/image.sh" "$cache"); then
+	not_ok "the VM image builds (image.sh; see its log above)"
+	finish
+fi
+timed "image" $(($(date +%s) - t))
+note "image: $VM_IMAGE"
+
+t=$(date +%s)
+if ! vm_start; then
+	not_ok "the VM boots to an ssh login"
+	finish
+fi
+timed "boot-to-ssh" $(($(date +%s) - t))
+ok "the VM boots to an ssh login (port $VM_PORT on 127.0.0.1)"
+[ "$stage" = boot ] && finish
+
+host_pidns=$(as_root readlink /proc/1/ns/pid)
+note "host pid namespace (root's view of /proc/1): $host_pidns"
+stack_before=$(as_root md5sum /etc/pam.d/common-session)
+auth_before=$(as_root md5sum /etc/pam.d/common-auth)
+
+# 3. install: nothing changes yet ---------------------------------------------
+t=$(date +%s)
+vm_copy "$deb_pam" "$deb_main" || { not_ok "copy the .debs into the guest"; finish; }
+if as_root "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ./$(basename "$deb_pam") ./$(basename "$deb_main")" \
+	>"$VM_TMP/install.log" 2>&1; then
+	ok "apt-get install ./libpam-nscell_*.deb ./nscell_*.deb"
+else
+	cat "$VM_TMP/install.log"
+	not_ok "apt-get install ./libpam-nscell_*.deb ./nscell_*.deb"
+	finish
+fi
+timed "install" $(($(date +%s) - t))
+check "installing leaves common-session and common-auth as they were (Default: no)" \
+	test "$(as_root md5sum /etc/pam.d/common-session /etc/pam.d/common-auth)" = "$stack_before
+$auth_before"
+check "the helper is setuid root, /run/nscell is 0700 root" \
+	test "$(as_root "stat -c '%a %U %A' /usr/libexec/nscell/nscell-helper /run/nscell" | tr '\n' ' ')" \
+	= "4755 root -rwsr-xr-x 700 root drwx------ "
+check "a login after install is still on the host (pid ns $host_pidns)" \
+	test "$(as_user readlink /proc/self/ns/pid)" = "$host_pidns"
+
+# 4. switch it on --------------------------------------------------------------
+as_root pam-auth-update --enable nscell nscell-restore >"$VM_TMP/pau.log" 2>&1 ||
+	not_ok "pam-auth-update --enable nscell nscell-restore"
+stack=$(as_root cat /etc/pam.d/common-session)
+echo "$stack" | grep -v '^#' | sed 's/^/#   /'
+# The managed Additional block, in order.
+additional=$(echo "$stack" | sed -n '/^# and here are more per-package modules/,/^# end of pam-auth-update config/p' |
+	grep '^session' | awk '{ $1 = ""; print substr($0, 2) }')
+check "the restore entry is the first line of the Additional block" \
+	test "$(echo "$additional" | head -n 1)" = "optional pam_nscell.so restore"
+check "pam_nscell.so (required) is the last session line" \
+	test "$(echo "$additional" | tail -n 1)" = "required pam_nscell.so"
+check "pam_nscell.so comes after pam_systemd.so" \
+	bash -c '[ "$(echo "$1" | grep -n pam_systemd.so | cut -d: -f1)" -lt "$(echo "$1" | grep -n "^required pam_nscell.so" | cut -d: -f1)" ]' _ "$additional"
+check "common-auth ends with 'auth optional pam_nscell.so' (sshd's setcred, for user namespaces)" \
+	test "$(as_root "grep '^auth' /etc/pam.d/common-auth | tail -n 1 | awk '{ print \$2, \$3 }'")" = "optional pam_nscell.so"
+check "common-session-noninteractive has no pam_nscell.so (cron, sudo, systemd --user)" \
+	bash -c '! grep -q pam_nscell "$1"' _ <(as_root cat /etc/pam.d/common-session-noninteractive)
+# An upgrade (here: a reinstall, prerm upgrade + postinst configure) keeps it on.
+stack_on=$(as_root md5sum /etc/pam.d/common-session)
+as_root "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall ./$(basename "$deb_pam") ./$(basename "$deb_main")" \
+	>"$VM_TMP/reinstall.log" 2>&1 || cat "$VM_TMP/reinstall.log"
+check "reinstalling (as an upgrade does) keeps the enabled stack as it was" \
+	test "$(as_root md5sum /etc/pam.d/common-session)" = "$stack_on"
+# With pam_mkhomedir (Priority 0, like pam_systemd) enabled too, nscell stays last.
+as_root pam-auth-update --enable mkhomedir >/dev/null 2>&1
+check "with mkhomedir enabled, pam_nscell.so is still the last session line" \
+	test "$(as_root "grep '^session' /etc/pam.d/common-session | tail -n 1 | awk '{ print \$2, \$3 }'")" = "required pam_nscell.so"
+as_root pam-auth-update --disable mkhomedir >/dev/null 2>&1
+
+# 5. logins land in cells -------------------------------------------------------
+user_pidns=$(as_user readlink /proc/self/ns/pid)
+check "alice's login is in its own pid namespace ($user_pidns, host $host_pidns)" \
+	test -n "$user_pidns" -a "$user_pidns" != "$host_pidns"
+ps_out=$(as_user ps ax -o pid=,comm=)
+echo "$ps_out" | sed 's/^/#   ps ax: /'
+check "inside, PID 1 is nscell-init" \
+	test "$(echo "$ps_out" | awk '$1 == 1 { print $2 }')" = nscell-init
+check "inside, no host process is visible (no systemd, no sshd listener)" \
+	bash -c '! echo "$1" | grep -qw -e systemd -e systemd-logind' _ "$ps_out"
+as_user 'echo x >/tmp/nscell-system-probe' >/dev/null
+check "the cell's /tmp is private (a file alice writes there is not in the host's /tmp)" \
+	as_root '! test -e /tmp/nscell-system-probe'
+user_state=$(as_user 'systemctl --user is-system-running 2>&1; systemctl --user show-environment >/dev/null 2>&1 && echo env-ok')
+note "systemctl --user: $(echo "$user_state" | tr '\n' ' ')"
+if ! check "systemctl --user works in a cell (the user manager answers)" \
+	bash -c 'echo "$1" | grep -q env-ok && echo "$1" | grep -qE "^(running|degraded)"' _ "$user_state"; then
+	# systemctl --user talks to $XDG_RUNTIME_DIR/systemd/private and insists
+	# on the peer's pid (SO_PEERCRED), which is 0 when the user manager is
+	# outside the caller's pid namespace: "No data available" (ENODATA).
+	note "the user's D-Bus bus from the cell: $(as_user 'busctl --user status 2>&1 | grep -m1 -E "^(PID|BusScope)=|Failed"')"
+fi
+
+# With a user namespace in the policy, sshd's session child enters it in
+# setcred, which only the auth line of the profile reaches.
+as_root 'printf "Namespaces pid mount ipc user\n" >/etc/security/nscell.conf.d/50-system-test.conf'
+user_userns=$(as_user readlink /proc/self/ns/user)
+host_userns=$(as_root readlink /proc/1/ns/user)
+check "with 'Namespaces pid mount ipc user', an ssh login gets its own user namespace ($user_userns, host $host_userns)" \
+	test -n "$user_userns" -a "$user_userns" != "$host_userns"
+as_root rm -f /etc/security/nscell.conf.d/50-system-test.conf
+
+# 6. logind still tracks the session; terminate-session ends the cell ----------
+if hold_session 1; then
+	ok "a held login (ssh alice sleep 600) is up"
+else
+	not_ok "a held login (ssh alice sleep 600) is up"
+fi
+sid=$(alice_session)
+note "logind session of the held login: ${sid:-none}"
+check "loginctl lists alice's session" test -n "$sid"
+if [ -n "$sid" ]; then
+	leader=$(as_root loginctl show-session "$sid" -p Leader --value)
+	leader_cmd=$(as_root "tr '\0' ' ' </proc/$leader/cmdline")
+	note "session $sid: leader $leader = '$leader_cmd'"
+	check "the session's leader is sshd's monitor for alice (host pid $leader)" \
+		bash -c '[[ "$1" == "sshd: alice"* ]]' _ "$leader_cmd"
+	for p in $(cell_inits); do
+		note "cell init (host pid $p) cgroup: $(as_root "cat /proc/$p/cgroup")"
+	done
+	check "the cell's init runs inside the session's scope (session-$sid.scope)" \
+		as_root "for p in $(cell_inits | tr '\n' ' '); do grep -q '/session-$sid.scope\$' /proc/\$p/cgroup && exit 0; done; exit 1"
+	as_root loginctl terminate-session "$sid"
+	check "loginctl terminate-session ends the whole cell (no nscell-init left)" wait_no_cells 15
+	check "the held ssh connection ends with the session" \
+		timeout 15 bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done' _ "$held_pid"
+fi
+
+# 7. remove: plain logins again; purge: the stack as before, no cells ----------
+hold_session 2 || not_ok "a second held login is up"
+check "before removal, a cell is running" test -n "$(cell_inits)"
+if as_root 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q libpam-nscell nscell' >"$VM_TMP/remove.log" 2>&1; then
+	ok "apt-get remove libpam-nscell nscell"
+else
+	cat "$VM_TMP/remove.log"
+	not_ok "apt-get remove libpam-nscell nscell"
+fi
+check "after remove, no /etc/pam.d file mentions pam_nscell.so" \
+	as_root '! grep -rq pam_nscell /etc/pam.d/'
+check "after remove, a new login is plain (host pid namespace)" \
+	test "$(as_user readlink /proc/self/ns/pid)" = "$host_pidns"
+check "after remove, the running cell is left to end with its session" test -n "$(cell_inits)"
+if as_root 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q libpam-nscell nscell' >"$VM_TMP/purge.log" 2>&1; then
+	ok "apt-get purge libpam-nscell nscell"
+else
+	cat "$VM_TMP/purge.log"
+	not_ok "apt-get purge libpam-nscell nscell"
+fi
+note "purge said: $(grep '^nscell:' "$VM_TMP/purge.log" | tr '\n' ' ')"
+check "after purge, no cell is left running" wait_no_cells 10
+check "after purge, common-session and common-auth are byte for byte what they were" \
+	test "$(as_root md5sum /etc/pam.d/common-session /etc/pam.d/common-auth)" = "$stack_before
+$auth_before"
+check "after purge, the policy, /run/nscell, /var/lib/nscell and the profiles are gone" \
+	as_root '! test -e /etc/security/nscell.conf && ! test -e /run/nscell && ! test -e /var/lib/nscell && ! ls /usr/share/pam-configs/nscell* 2>/dev/null'
+check "after purge, logins work and are plain" \
+	test "$(as_user readlink /proc/self/ns/pid)" = "$host_pidns"
+
+finish
