@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -183,12 +184,18 @@ static int loopback_up(void)
  * socket and insists on learning the manager's pid from SO_PEERCRED, which
  * is 0 across pid namespaces: it fails instead of falling back to the user's
  * D-Bus. With /dev/null over that socket (in the cell's mount namespace
- * only) it falls back, and works. The path is in the user's own runtime
- * directory: walk it without following links and mount by fd, so the worst
- * a user can arrange is that one of their own files is hidden in their own
- * cell. Nothing there yet (no user manager): nothing to do.
+ * only) it falls back, and works.
+ *
+ * The path is in the user's own runtime directory, /run/user/UID, which is
+ * 0700 and theirs. The helper keeps no DAC override capability, so as root
+ * it cannot even look inside; it walks the directory as the user instead
+ * (fsuid and fsgid theirs: the kernel grants exactly what it grants them),
+ * without following links, and mounts by fd as root again. The worst a user
+ * can arrange is that one of their own files is hidden in their own cell.
+ * Nothing there (no user manager): nothing to do. Fails only if the helper
+ * cannot be root for files again.
  */
-static void hide_user_manager_socket(uid_t uid)
+static int hide_user_manager_socket(uid_t uid, gid_t gid)
 {
 	_cleanup_close_ int run = -1, dir = -1, sysd = -1, sock = -1, null = -1;
 	char name[16];
@@ -197,20 +204,31 @@ static void hide_user_manager_socket(uid_t uid)
 	snprintf(name, sizeof(name), "%u", (unsigned)uid);
 	run = open("/run/user", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (run < 0)
-		return;
-	dir = openat(run, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dir < 0 || fstat(dir, &st) < 0 || st.st_uid != uid)
-		return;
-	sysd = openat(dir, "systemd", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sysd < 0)
-		return;
-	sock = openat(sysd, "private", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		return 0;
+	/* setfsuid() and setfsgid() return the old id, and an invalid one (-1)
+	 * changes nothing: that tells whether a change took. Leaving fsuid 0
+	 * drops CAP_CHOWN and CAP_FOWNER from the effective set; coming back
+	 * restores them. */
+	setfsgid(gid);
+	setfsuid(uid);
+	if ((uid_t)setfsuid((uid_t)-1) == uid && (gid_t)setfsgid((gid_t)-1) == gid) {
+		dir = openat(run, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dir >= 0 && fstat(dir, &st) == 0 && st.st_uid == uid)
+			sysd = openat(dir, "systemd", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sysd >= 0)
+			sock = openat(sysd, "private", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	}
+	setfsuid(0);
+	setfsgid(0);
+	if (setfsuid((uid_t)-1) != 0 || setfsgid((gid_t)-1) != 0)
+		return -EPERM;
 	if (sock < 0 || fstat(sock, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return;
+		return 0;
 	null = (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (null < 0)
-		return;
-	syscall(SYS_move_mount, null, "", sock, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+		return 0;
+	(void)syscall(SYS_move_mount, null, "", sock, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+	return 0;
 }
 
 /* Leave the init only what it uses: killing the cell's processes. */
@@ -284,7 +302,9 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	if (rootfd >= 0)
 		close(rootfd);
 
-	hide_user_manager_socket(l->id->uid);
+	if (hide_user_manager_socket(l->id->uid, l->id->gid) < 0)
+		child_fail(errfd, EPERM, "switch back to root's file identity after %s",
+			   "looking for the user manager's socket");
 
 	/* Runtime state stays out of reach from inside: an empty, read-only
 	 * tmpfs over RUNDIR (the init keeps what it needs as open fds). */
