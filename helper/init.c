@@ -87,6 +87,7 @@ static struct {
 	enum nscell_cell_state state;
 	uint64_t drain_deadline_usec;
 	const char *end_reason;
+	char ident[32];
 } g = { .listenfd = -1, .usernsfd = -1 };
 
 static uint64_t now_usec(clockid_t clk)
@@ -100,9 +101,13 @@ static void logf_(int prio, const char *fmt, ...) __attribute__((format(printf, 
 static void logf_(int prio, const char *fmt, ...)
 {
 	va_list ap;
+	/* A handful of messages per cell: an idle cell keeps no socket. (Open
+	 * each time: closelog() forgets the ident in some C libraries.) */
+	openlog(g.ident, 0, LOG_AUTHPRIV);
 	va_start(ap, fmt);
 	vsyslog(prio, fmt, ap);
 	va_end(ap);
+	closelog();
 }
 
 static void set_timer(uint64_t usec, bool periodic)
@@ -500,7 +505,6 @@ static bool read_config(void)
 
 int main(int argc, char **argv)
 {
-	static char ident[64];
 	sigset_t mask;
 
 	if (getpid() != 1 || argc < 2) {
@@ -516,10 +520,7 @@ int main(int argc, char **argv)
 
 	if (!read_config())
 		return 1;
-	snprintf(ident, sizeof(ident), "nscell-init[%d]", (int)g.cfg.init_pid_host);
-	/* No LOG_NDELAY: an idle cell holds no syslog socket; the first
-	 * message connects. */
-	openlog(ident, 0, LOG_AUTHPRIV);
+	snprintf(g.ident, sizeof(g.ident), "nscell-init[%d]", (int)g.cfg.init_pid_host);
 
 	g.listenfd = NSCELL_INIT_FD_LISTEN;
 	g.cellsfd = NSCELL_INIT_FD_CELLS;
