@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libFuzzer target: nscell-init's cell protocol, driven through the init's
+ * own code (helper/init.c is compiled into this file). Up to four clients
+ * connect to the cell socket and send JOIN, LEAVE, STATUS, TERMINATE or any
+ * bytes, with no, one or two descriptors (a pidfd, a pipe standing for the
+ * opener, /dev/null); openers exit; clients hang up; the logout policy and
+ * the process count the init sees change. The init's epoll loop is replayed
+ * here event by event, exactly as its main() dispatches them.
+ *
+ * Beyond ASan/UBSan, checked after every step: the init's session count is
+ * the number of joined connections; it never stays half-ended; it never
+ * exits except by ending the cell; and when a run is over and every
+ * connection is gone, not one descriptor is left open (received fds the
+ * protocol did not ask for are closed).
+ *
+ * The init's kill(-1, SIGKILL), _exit(), syslog and its look at /proc are
+ * redirected here; nothing else is changed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int nscell_init_main(int argc, char **argv);
+static void fuzz_kill(pid_t pid, int sig);
+static _Noreturn void fuzz_exit(int code);
+static DIR *fuzz_opendir(const char *path);
+
+#define main nscell_init_main
+#define kill(pid, sig) fuzz_kill(pid, sig)
+#define _exit(code) fuzz_exit(code)
+#define vsyslog(prio, fmt, ap) ((void)(prio), (void)(fmt))
+#define opendir(path) fuzz_opendir(path)
+#include "../../helper/init.c"
+#undef main
+#undef kill
+#undef _exit
+#undef vsyslog
+#undef opendir
+
+#define CLIENTS 4
+
+static jmp_buf exit_jump;
+static int exit_code;
+static bool procs_busy;
+static char proc_busy_dir[64], proc_empty_dir[64], cells_dir[64];
+static struct sockaddr_un listen_addr;
+static socklen_t listen_addr_len;
+
+static struct client {
+	int fd;      /* our end of a connection to the cell socket */
+	int opener;  /* write end of the pipe standing for its opener, or -1 */
+} clients[CLIENTS];
+
+static void fuzz_kill(pid_t pid, int sig)
+{
+	/* Only ending the cell kills, and it kills everything in it. */
+	if (pid != -1 || sig != SIGKILL)
+		abort();
+}
+
+static _Noreturn void fuzz_exit(int code)
+{
+	exit_code = code;
+	longjmp(exit_jump, 1);
+}
+
+static DIR *fuzz_opendir(const char *path)
+{
+	if (strcmp(path, "/proc") != 0)
+		abort();
+	return opendir(procs_busy ? proc_busy_dir : proc_empty_dir);
+}
+
+static int count_open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+static void make_listener(void)
+{
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&listen_addr, listen_addr_len) < 0 ||
+	    listen(fd, 16) < 0)
+		abort();
+	g.listenfd = fd;
+	epoll_add(g.listenfd, TAG_LISTEN);
+}
+
+static void setup_once(void)
+{
+	static const char *const busy[] = { "1", "2", "42", "self", "x1", "007" };
+	char p[128];
+
+	snprintf(proc_busy_dir, sizeof(proc_busy_dir), "/tmp/nscell-fuzz-proc-busy.XXXXXX");
+	snprintf(proc_empty_dir, sizeof(proc_empty_dir), "/tmp/nscell-fuzz-proc-empty.XXXXXX");
+	snprintf(cells_dir, sizeof(cells_dir), "/tmp/nscell-fuzz-cells.XXXXXX");
+	if (!mkdtemp(proc_busy_dir) || !mkdtemp(proc_empty_dir) || !mkdtemp(cells_dir))
+		abort();
+	for (size_t i = 0; i < sizeof(busy) / sizeof(busy[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", proc_busy_dir, busy[i]);
+		mkdir(p, 0700);
+	}
+	snprintf(p, sizeof(p), "%s/1", proc_empty_dir);
+	mkdir(p, 0700);
+
+	g.cellsfd = open(cells_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(p, sizeof(p), "%s/lock", cells_dir);
+	g.lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	g.epfd = epoll_create1(EPOLL_CLOEXEC);
+	g.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	g.sigfd = -1;
+	if (g.cellsfd < 0 || g.lockfd < 0 || g.epfd < 0 || g.timerfd < 0)
+		abort();
+	epoll_add(g.timerfd, TAG_TIMER);
+
+	memset(&listen_addr, 0, sizeof(listen_addr));
+	listen_addr.sun_family = AF_UNIX;
+	/* Abstract: nothing in the file system, gone with the process. */
+	snprintf(listen_addr.sun_path + 1, sizeof(listen_addr.sun_path) - 1,
+		 "nscell-fuzz-init-%d", (int)getpid());
+	listen_addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				      strlen(listen_addr.sun_path + 1));
+	for (int i = 0; i < CLIENTS; i++)
+		clients[i] = (struct client){ .fd = -1, .opener = -1 };
+}
+
+/* Back to a fresh, ACTIVE cell with no connection. */
+static void reset_cell(uint8_t logout, uint8_t drain)
+{
+	/* The connection table stays, as in a long-lived init (it may be the
+	 * init's static first block: never freed). */
+	for (size_t i = 0; i < g.n_conns; i++)
+		if (g.conns[i].kind != CONN_FREE)
+			conn_close(i);
+	g.n_sessions = 0;
+	g.next_session_no = 0;
+	g.state = NSCELL_CELL_ACTIVE;
+	g.end_reason = NULL;
+	set_timer(0, false);
+	if (g.listenfd >= 0)
+		close(g.listenfd);
+	g.listenfd = -1;
+	memset(&g.cfg, 0, sizeof(g.cfg));
+	g.cfg.magic = NSCELL_PROTO_MAGIC;
+	snprintf(g.cfg.cell_id, sizeof(g.cfg.cell_id), "session-00000000f0220000");
+	g.cfg.logout = logout & 1 ? NSCELL_LOGOUT_DRAIN : NSCELL_LOGOUT_KILL;
+	g.cfg.drain_limit_sec = drain % 4;
+	for (int i = 0; i < CLIENTS; i++) {
+		if (clients[i].fd >= 0)
+			close(clients[i].fd);
+		if (clients[i].opener >= 0)
+			close(clients[i].opener);
+		clients[i] = (struct client){ .fd = -1, .opener = -1 };
+	}
+}
+
+static void check_invariants(void)
+{
+	unsigned sessions = 0;
+
+	for (size_t i = 0; i < g.n_conns; i++) {
+		struct conn *c = &g.conns[i];
+		if (c->kind == CONN_SESSION) {
+			sessions++;
+			/* The connection may be gone (EOF without LEAVE): then
+			 * the opener's exit ends the session. */
+			if (c->opener < 0)
+				abort();
+		} else if (c->kind == CONN_PENDING) {
+			if (c->fd < 0 || c->opener >= 0)
+				abort();
+		} else if (c->fd >= 0 || c->opener >= 0) {
+			abort();
+		}
+	}
+	if (sessions != g.n_sessions)
+		abort();
+	/* Ending either finishes at once (the lock is free here) or waits for
+	 * the lock; it never stays ENDING with the lock free. */
+	if (g.state == NSCELL_CELL_ENDING)
+		abort();
+	if (g.state == NSCELL_CELL_DRAINING && g.n_sessions > 0)
+		abort();
+}
+
+/* One pass of the init's main loop, until nothing is ready. */
+static void dispatch(void)
+{
+	for (int rounds = 0; rounds < 64; rounds++) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(g.epfd, evs, 16, 0);
+		if (n <= 0)
+			break;
+		for (int k = 0; k < n; k++) {
+			uint64_t tag = evs[k].data.u64;
+			size_t idx = (size_t)(tag >> 8);
+			switch (tag & 0xff) {
+			case TAG_LISTEN:
+				if (g.listenfd >= 0)
+					on_accept();
+				break;
+			case TAG_TIMER:
+				on_timer();
+				break;
+			case TAG_CONN:
+				on_conn(idx);
+				break;
+			case TAG_OPENER:
+				if (idx < g.n_conns && g.conns[idx].kind == CONN_SESSION)
+					session_end(idx, "opener-exit");
+				break;
+			default:
+				break;
+			}
+		}
+		check_invariants();
+	}
+}
+
+/* Everything the init sent us: read it and close the descriptors it carried. */
+static void drain_client(struct client *cl)
+{
+	char buf[sizeof(struct nscell_cell_status) + 16];
+	int fds[4];
+	size_t n_fds;
+
+	if (cl->fd < 0)
+		return;
+	for (int i = 0; i < 8; i++) {
+		ssize_t n = recv(cl->fd, buf, 0, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0)
+			return;
+		n = nscell_recv_fds(cl->fd, buf, sizeof(buf), fds, 4, &n_fds);
+		if (n >= 0 || n == -EMSGSIZE)
+			for (size_t k = 0; n >= 0 && k < n_fds; k++)
+				close(fds[k]);
+		if (n <= 0)
+			return;
+	}
+}
+
+struct input {
+	const uint8_t *p;
+	size_t left;
+};
+
+static uint8_t next(struct input *in)
+{
+	if (!in->left)
+		return 0;
+	in->left--;
+	return *in->p++;
+}
+
+static void send_message(struct input *in, struct client *cl, uint8_t how)
+{
+	union {
+		struct nscell_cell_join join;
+		uint32_t head[2];
+		uint8_t raw[sizeof(struct nscell_cell_join) + 8];
+	} msg;
+	size_t len;
+	int fds[2], n_fds = 0, pipefd[2] = { -1, -1 };
+	int self = -1;
+
+	memset(&msg, 0, sizeof(msg));
+	switch ((how >> 4) & 3) {
+	case 0: /* any bytes */
+		len = next(in);
+		for (size_t i = 0; i < len; i++)
+			msg.raw[i] = next(in);
+		break;
+	case 1: /* a well-formed JOIN */
+	case 3: /* a JOIN one byte short or long */
+		msg.join.magic = NSCELL_PROTO_MAGIC;
+		msg.join.op = NSCELL_CELL_JOIN;
+		msg.join.opener_pid = (pid_t)(next(in) | next(in) << 8);
+		/* Unterminated text fields: the init must bound them itself. */
+		memset(msg.join.service, next(in) | 1, sizeof(msg.join.service));
+		memset(msg.join.tty, next(in), sizeof(msg.join.tty));
+		memset(msg.join.rhost, next(in), sizeof(msg.join.rhost));
+		len = sizeof(msg.join);
+		if (((how >> 4) & 3) == 3)
+			len += (next(in) & 1) ? 1 : (size_t)-1;
+		break;
+	default: /* a bare header: magic (or not) and any op */
+		msg.head[0] = (next(in) & 7) ? NSCELL_PROTO_MAGIC : 0x4e53434du;
+		msg.head[1] = next(in) % 6;
+		len = sizeof(msg.head);
+		break;
+	}
+
+	switch ((how >> 2) & 3) {
+	case 1:
+		self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+		if (self < 0)
+			abort();
+		fds[n_fds++] = self;
+		break;
+	case 2:
+		if (pipe2(pipefd, O_CLOEXEC) < 0)
+			abort();
+		fds[n_fds++] = pipefd[0];
+		break;
+	case 3:
+		self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+		if (self < 0 || pipe2(pipefd, O_CLOEXEC) < 0)
+			abort();
+		fds[n_fds++] = pipefd[0];
+		fds[n_fds++] = self;
+		break;
+	default:
+		break;
+	}
+	(void)!nscell_send_fds(cl->fd, &msg, len, fds, (size_t)n_fds);
+	if (self >= 0)
+		close(self);
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0) {
+		if (cl->opener >= 0)
+			close(cl->opener);
+		cl->opener = pipefd[1];
+	}
+}
+
+static void run(struct input *in)
+{
+	while (in->left) {
+		uint8_t op = next(in);
+		struct client *cl = &clients[(op >> 3) & (CLIENTS - 1)];
+
+		switch (op & 7) {
+		case 0: /* connect */
+			if (cl->fd >= 0)
+				break;
+			cl->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+			if (cl->fd < 0)
+				abort();
+			if (connect(cl->fd, (struct sockaddr *)&listen_addr, listen_addr_len) < 0) {
+				/* The cell closed its listener: it is ending. */
+				close(cl->fd);
+				cl->fd = -1;
+			}
+			break;
+		case 1:
+		case 2: /* a message, its template and fds from the next byte */
+			if (cl->fd >= 0)
+				send_message(in, cl, next(in));
+			break;
+		case 3: /* hang up */
+			if (cl->fd >= 0)
+				close(cl->fd);
+			cl->fd = -1;
+			break;
+		case 4: /* the opener exits */
+			if (cl->opener >= 0)
+				close(cl->opener);
+			cl->opener = -1;
+			break;
+		case 5: /* processes come and go in the cell */
+			procs_busy = !procs_busy;
+			break;
+		case 6: /* read what the init answered */
+			drain_client(cl);
+			break;
+		case 7: { /* close_session's LEAVE */
+			static const uint32_t leave[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_LEAVE };
+			if (cl->fd >= 0)
+				(void)!send(cl->fd, leave, sizeof(leave), MSG_DONTWAIT | MSG_NOSIGNAL);
+			break;
+		}
+		}
+		dispatch();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int baseline = -1;
+	struct input in = { data, size };
+	uint8_t logout, drain;
+
+	if (baseline < 0) {
+		setup_once();
+		baseline = count_open_fds();
+	}
+	logout = next(&in);
+	drain = next(&in);
+	procs_busy = logout & 2;
+	reset_cell(logout, drain);
+	make_listener();
+
+	exit_code = -1;
+	if (setjmp(exit_jump) == 0) {
+		run(&in);
+	} else {
+		/* The init exited: only ending the cell may do that, with 0. */
+		if (exit_code != 0 || g.state != NSCELL_CELL_ENDING || g.listenfd >= 0)
+			abort();
+		for (size_t i = 0; i < g.n_conns; i++)
+			if (g.conns[i].kind != CONN_FREE)
+				abort(); /* it exits only after closing every connection */
+	}
+
+	reset_cell(0, 0);
+	if (count_open_fds() != baseline)
+		abort(); /* a descriptor the init received or made leaked */
+	return 0;
+}

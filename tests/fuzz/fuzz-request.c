@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libFuzzer target: any bytes as the module->helper request, exactly as
+ * nscell-helper hands them to nscell_request_decode() (the first parse of
+ * caller data in the setuid helper).
+ *
+ * Beyond memory safety (ASan/UBSan), it checks what the helper relies on
+ * after a successful decode: verb is OPEN, user is set, every field is a
+ * NUL-terminated string shorter than NSCELL_FIELD_MAX with no control
+ * characters, and the request survives encode -> decode unchanged. A
+ * rejected request leaves the caller's struct untouched.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_field(const char *f)
+{
+	const char *end = memchr(f, '\0', NSCELL_FIELD_MAX);
+
+	if (!end)
+		abort(); /* not terminated within its buffer */
+	for (const char *p = f; p < end; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			abort();
+	/* Nothing may be left behind the terminator (fields are zeroed). */
+	for (const char *p = end; p < f + NSCELL_FIELD_MAX; p++)
+		if (*p)
+			abort();
+}
+
+static void check_same(const struct nscell_request *a, const struct nscell_request *b)
+{
+	if (a->verb != b->verb || a->debug != b->debug || strcmp(a->user, b->user) != 0 ||
+	    strcmp(a->service, b->service) != 0 || strcmp(a->tty, b->tty) != 0 ||
+	    strcmp(a->rhost, b->rhost) != 0 || strcmp(a->ruser, b->ruser) != 0 ||
+	    strcmp(a->conf, b->conf) != 0)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char enc[NSCELL_REQUEST_MAX];
+	struct nscell_request r, r2, poison;
+	ssize_t n;
+	char *copy;
+	int rc;
+
+	/* The helper's buffer holds exactly what recv() returned: no slack
+	 * behind it, so ASan sees any read past len. */
+	copy = malloc(size ? size : 1);
+	if (!copy)
+		return 0;
+	memcpy(copy, data, size);
+
+	memset(&poison, 0xa5, sizeof(poison));
+	r = poison;
+	rc = nscell_request_decode(copy, size, &r);
+	if (rc != 0) {
+		if (rc != -EINVAL && rc != -E2BIG)
+			abort();
+		if (rc == -E2BIG && size <= NSCELL_REQUEST_MAX)
+			abort();
+		if (memcmp(&r, &poison, sizeof(r)) != 0)
+			abort(); /* a refused request must not half-fill the output */
+		free(copy);
+		return 0;
+	}
+	if (size > NSCELL_REQUEST_MAX)
+		abort();
+
+	if (r.verb != NSCELL_VERB_OPEN || !r.user[0] || (r.debug != 0 && r.debug != 1))
+		abort();
+	check_field(r.user);
+	check_field(r.service);
+	check_field(r.tty);
+	check_field(r.rhost);
+	check_field(r.ruser);
+	check_field(r.conf);
+
+	/* What the module would send for this request decodes to the same. */
+	n = nscell_request_encode(&r, enc, sizeof(enc));
+	if (n < 0 || (size_t)n > sizeof(enc))
+		abort();
+	memset(&r2, 0, sizeof(r2));
+	if (nscell_request_decode(enc, (size_t)n, &r2) != 0)
+		abort();
+	check_same(&r, &r2);
+
+	free(copy);
+	return 0;
+}
