@@ -34,6 +34,10 @@
 #include "cleanup.h"
 #include "helper.h"
 
+#ifndef P_PIDFD
+#define P_PIDFD 3 /* waitid() on a pidfd, Linux 5.4 */
+#endif
+
 /* What the child tells the parent when setup fails; EOF means success. */
 struct setup_error {
 	int err;
@@ -253,6 +257,13 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	int high[7];
 	int rootfd = -1;
 
+	/* A session of our own: the login's terminal (su's ^C, a hangup) must
+	 * never reach the init of a cell other logins may share. And should the
+	 * helper die before the session joins, the init hears of it (it clears
+	 * this at the first JOIN). */
+	setsid();
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+
 	/* Host mounts that appear later (autofs, NFS homes) still propagate in
 	 * with slave; nothing we mount here leaks out. */
 	if (mount(NULL, "/", NULL, MS_REC | prop, NULL) < 0)
@@ -433,6 +444,14 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 	do
 		n = read(ep[0], &se, sizeof(se));
 	while (n < 0 && errno == EINTR);
+	if (n == 0) {
+		/* EOF is success only if it came from the exec, not from a child
+		 * killed before it. */
+		siginfo_t si = { 0 };
+		if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid != 0)
+			n = -1;
+	}
 	if (n != 0) {
 		/* Setup failed (or the child died oddly): report and reap. */
 		if (n == (ssize_t)sizeof(se)) {

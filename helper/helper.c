@@ -414,6 +414,11 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 		rc = cell_join(c.id, l, &c.sock, &c.init_pidfd, &c.userns_fd, &c.session_no,
 			       &cell_ns);
 		if (rc < 0) {
+			/* Ours, made under this same lock: take its entry away now;
+			 * the init ends when we exit (its parent-death signal). */
+			char name[NSCELL_CELL_ID_MAX + 8];
+			snprintf(name, sizeof(name), "%s.sock", c.id);
+			unlinkat(rt.cellsfd, name, 0);
 			snprintf(err, errlen, "cannot join new cell %s: %s", c.id, strerror(-rc));
 			goto out;
 		}
@@ -444,6 +449,7 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		helper_run(argc, argv); /* run.c; does not return */
 	authorise(argc, argv);
+	setsid(); /* out of the caller's session: its terminal cannot reach us */
 	/* We run in the PAM application's process group: a ^Z or ^C on su's
 	 * terminal must not stop us while we hold RUNDIR/lock, nor leave a
 	 * cell half made. SIGKILL still ends us. */

@@ -43,6 +43,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -88,6 +89,7 @@ static struct {
 	uint64_t drain_deadline_usec;
 	const char *end_reason;
 	char ident[32];
+	ino_t sock_ino;
 } g = { .listenfd = -1, .usernsfd = -1 };
 
 static uint64_t now_usec(clockid_t clk)
@@ -298,8 +300,10 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 	copy_field(c->info.tty, sizeof(c->info.tty), j->tty);
 	copy_field(c->info.rhost, sizeof(c->info.rhost), j->rhost);
 	g.n_sessions++;
-	if (g.next_session_no == 1)
+	if (g.next_session_no == 1) {
 		set_timer(0, false); /* the first-join deadline is met */
+		prctl(PR_SET_PDEATHSIG, 0); /* the helper may go now */
+	}
 	if (g.state == NSCELL_CELL_DRAINING) {
 		/* Someone came back (tmux reattach): the cell lives on. */
 		g.state = NSCELL_CELL_ACTIVE;
@@ -422,7 +426,12 @@ static void try_finish(void)
 		return;
 	}
 	snprintf(name, sizeof(name), "%s.sock", g.cfg.cell_id);
-	unlinkat(g.cellsfd, name, 0);
+	{
+		struct stat st;
+		if (g.sock_ino && fstatat(g.cellsfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_ino == g.sock_ino)
+			unlinkat(g.cellsfd, name, 0);
+	}
 	close(g.listenfd);
 	g.listenfd = -1;
 	flock(g.lockfd, LOCK_UN);
@@ -476,7 +485,9 @@ static void on_signal(void)
 		case SIGTERM:
 		case SIGINT:
 		case SIGHUP:
-			end_cell("terminated");
+			/* Before the first JOIN, SIGTERM is the parent-death signal
+			 * the helper set: it died before its session joined. */
+			end_cell(g.next_session_no == 0 ? "never-joined" : "terminated");
 			break;
 		default:
 			break;
@@ -513,7 +524,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	prctl(PR_SET_DUMPABLE, 0);
-	prctl(PR_SET_PDEATHSIG, 0);
 
 	sigfillset(&mask);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
@@ -523,6 +533,15 @@ int main(int argc, char **argv)
 	snprintf(g.ident, sizeof(g.ident), "nscell-init[%d]", (int)g.cfg.init_pid_host);
 
 	g.listenfd = NSCELL_INIT_FD_LISTEN;
+	/* The registry entry is ours while its inode is the one the helper
+	 * bound for us: never unlink a later cell's entry of the same name. */
+	{
+		char name[NSCELL_CELL_ID_MAX + 8];
+		struct stat st;
+		snprintf(name, sizeof(name), "%s.sock", g.cfg.cell_id);
+		if (fstatat(NSCELL_INIT_FD_CELLS, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			g.sock_ino = st.st_ino;
+	}
 	g.cellsfd = NSCELL_INIT_FD_CELLS;
 	g.lockfd = NSCELL_INIT_FD_LOCK;
 	if (g.cfg.has_userns)

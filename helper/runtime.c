@@ -145,8 +145,12 @@ int cell_listen(struct runtime *rt, const char *cell_id, int *ret_fd)
 		if (bind(fd, (struct sockaddr *)&sa, len) < 0)
 			return -errno;
 	}
-	if (listen(fd, 128) < 0)
-		return -errno;
+	if (listen(fd, 128) < 0) {
+		rc = -errno;
+		snprintf(name, sizeof(name), "%s.sock", cell_id);
+		unlinkat(rt->cellsfd, name, 0);
+		return rc;
+	}
 	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
