@@ -20,6 +20,7 @@ import shutil
 import sys
 import time
 
+sys.dont_write_bytecode = True  # nothing left in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
 from nscelltest import USERS, sh, test, write  # noqa: E402
@@ -434,12 +435,12 @@ def trims(sec):
 # ---- 1c. whole ssh logins ----------------------------------------------------
 
 SSH_CONFIGS = [
-    # key, /etc/pam.d/sshd, user, what
-    ('base', 'base', B.NEW_USER, 'the host\'s stack, no nscell (baseline)'),
-    ('new', 'nscell', B.NEW_USER, 'nscell, new cell per login'),
-    ('join', 'nscell', B.JOIN_USER, 'nscell, joins the user\'s live cell'),
-    ('exempt', 'nscell', B.EXEMPT_USER, 'nscell in the stack, exempt user'),
-    ('pamns', 'pamns', B.PAMNS_USER, 'pam_namespace (tmpfs on /tmp, runs namespace.init), no nscell'),
+    # key, /etc/pam.d/sshd, source address (the policy's Host), what
+    ('base', 'base', B.SRC_PLAIN, 'the host\'s stack, no nscell (baseline)'),
+    ('new', 'nscell', B.SRC_PLAIN, 'nscell, new cell per login'),
+    ('join', 'nscell', B.SRC_JOIN, 'nscell, joins the user\'s live cell (Scope user)'),
+    ('exempt', 'nscell', B.SRC_EXEMPT, 'nscell in the stack, login exempt (Isolate no)'),
+    ('pamns', 'pamns', B.SRC_PLAIN, 'pam_namespace (tmpfs on /tmp, runs namespace.init), no nscell'),
 ]
 def paired_diffs(xs, base):
     return [a - b for a, b in zip(xs, base)]
@@ -456,22 +457,25 @@ def _(t):
         'pam_start), and each round runs every configuration once, so drift hits all alike. '
         'Client and server share a private network namespace whose loopback routes carry '
         '`quickack 1`: without it, delayed ACKs add tens of ms per login and hide the '
-        'server-side work. The client clock is around the whole ssh process; the server '
-        'figures are pam_nscell\'s own `debug` lines (`open_session: … in N us`).'))
+        'server-side work. Every login is the same user\'s; the configurations differ by '
+        'the PAM stack and by the source address (`ssh -b`), which the policy matches as the '
+        'login\'s host (exempt, Scope user). The client clock is around the whole ssh process; '
+        'the server figures are pam_nscell\'s own `debug` lines (`open_session: … in N us`).'))
     n = B.n_(200, 10)
-    holder = B.Holder(B.JOIN_USER, 1)
+    user = B.NEW_USER
+    holder = B.Holder(user, 1, rhost=B.SRC_JOIN)
     B.check(t, holder.held == 1, 'ssh: the per-user cell that "join" joins is up')
-    for key, kind, user, _w in SSH_CONFIGS:      # warm-up: caches, sshd's first forks
+    for key, kind, src, _w in SSH_CONFIGS:      # warm-up: caches, sshd's first forks
         B.sshd_pam(env, kind)
-        B.ssh_login(user)
+        B.ssh_login(user, src=src)
     mark = env.syslog.mark()
     times = {k: [] for k, *_ in SSH_CONFIGS}
     fails = {k: [] for k, *_ in SSH_CONFIGS}
     t0 = time.monotonic()
     for r in range(n):
-        for key, kind, user, _w in SSH_CONFIGS:
+        for key, kind, src, _w in SSH_CONFIGS:
             B.sshd_pam(env, kind)
-            dt, rc, err = B.ssh_login(user)
+            dt, rc, err = B.ssh_login(user, src=src)
             times[key].append(dt * 1e6)
             if rc != 0:
                 fails[key].append(f'round {r}: exit {rc}: {err.strip()[-300:]}')
@@ -479,15 +483,15 @@ def _(t):
     holder.release()
     for key, *_ in SSH_CONFIGS:
         B.check(t, not fails[key], f'ssh/{key}: all {n} logins succeeded', '\n'.join(fails[key][:5]))
-    B.command('ssh logins', f'ssh -F {B.SSH_CFG} USER@127.0.0.1 true   ({n} rounds x {len(SSH_CONFIGS)} '
+    B.command('ssh logins', f'ssh -F {B.SSH_CFG} -b SRC {user}@127.0.0.1 true   ({n} rounds x {len(SSH_CONFIGS)} '
             f'configurations, interleaved; {took:.0f} s)')
 
     tab = B.table(sec, 'Client wall time per login', 'no nscell')
-    for key, kind, user, what in SSH_CONFIGS:
-        B.fig(tab, f'ssh.{key}', what, times[key], base='ssh.base', how=f'user {user}, stack {kind}')
+    for key, kind, src, what in SSH_CONFIGS:
+        B.fig(tab, f'ssh.{key}', what, times[key], base='ssh.base', how=f'stack {kind}, from {src}')
     tab = B.table(sec, 'Added to a login: paired difference with the baseline login of the same round',
                 'no nscell')
-    for key, kind, user, what in SSH_CONFIGS[1:]:
+    for key, kind, src, what in SSH_CONFIGS[1:]:
         B.fig(tab, f'ssh.{key}.added', what, paired_diffs(times[key], times['base']))
 
     # The module's own clock inside sshd's monitor.
@@ -609,7 +613,7 @@ def _(t):
     times = {}
     if shutil.which('hyperfine'):
         times = hyperfine([(k, a) for k, _w, a in usable], nr, runs, 'in')
-        B.command('peers', f'hyperfine -N --warmup 5 --runs {runs} --export-json B.OUT CMD...   ({nr} rounds)')
+        B.command('peers', f'hyperfine -N --warmup 5 --runs {runs} --export-json FILE CMD...   ({nr} rounds)')
     else:
         B.note(sec, 'hyperfine is not installed: the commands were not measured')
     tab = B.table(sec, 'Whole commands, inside the benchmark\'s throwaway host (a pid namespace of its own)',

@@ -57,6 +57,11 @@ FULL_USER = 'nscit-c'     # the shipped defaults: pid+mnt+ipc, tmpfs /tmp, /var/
 PAMNS_USER = 'nscit-e'    # pam_namespace's login (nscell not in that stack)
 EXEMPT_USER = 'nscit-x'   # Isolate no
 
+# Whole ssh logins all log in NEW_USER and differ only by the source address
+# (ssh -b), which the policy matches as the login's host: no per-user
+# difference (home, groups) between a configuration and its baseline.
+SRC_PLAIN, SRC_EXEMPT, SRC_JOIN = '127.0.0.1', '127.0.0.2', '127.0.0.3'
+
 # The cell the targets are about: new pid + mount namespaces, /proc and /tmp.
 POLICY = f"""\
 Isolate yes
@@ -65,6 +70,12 @@ Namespaces pid mount
 Tmp tmpfs mode=1777
 VarTmp shared
 DevShm shared
+
+Match Host {SRC_EXEMPT}
+    Isolate no
+
+Match Host {SRC_JOIN}
+    Scope user
 
 Match User {JOIN_USER}
     Scope user
@@ -271,13 +282,13 @@ Host 127.0.0.1
     _ready['sshd'] = p
 
 
-def ssh_argv(user, cmd='true'):
-    return ['ssh', '-F', SSH_CFG, f'{user}@127.0.0.1', cmd]
+def ssh_argv(user, cmd='true', src=SRC_PLAIN):
+    return ['ssh', '-F', SSH_CFG, '-b', src, f'{user}@127.0.0.1', cmd]
 
 
-def ssh_login(user, cmd='true'):
+def ssh_login(user, cmd='true', src=SRC_PLAIN):
     """One whole login, timed on the client: (seconds, exit status)."""
-    argv = ssh_argv(user, cmd)
+    argv = ssh_argv(user, cmd, src)
     t0 = time.perf_counter()
     r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE)
@@ -318,9 +329,10 @@ def pam_cycle(service, user, n, flags=()):
 class Holder:
     """nscell-bench-pam hold: N sessions held open in one process."""
 
-    def __init__(self, user, n, service='nscell'):
+    def __init__(self, user, n, service='nscell', rhost=None):
         self.user, self.n = user, n
-        self.p = subprocess.Popen([PAM_BIN, 'hold', '-n', str(n), '-d', CONFDIR, service, user],
+        self.p = subprocess.Popen([PAM_BIN, 'hold', '-n', str(n), '-d', CONFDIR]
+                                  + (['-r', rhost] if rhost else []) + [service, user],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.opens, self.rcs, self.held = [], [], 0
         for line in self.p.stdout:

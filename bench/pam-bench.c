@@ -2,7 +2,7 @@
 /*
  * nscell-bench-pam — a clock around each PAM call of a login's session.
  *
- *   nscell-bench-pam cycle [-n N] [-t] [-w] [-M] [-d CONFDIR] SERVICE USER
+ *   nscell-bench-pam cycle [-n N] [-t] [-w] [-M] [-r RHOST] [-d CONFDIR] SERVICE USER
  *       N logins, each in a fresh child process (as sshd forks a monitor per
  *       connection) that has resolved the user and their groups, as every
  *       PAM application has by then: pam_start, pam_open_session, [-t: run
@@ -16,14 +16,15 @@
  *
  *       -M marks pam_open_session's bounds for strace: write(-1, "nscb:open-…").
  *
- *   nscell-bench-pam hold [-n N] [-d CONFDIR] SERVICE USER
+ *   nscell-bench-pam hold [-n N] [-r RHOST] [-d CONFDIR] SERVICE USER
  *       Opens N sessions in this one process, stepping back into its own
  *       namespaces after each (what the module's close would do), and prints
  *       "open I NS RC" per session, then "held N". At a line or EOF on stdin
  *       it closes them all ("closed NS"), waits for the inits that come back
  *       to it as subreaper ("reaped N NS") and exits.
  *
- * CONFDIR (default /etc/pam.d) is where SERVICE's stack is read from.
+ * CONFDIR (default /etc/pam.d) is where SERVICE's stack is read from; -r sets
+ * PAM_RHOST (the policy can match on it).
  * The figures are printed, never judged: a failed call shows as its PAM code.
  */
 #include <errno.h>
@@ -67,6 +68,7 @@ struct opts {
 	bool run_true;
 	bool wait_cell;
 	bool markers;
+	const char *rhost;
 	const char *confdir;
 	const char *service;
 	const char *user;
@@ -74,7 +76,11 @@ struct opts {
 
 static int start(const struct opts *o, pam_handle_t **ret)
 {
-	return pam_start_confdir(o->service, o->user, &conv, o->confdir, ret);
+	int rc = pam_start_confdir(o->service, o->user, &conv, o->confdir, ret);
+
+	if (rc == PAM_SUCCESS && o->rhost)
+		rc = pam_set_item(*ret, PAM_RHOST, o->rhost);
+	return rc;
 }
 
 /* Run /bin/true from inside the session (it lands in the cell's pid namespace). */
@@ -290,7 +296,7 @@ static int hold(const struct opts *o)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: nscell-bench-pam cycle|hold [-n N] [-t] [-w] [-M] [-d CONFDIR] SERVICE USER\n");
+	fprintf(stderr, "usage: nscell-bench-pam cycle|hold [-n N] [-t] [-w] [-M] [-r RHOST] [-d CONFDIR] SERVICE USER\n");
 	exit(2);
 }
 
@@ -304,7 +310,7 @@ int main(int argc, char **argv)
 		usage();
 	verb = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "n:twMd:")) != -1) {
+	while ((c = getopt(argc, argv, "n:twMr:d:")) != -1) {
 		switch (c) {
 		case 'n':
 			o.n = (unsigned)strtoul(optarg, NULL, 10);
@@ -317,6 +323,9 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			o.markers = true;
+			break;
+		case 'r':
+			o.rhost = optarg;
 			break;
 		case 'd':
 			o.confdir = optarg;

@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -67,7 +68,7 @@ static DIR *fuzz_opendir(const char *path);
 static jmp_buf exit_jump;
 static int exit_code;
 static bool procs_busy;
-static char proc_busy_dir[64], proc_empty_dir[64], cells_dir[64];
+static char top_dir[64], proc_busy_dir[96], proc_empty_dir[96], cells_dir[96];
 static struct sockaddr_un listen_addr;
 static socklen_t listen_addr_len;
 
@@ -116,15 +117,32 @@ static void make_listener(void)
 	epoll_add(g.listenfd, TAG_LISTEN);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)remove(path);
+	return 0;
+}
+
+/* Nothing of a run stays in /tmp. */
+static void remove_top_dir(void)
+{
+	if (top_dir[0])
+		nftw(top_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static void setup_once(void)
 {
 	static const char *const busy[] = { "1", "2", "42", "self", "x1", "007" };
-	char p[128];
+	char p[160];
 
-	snprintf(proc_busy_dir, sizeof(proc_busy_dir), "/tmp/nscell-fuzz-proc-busy.XXXXXX");
-	snprintf(proc_empty_dir, sizeof(proc_empty_dir), "/tmp/nscell-fuzz-proc-empty.XXXXXX");
-	snprintf(cells_dir, sizeof(cells_dir), "/tmp/nscell-fuzz-cells.XXXXXX");
-	if (!mkdtemp(proc_busy_dir) || !mkdtemp(proc_empty_dir) || !mkdtemp(cells_dir))
+	snprintf(top_dir, sizeof(top_dir), "/tmp/nscell-fuzz-init.XXXXXX");
+	if (!mkdtemp(top_dir))
+		abort();
+	atexit(remove_top_dir);
+	snprintf(proc_busy_dir, sizeof(proc_busy_dir), "%s/proc-busy", top_dir);
+	snprintf(proc_empty_dir, sizeof(proc_empty_dir), "%s/proc-empty", top_dir);
+	snprintf(cells_dir, sizeof(cells_dir), "%s/cells", top_dir);
+	if (mkdir(proc_busy_dir, 0700) < 0 || mkdir(proc_empty_dir, 0700) < 0 || mkdir(cells_dir, 0700) < 0)
 		abort();
 	for (size_t i = 0; i < sizeof(busy) / sizeof(busy[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", proc_busy_dir, busy[i]);
