@@ -262,6 +262,15 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	 * helper die before the session joins, the init hears of it (it clears
 	 * this at the first JOIN). */
 	setsid();
+	{
+		/* Blocked from here through the exec: PID 1 of a new pid namespace
+		 * drops signals it has no handler for, so a parent-death SIGTERM
+		 * arriving before the init sets up its signalfd would be lost;
+		 * blocked, it waits there. */
+		sigset_t all;
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, NULL);
+	}
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 
 	/* Host mounts that appear later (autofs, NFS homes) still propagate in
