@@ -18,6 +18,7 @@
 #include "cellctl.h"
 #include "cells.h"
 #include "cleanup.h"
+#include "escape.h"
 #include "settings-keys.h"
 
 void cli_log(int prio, const char *fmt, ...)
@@ -71,31 +72,69 @@ static char *user_name(uid_t uid)
 	return r == 0 && res ? strdup(pw.pw_name) : NULL;
 }
 
-int cli_selector_parse(const char *verb, const char *text, struct cli_selector *ret)
+/* The user named `name`: 1 and its uid, 0 none, -errno. */
+static int user_by_name(const char *name, uid_t *ret_uid)
 {
 	_cleanup_free_ char *buf = NULL;
 	struct passwd pw, *res = NULL;
 	size_t size = 1024;
-	char *end;
 	int r;
 
-	*ret = (struct cli_selector){ .text = text };
-	if (nscell_cell_id_valid(text)) {
-		ret->is_cell = true;
-		return 0;
-	}
 	for (;;) {
 		char *b = realloc(buf, size);
 		if (!b)
 			return -ENOMEM;
 		buf = b;
-		r = getpwnam_r(text, &pw, buf, size, &res);
+		r = getpwnam_r(name, &pw, buf, size, &res);
 		if (r != ERANGE || size >= (1u << 20))
 			break;
 		size *= 2;
 	}
 	if (r == 0 && res) {
-		ret->uid = pw.pw_uid;
+		*ret_uid = pw.pw_uid;
+		return 1;
+	}
+	return 0;
+}
+
+int cli_selector_parse(const char *verb, const char *text, enum cli_selector_kind kind,
+		       struct cli_selector *ret)
+{
+	bool cell_syntax = nscell_cell_id_valid(text);
+	char *end;
+	uid_t uid;
+	int r;
+
+	*ret = (struct cli_selector){ .text = text };
+	if (kind == CLI_SEL_CELL) {
+		if (!cell_syntax) {
+			fprintf(stderr, "nscell %s: '%s' is not a cell id (user-UID, session-HEX).\n", verb,
+				CLI_ESC(text));
+			return -EINVAL;
+		}
+		ret->is_cell = true;
+		return 0;
+	}
+	r = user_by_name(text, &uid);
+	if (r < 0) {
+		fprintf(stderr, "nscell %s: cannot look up user '%s': %s\n", verb, CLI_ESC(text),
+			strerror(-r));
+		return r;
+	}
+	if (cell_syntax && kind == CLI_SEL_ANY) {
+		if (r > 0) {
+			/* A user may be called user-1000 or session-<16 hex>: acting on
+			 * another user's cell by a name is what must never happen. */
+			fprintf(stderr,
+				"nscell %s: '%s' is both a cell id and the name of user uid %u; say which: --cell %s or --user %s.\n",
+				verb, CLI_ESC(text), (unsigned)uid, CLI_ESC(text), CLI_ESC(text));
+			return -EINVAL;
+		}
+		ret->is_cell = true;
+		return 0;
+	}
+	if (r > 0) {
+		ret->uid = uid;
 		return 0;
 	}
 	/* A bare uid names the user too, with or without an account. */
@@ -105,8 +144,12 @@ int cli_selector_parse(const char *verb, const char *text, struct cli_selector *
 		ret->uid = (uid_t)v;
 		return 0;
 	}
-	fprintf(stderr, "nscell %s: '%s' is neither a cell id (user-UID, session-HEX) nor a user.\n",
-		verb, text);
+	if (kind == CLI_SEL_USER)
+		fprintf(stderr, "nscell %s: no user '%s'.\n", verb, CLI_ESC(text));
+	else
+		fprintf(stderr,
+			"nscell %s: '%s' is neither a cell id (user-UID, session-HEX) nor a user.\n",
+			verb, CLI_ESC(text));
 	return -ENOENT;
 }
 
@@ -179,7 +222,7 @@ int cli_cells_load(const char *verb, const struct cli_selector *sel, size_t n_se
 		if (r < 0) {
 			/* Gone since the listing (or a stale entry): not a cell. */
 			if (r != -ENOENT && r != -ECONNREFUSED && r != -ECONNRESET)
-				fprintf(stderr, "nscell %s: cell %s does not answer: %s\n", verb, ids[i],
+				fprintf(stderr, "nscell %s: cell %s does not answer: %s\n", verb, CLI_ESC(ids[i]),
 					strerror(-r));
 			free(c.status);
 			r = 0;
@@ -298,7 +341,7 @@ void cli_format_age(uint64_t sec, char *buf, size_t size)
 
 void cli_fit(const char *s, size_t width, char *buf, size_t size)
 {
-	size_t n = strlen(s);
+	size_t n = strlen(s), cut;
 
 	if (width + 1 > size)
 		width = size - 1;
@@ -306,10 +349,17 @@ void cli_fit(const char *s, size_t width, char *buf, size_t size)
 		memcpy(buf, s, n + 1);
 		return;
 	}
-	memcpy(buf, s, width);
-	if (width > 0)
-		buf[width - 1] = '+';
-	buf[width] = '\0';
+	if (width == 0) {
+		buf[0] = '\0';
+		return;
+	}
+	/* The '+' goes at a character boundary: never half a UTF-8 sequence. */
+	cut = width - 1;
+	while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;
+	memcpy(buf, s, cut);
+	buf[cut] = '+';
+	buf[cut + 1] = '\0';
 }
 
 void cli_format_namespaces(unsigned ns, bool short_names, const char *sep, char *buf, size_t size)

@@ -22,8 +22,18 @@ struct cli_selector {
 	uid_t uid;    /* otherwise: the user's cells */
 };
 
-/* Parse one argument; on an unknown user, print why (as `verb`) and return -ENOENT. */
-int cli_selector_parse(const char *verb, const char *text, struct cli_selector *ret);
+/* What an argument may name: CELL|USER arguments are CLI_SEL_ANY; --cell
+ * and --user make it one or the other. */
+enum cli_selector_kind { CLI_SEL_ANY, CLI_SEL_CELL, CLI_SEL_USER };
+
+/*
+ * cli_selector_parse - one CELL|USER argument. A user is a name (through
+ * NSS) or a bare uid. A text that is a cell id and also a user's name is
+ * refused as CLI_SEL_ANY (-EINVAL), never taken for either. On any error,
+ * prints why (as `verb`) and returns -errno (-ENOENT: no such user).
+ */
+int cli_selector_parse(const char *verb, const char *text, enum cli_selector_kind kind,
+		       struct cli_selector *ret);
 
 struct cli_cell {
 	struct nscell_cell_status *status;

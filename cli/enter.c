@@ -14,7 +14,13 @@
  * policy gives that user (service nscell-enter), the user's uid and groups,
  * a clean environment and their home. --root keeps root with its
  * capabilities, in the cell's namespaces but not its user namespace (where
- * root is not mapped and would be powerless), without restrictions.
+ * root is not mapped and would be powerless), without restrictions, and with
+ * a /tmp, /var/tmp and /dev/shm of its own: the cell's are the user's to
+ * fill, and root's programs take files from there by fixed names.
+ *
+ * Either way the command gets a terminal or pipes of its own (relay.h):
+ * what runs in a cell is the user's code, and root's terminal is never
+ * handed to it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,8 +38,10 @@
 #include "cellenter.h"
 #include "cells.h"
 #include "cleanup.h"
+#include "escape.h"
 #include "identity.h"
 #include "policy.h"
+#include "relay.h"
 #include "verbs.h"
 
 #define ENTER_SERVICE "nscell-enter"
@@ -41,6 +49,7 @@
 static void help(void)
 {
 	printf("Usage: nscell enter [OPTIONS...] CELL|USER [--] [CMD [ARG...]]\n"
+	       "       nscell enter [OPTIONS...] --cell ID|--user USER [--] [CMD [ARG...]]\n"
 	       "\n"
 	       "Run CMD (default: a login shell) inside a live cell, as a session of it:\n"
 	       "the cell lives at least as long as CMD runs. USER names the user's only cell.\n"
@@ -50,10 +59,16 @@ static void help(void)
 	       "gives the user (service %s), the user's uid and groups, a clean\n"
 	       "environment, the home directory.\n"
 	       "\n"
+	       "CMD runs in a session of its own on a new pseudo-terminal that nscell\n"
+	       "relays (on pipes when stdin is not a terminal): it never gets this terminal.\n"
+	       "\n"
 	       "Options:\n"
 	       "  -r, --root    Stay root, with all capabilities: the cell's namespaces but\n"
 	       "                not its user namespace, no restrictions, the environment\n"
-	       "                and directory of the caller (default command: $SHELL)\n"
+	       "                and directory of the caller (default command: $SHELL), and\n"
+	       "                /tmp, /var/tmp, /dev/shm of its own (the cell's: /proc/1/root/tmp)\n"
+	       "      --cell ID     The cell ID (also: ID as an argument)\n"
+	       "  -u, --user USER   The only cell of USER (also: USER as an argument)\n"
 	       "  -h, --help    Show this help\n"
 	       "\n"
 	       "Exit status: that of CMD; 125 if the cell could not be entered; 126 CMD\n"
@@ -90,19 +105,11 @@ static void session_restrictions(const struct nscell_identity *id, struct nscell
 	nscell_diag_free(&diag);
 }
 
-static volatile pid_t child_pid;
-
-static void forward(int sig)
-{
-	if (child_pid > 0)
-		kill(child_pid, sig);
-}
-
 /* What the child of `enter` runs. Never returns. */
 static _Noreturn void child(const char *cell_id, const struct nscell_cellctl_session *s,
 			    const struct nscell_settings *restrictions,
 			    const struct nscell_identity *id, bool as_root, const char *cwd,
-			    char **cmd, const sigset_t *mask)
+			    char **cmd, const sigset_t *mask, struct cli_relay *relay)
 {
 	extern char **environ;
 	char err[300];
@@ -111,14 +118,21 @@ static _Noreturn void child(const char *cell_id, const struct nscell_cellctl_ses
 	_cleanup_free_ char *login_name = NULL;
 	int r;
 
-	signal(SIGINT, SIG_DFL);
-	signal(SIGQUIT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	/* First of all, before anything of the user's can run: root's terminal
+	 * and fds are replaced by the relay's. */
+	r = cli_relay_child(relay);
+	if (r < 0) {
+		fprintf(stderr, "nscell enter: cannot set up the terminal of the command: %s\n",
+			strerror(-r));
+		_exit(125);
+	}
 	r = nscell_cell_enter(s->init_pidfd, s->namespaces, as_root ? -1 : s->userns_fd,
 			      as_root ? NULL : restrictions, as_root ? NULL : id, err, sizeof(err));
+	if (r == 0 && as_root)
+		r = nscell_cell_private_tmp(err, sizeof(err));
 	if (r < 0) {
-		fprintf(stderr, "nscell enter: %s: %s\n", cell_id, err);
+		fprintf(stderr, "nscell enter: %s: %s\n", CLI_ESC(cell_id), err);
 		_exit(125);
 	}
 	if (as_root) {
@@ -137,7 +151,7 @@ static _Noreturn void child(const char *cell_id, const struct nscell_cellctl_ses
 		}
 		environ = env;
 		if (!id->home[0] || chdir(id->home) < 0) {
-			fprintf(stderr, "nscell enter: cannot change to %s: %m; using /\n", id->home);
+			fprintf(stderr, "nscell enter: cannot change to %s: %m; using /\n", CLI_ESC(id->home));
 			(void)!chdir("/");
 		}
 		if (!cmd[0]) {
@@ -150,45 +164,59 @@ static _Noreturn void child(const char *cell_id, const struct nscell_cellctl_ses
 			sigprocmask(SIG_SETMASK, mask, NULL);
 			execv(sh, shell_argv);
 			r = errno;
-			fprintf(stderr, "nscell enter: %s: %s\n", sh, strerror(r));
+			fprintf(stderr, "nscell enter: %s: %s\n", CLI_ESC(sh), strerror(r));
 			_exit(r == ENOENT ? 127 : 126);
 		}
 	}
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	execvp(cmd[0], cmd);
 	r = errno;
-	fprintf(stderr, "nscell enter: %s: %s\n", cmd[0], strerror(r));
+	fprintf(stderr, "nscell enter: %s: %s\n", CLI_ESC(cmd[0]), strerror(r));
 	_exit(r == ENOENT ? 127 : 126);
 }
 
 int nscell_verb_enter(int argc, char *argv[])
 {
+	enum { ARG_CELL = 0x100 };
 	static const struct option options[] = {
 		{ "root", no_argument, NULL, 'r' },
+		{ "cell", required_argument, NULL, ARG_CELL },
+		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	struct nscell_cellctl_session s = { .sock = -1, .init_pidfd = -1, .userns_fd = -1 };
+	struct cli_relay relay = { .master = -1, .child_fd = { -1, -1, -1 }, .ours = { -1, -1, -1 } };
 	struct cli_selector sel;
 	struct cli_cells cells = { 0 };
 	struct nscell_identity *id = NULL;
 	struct nscell_settings restrictions;
-	struct sigaction sa = { .sa_handler = forward };
 	sigset_t block, old;
 	_cleanup_close_ int self = -1;
 	_cleanup_free_ char *cwd = NULL;
 	const struct cli_cell *cell;
-	char cell_id[NSCELL_CELL_ID_MAX], *tty;
+	const char *target = NULL;
+	enum cli_selector_kind kind = CLI_SEL_ANY;
+	char cell_id[NSCELL_CELL_ID_MAX], err[300];
 	char **cmd;
 	bool as_root = false;
 	int c, r, status, ret = 125;
 	pid_t pid;
 
 	/* "+": options end at CELL; what follows is the command's. */
-	while ((c = getopt_long(argc, argv, "+rh", options, NULL)) >= 0)
+	while ((c = getopt_long(argc, argv, "+ru:h", options, NULL)) >= 0)
 		switch (c) {
 		case 'r':
 			as_root = true;
+			break;
+		case ARG_CELL:
+		case 'u':
+			if (target) {
+				fprintf(stderr, "nscell enter: one cell or user only.\n");
+				return NSCELL_EXIT_USAGE;
+			}
+			target = optarg;
+			kind = c == 'u' ? CLI_SEL_USER : CLI_SEL_CELL;
 			break;
 		case 'h':
 			help();
@@ -197,27 +225,31 @@ int nscell_verb_enter(int argc, char *argv[])
 			fprintf(stderr, "Run 'nscell enter --help' for usage.\n");
 			return NSCELL_EXIT_USAGE;
 		}
-	if (optind == argc) {
-		fprintf(stderr, "nscell enter: expected a cell id or a user; run 'nscell list' for the cells.\n");
-		return NSCELL_EXIT_USAGE;
+	if (!target) {
+		if (optind == argc) {
+			fprintf(stderr, "nscell enter: expected a cell id or a user; run 'nscell list' for the cells.\n");
+			return NSCELL_EXIT_USAGE;
+		}
+		target = argv[optind++];
 	}
-	cmd = argv + optind + 1;
+	cmd = argv + optind;
 	if (cmd[0] && strcmp(cmd[0], "--") == 0)
 		cmd++;
 	if (!cli_require_root("enter"))
 		return 125;
-	if (cli_selector_parse("enter", argv[optind], &sel) < 0)
+	if (cli_selector_parse("enter", target, kind, &sel) < 0)
 		return 125;
 	if (cli_cells_load("enter", &sel, 1, &cells) < 0)
 		return 125;
 	if (cells.n != 1) {
 		if (cells.n == 0)
 			fprintf(stderr, "nscell enter: %s %s.\n",
-				sel.is_cell ? "no live cell" : "no cell of user", sel.text);
+				sel.is_cell ? "no live cell" : "no cell of user", CLI_ESC(sel.text));
 		else {
-			fprintf(stderr, "nscell enter: user %s has %zu cells; name one:", sel.text, cells.n);
+			fprintf(stderr, "nscell enter: user %s has %zu cells; name one:", CLI_ESC(sel.text),
+				cells.n);
 			for (size_t i = 0; i < cells.n; i++)
-				fprintf(stderr, " %s", cells.v[i].status->config.cell_id);
+				fprintf(stderr, " %s", CLI_ESC(cells.v[i].status->config.cell_id));
 			fputc('\n', stderr);
 		}
 		goto finish;
@@ -228,18 +260,25 @@ int nscell_verb_enter(int argc, char *argv[])
 	/* The cell's user, for the credentials and the restrictions. */
 	if (!cell->user) {
 		fprintf(stderr, "nscell enter: uid %u of cell %s has no user name.\n",
-			(unsigned)cell->status->config.uid, cell_id);
+			(unsigned)cell->status->config.uid, CLI_ESC(cell_id));
 		goto finish;
 	}
 	r = nscell_identity_resolve(cell->user, &nscell_nss_libc, &id);
 	if (r < 0 || id->uid != cell->status->config.uid) {
-		fprintf(stderr, "nscell enter: cannot resolve user %s of cell %s: %s\n", cell->user,
-			cell_id, r < 0 ? strerror(-r) : "the name leads to another uid");
+		fprintf(stderr, "nscell enter: cannot resolve user %s of cell %s: %s\n",
+			CLI_ESC(cell->user), CLI_ESC(cell_id),
+			r < 0 ? strerror(-r) : "the name leads to another uid");
 		goto finish;
 	}
 	nscell_settings_init(&restrictions);
 	if (!as_root)
 		session_restrictions(id, &restrictions);
+
+	/* The command's terminal (or pipes): never ours. */
+	if (cli_relay_open(&relay, err, sizeof(err)) < 0) {
+		fprintf(stderr, "nscell enter: %s\n", err);
+		goto finish;
+	}
 
 	/* Pinned by the init itself: JOIN with our own pidfd as the opener. */
 	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
@@ -247,32 +286,34 @@ int nscell_verb_enter(int argc, char *argv[])
 		fprintf(stderr, "nscell enter: pidfd_open: %m\n");
 		goto finish;
 	}
-	tty = ttyname(STDIN_FILENO);
-	r = nscell_cellctl_join(cell_id, self, getpid(), ENTER_SERVICE, tty, NULL, &s);
+	r = nscell_cellctl_join(cell_id, self, getpid(), ENTER_SERVICE,
+				relay.pty ? relay.tty_name : NULL, NULL, &s);
 	if (r < 0) {
-		fprintf(stderr, "nscell enter: cannot join cell %s: %s\n", cell_id,
+		fprintf(stderr, "nscell enter: cannot join cell %s: %s\n", CLI_ESC(cell_id),
 			r == -ESTALE ? "it is ending" : strerror(-r));
-		cli_log(LOG_WARNING, "event=refused verb=enter cell=%s by_uid=%u error=\"%s\"", cell_id,
-			(unsigned)getuid(), r == -ESTALE ? "cell ending" : strerror(-r));
+		cli_log(LOG_WARNING, "event=refused verb=enter cell=%s by_uid=%u error=\"%s\"",
+			CLI_ESC(cell_id), (unsigned)getuid(),
+			r == -ESTALE ? "cell ending" : strerror(-r));
 		goto finish;
 	}
 	cli_log(LOG_INFO,
 		"event=cell-entered cell=%s session=%u user=%s uid=%u as=%s by_uid=%u tty=%s opener_pid=%d",
-		cell_id, s.session_no, id->user, (unsigned)id->uid, as_root ? "root" : "user",
-		(unsigned)getuid(), tty ? tty : "-", (int)getpid());
+		CLI_ESC(cell_id), s.session_no, CLI_ESC(id->user), (unsigned)id->uid,
+		as_root ? "root" : "user", (unsigned)getuid(), relay.pty ? relay.tty_name : "-",
+		(int)getpid());
 
 	cwd = getcwd(NULL, 0);
 	/* Our children are born in the cell's pid namespace; we stay outside. */
 	if (setns(s.init_pidfd, CLONE_NEWPID) < 0) {
-		fprintf(stderr, "nscell enter: cannot enter the pid namespace of %s: %m\n", cell_id);
+		fprintf(stderr, "nscell enter: cannot enter the pid namespace of %s: %m\n",
+			CLI_ESC(cell_id));
 		goto finish;
 	}
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGQUIT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
+	/* Read by the relay's signalfd from before the fork on: none is lost. */
+	cli_relay_signals(&block);
 	sigprocmask(SIG_BLOCK, &block, &old);
+	/* Root's stdout going away must not kill us with its terminal in raw mode. */
+	signal(SIGPIPE, SIG_IGN);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -281,35 +322,24 @@ int nscell_verb_enter(int argc, char *argv[])
 		goto finish;
 	}
 	if (pid == 0)
-		child(cell_id, &s, &restrictions, id, as_root, cwd, cmd, &old);
+		child(cell_id, &s, &restrictions, id, as_root, cwd, cmd, &old, &relay);
 
-	/* The terminal's ^C and ^\ reach the command, which decides; a SIGTERM
-	 * or SIGHUP sent to us is passed on. */
-	child_pid = pid;
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	for (;;) {
-		r = waitpid(pid, &status, WUNTRACED);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r == pid && WIFSTOPPED(status)) {
-			/* ^Z: stop with it, as nsenter does, and wake it with us. */
-			kill(getpid(), SIGSTOP);
-			kill(pid, SIGCONT);
-			continue;
-		}
-		break;
-	}
-	if (r < 0)
+	r = cli_relay_run(&relay, pid, &status);
+	cli_relay_close(&relay); /* root's terminal back as it was, before anything is printed */
+	if (r < 0) {
+		fprintf(stderr, "nscell enter: relaying the command's terminal failed: %s\n",
+			strerror(-r));
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
 		ret = 125;
-	else if (WIFEXITED(status))
+	} else if (WIFEXITED(status))
 		ret = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
 		ret = 128 + WTERMSIG(status);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 finish:
+	cli_relay_close(&relay);
 	nscell_cellctl_session_close(&s); /* LEAVE */
 	nscell_identity_free(id);
 	cli_cells_free(&cells);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "escape.h"
 #include "identity.h"
 #include "policy-admin.h"
 #include "policy.h"
@@ -84,7 +85,7 @@ static const char *short_path(const char *path)
 static void print_origin_or_default(const struct nscell_origin *o)
 {
 	if (o->file)
-		printf("%s:%u", short_path(o->file), o->line);
+		printf("%s:%u", CLI_ESC(short_path(o->file)), o->line);
 	else
 		fputs("built-in default", stdout);
 }
@@ -95,7 +96,8 @@ static void print_list(const char *label, const char *const *items, size_t n)
 	size_t col = (size_t) printf("  %-*s", LABEL_WIDTH, label);
 
 	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(items[i]) + (i + 1 < n ? 1 : 0);
+		const char *item = CLI_ESC(items[i]);
+		size_t len = strlen(item) + (i + 1 < n ? 1 : 0);
 		if (i > 0 && col + 1 + len > WIDTH) {
 			printf("\n%*s", 2 + LABEL_WIDTH, "");
 			col = 2 + LABEL_WIDTH;
@@ -103,7 +105,7 @@ static void print_list(const char *label, const char *const *items, size_t n)
 			putchar(' ');
 			col++;
 		}
-		col += (size_t) printf("%s%s", items[i], i + 1 < n ? "," : "");
+		col += (size_t) printf("%s%s", item, i + 1 < n ? "," : "");
 	}
 	putchar('\n');
 }
@@ -120,8 +122,11 @@ static int print_policy(const struct nscell_policy *p)
 	printf("\nPolicy\n");
 	if (base_len == 0)
 		printf("  %-*s.\n", LABEL_WIDTH, "Directory:");
-	else /* without the trailing slash, unless it is "/" */
-		printf("  %-*s%.*s\n", LABEL_WIDTH, "Directory:", (int) (base_len > 1 ? base_len - 1 : 1), base_dir);
+	else { /* without the trailing slash, unless it is "/" */
+		char dir[CLI_ESC_MAX];
+		snprintf(dir, sizeof(dir), "%.*s", (int) (base_len > 1 ? base_len - 1 : 1), base_dir);
+		printf("  %-*s%s\n", LABEL_WIDTH, "Directory:", CLI_ESC(dir));
+	}
 	print_list("Files:", names, n);
 	free(names);
 	return 0;
@@ -130,11 +135,11 @@ static int print_policy(const struct nscell_policy *p)
 static void print_login(const struct nscell_identity *id, const struct nscell_login *login)
 {
 	printf("Login\n");
-	printf("  %-*s%s (uid %u, gid %u)\n", LABEL_WIDTH, "User:", id->user, (unsigned) id->uid, (unsigned) id->gid);
+	printf("  %-*s%s (uid %u, gid %u)\n", LABEL_WIDTH, "User:", CLI_ESC(id->user), (unsigned) id->uid, (unsigned) id->gid);
 	print_list("Groups:", (const char *const *) id->groups, id->n_groups);
-	printf("  %-*s%s\n", LABEL_WIDTH, "Service:", login->service ?: "(none)");
-	printf("  %-*s%s\n", LABEL_WIDTH, "Host:", login->rhost ?: "(none)");
-	printf("  %-*s%s\n", LABEL_WIDTH, "Tty:", login->tty ?: "(none)");
+	printf("  %-*s%s\n", LABEL_WIDTH, "Service:", login->service ? CLI_ESC(login->service) : "(none)");
+	printf("  %-*s%s\n", LABEL_WIDTH, "Host:", login->rhost ? CLI_ESC(login->rhost) : "(none)");
+	printf("  %-*s%s\n", LABEL_WIDTH, "Tty:", login->tty ? CLI_ESC(login->tty) : "(none)");
 }
 
 static void print_outcome(const struct nscell_decision *d)
@@ -151,7 +156,8 @@ static void print_outcome(const struct nscell_decision *d)
 
 	printf("%-*s", LABEL_WIDTH + 2, "Decided by:");
 	if (d->rule.file)
-		printf("%s:%u: %s\n", short_path(d->rule.file), d->rule.line, d->rule_text ?: "Match");
+		printf("%s:%u: %s\n", CLI_ESC(short_path(d->rule.file)), d->rule.line,
+		       d->rule_text ? CLI_ESC(d->rule_text) : "Match");
 	else if (d->root_exempt)
 		printf("no matching Match block names root ('Match User root')\n");
 	else
@@ -254,11 +260,11 @@ int nscell_verb_explain(int argc, char *argv[])
 
 	r = nscell_identity_resolve(user, nss_ops(), &id);
 	if (r == -ENOENT) {
-		fprintf(stderr, "nscell explain: no such user '%s' (looked up through NSS).\n", user);
+		fprintf(stderr, "nscell explain: no such user '%s' (looked up through NSS).\n", CLI_ESC(user));
 		return NSCELL_EXIT_FAILURE;
 	}
 	if (r < 0) {
-		fprintf(stderr, "nscell explain: cannot resolve user '%s': %s\n", user, strerror(-r));
+		fprintf(stderr, "nscell explain: cannot resolve user '%s': %s\n", CLI_ESC(user), strerror(-r));
 		return NSCELL_EXIT_FAILURE;
 	}
 

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "escape.h"
 #include "json.h"
 
 void json_init(struct json *j, FILE *f)
@@ -10,79 +11,33 @@ void json_init(struct json *j, FILE *f)
 	j->f = f;
 }
 
-/* The length of a valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and beyond U+10FFFF are not UTF-8. */
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
+/* The classes of escape.h; invalid bytes become U+FFFD, so the output is
+ * always valid UTF-8. */
 static void put_string(FILE *f, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
 
 	fputc('"', f);
 	while (n > 0) {
-		size_t len = utf8_len(p, n);
+		enum cli_char_kind kind;
+		uint32_t cp;
+		size_t len = cli_char_next(s, n, &kind, &cp);
 
-		if (len == 0) {
+		if (kind == CLI_CHAR_INVALID)
 			fputs("\\ufffd", f);
-			p++;
-			n--;
-			continue;
-		}
-		if (len == 1) {
-			switch (*p) {
-			case '"':
-				fputs("\\\"", f);
-				break;
-			case '\\':
-				fputs("\\\\", f);
-				break;
-			case '\n':
-				fputs("\\n", f);
-				break;
-			case '\t':
-				fputs("\\t", f);
-				break;
-			default:
-				if (*p < 0x20 || *p == 0x7f)
-					fprintf(f, "\\u%04x", *p);
-				else
-					fputc(*p, f);
-			}
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		p += len;
+		else if (kind == CLI_CHAR_CONTROL && cp == '\n')
+			fputs("\\n", f);
+		else if (kind == CLI_CHAR_CONTROL && cp == '\t')
+			fputs("\\t", f);
+		else if (kind == CLI_CHAR_CONTROL)
+			fprintf(f, "\\u%04x", (unsigned)cp);
+		else if (cp == '"')
+			fputs("\\\"", f);
+		else if (cp == '\\')
+			fputs("\\\\", f);
+		else
+			fwrite(s, 1, len, f);
+		s += len;
 		n -= len;
 	}
 	fputc('"', f);

@@ -2,7 +2,8 @@
 /*
  * A small streaming JSON writer for `nscell list --json` and `show --json`:
  * two-space indentation, keys in the order written, strings escaped and
- * made valid UTF-8 (an invalid byte becomes U+FFFD).
+ * made valid UTF-8 as escape.h says (controls as \uNNNN, an invalid byte
+ * as U+FFFD).
  */
 #pragma once
 

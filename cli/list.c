@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cells.h"
+#include "escape.h"
 #include "verbs.h"
 
 static void help(void)
@@ -22,6 +23,8 @@ static void help(void)
 	       "\n"
 	       "Options:\n"
 	       "  -j, --json        Print JSON (fields in nscell(8))\n"
+	       "      --cell ID     The cell ID (also: ID as an argument)\n"
+	       "  -u, --user USER   The cells of USER (also: USER as an argument)\n"
 	       "      --no-legend   Print neither the header nor the summary line\n"
 	       "  -h, --help        Show this help\n"
 	       "\n"
@@ -49,7 +52,7 @@ static void print_table(const struct cli_cells *cells, bool legend, uint64_t now
 					  c->status->n_sessions : NSCELL_STATUS_SESSIONS_MAX;
 
 		snprintf(uidbuf, sizeof(uidbuf), "%u", (unsigned)cfg->uid);
-		cli_fit(c->user ? c->user : uidbuf, 8, user, sizeof(user));
+		cli_fit(CLI_ESC(c->user ? c->user : uidbuf), 8, user, sizeof(user));
 		if (c->measured) {
 			snprintf(procs, sizeof(procs), "%u", c->processes);
 			cli_format_bytes(c->memory, mem, sizeof(mem));
@@ -63,7 +66,7 @@ static void print_table(const struct cli_cells *cells, bool legend, uint64_t now
 		cli_format_age(now > cfg->created_usec ? (now - cfg->created_usec) / 1000000u : 0, age,
 			       sizeof(age));
 		cli_format_namespaces(cfg->namespaces, true, ",", ns, sizeof(ns));
-		printf("%-24s %-8s %7d %5s %5s %5s %s\n", cfg->cell_id, user, (int)cfg->init_pid_host,
+		printf("%-24s %-8s %7d %5s %5s %5s %s\n", CLI_ESC(cfg->cell_id), user, (int)cfg->init_pid_host,
 		       procs, mem, age, ns);
 		if (c->status->state == NSCELL_CELL_DRAINING)
 			printf("  (draining: no session left; it ends when empty or at its drain limit)\n");
@@ -74,9 +77,9 @@ static void print_table(const struct cli_cells *cells, bool legend, uint64_t now
 			char no[16], service[16], tty[16], from[32];
 
 			snprintf(no, sizeof(no), "#%u", s->session_no);
-			cli_fit(s->service[0] ? s->service : "-", 12, service, sizeof(service));
-			cli_fit(s->tty[0] ? s->tty : "-", 12, tty, sizeof(tty));
-			cli_fit(s->rhost[0] ? s->rhost : "-", 22, from, sizeof(from));
+			cli_fit(s->service[0] ? CLI_ESC(s->service) : "-", 12, service, sizeof(service));
+			cli_fit(s->tty[0] ? CLI_ESC(s->tty) : "-", 12, tty, sizeof(tty));
+			cli_fit(s->rhost[0] ? CLI_ESC(s->rhost) : "-", 22, from, sizeof(from));
 			cli_format_age(now > s->joined_usec ? (now - s->joined_usec) / 1000000u : 0, age,
 				       sizeof(age));
 			printf("  %-4s %-12s %-12s %-22s %7d %5s\n", no, service, tty, from,
@@ -116,8 +119,10 @@ static void print_json(const struct cli_cells *cells, uint64_t now)
 
 int nscell_verb_list(int argc, char *argv[])
 {
-	enum { ARG_NO_LEGEND = 0x100 };
+	enum { ARG_NO_LEGEND = 0x100, ARG_CELL };
 	static const struct option options[] = {
+		{ "cell", required_argument, NULL, ARG_CELL },
+		{ "user", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-legend", no_argument, NULL, ARG_NO_LEGEND },
 		{ "help", no_argument, NULL, 'h' },
@@ -129,8 +134,17 @@ int nscell_verb_list(int argc, char *argv[])
 	size_t n_sel = 0;
 	int c, ret = NSCELL_EXIT_FAILURE;
 
-	while ((c = getopt_long(argc, argv, "jh", options, NULL)) >= 0)
+	sel = calloc((size_t)argc, sizeof(*sel));
+	if (!sel)
+		return NSCELL_EXIT_FAILURE;
+	while ((c = getopt_long(argc, argv, "ju:h", options, NULL)) >= 0)
 		switch (c) {
+		case ARG_CELL:
+		case 'u':
+			if (cli_selector_parse("list", optarg, c == 'u' ? CLI_SEL_USER : CLI_SEL_CELL,
+					       &sel[n_sel++]) < 0)
+				goto finish;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -139,21 +153,18 @@ int nscell_verb_list(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return NSCELL_EXIT_OK;
+			ret = NSCELL_EXIT_OK;
+			goto finish;
 		default:
 			fprintf(stderr, "Run 'nscell list --help' for usage.\n");
-			return NSCELL_EXIT_USAGE;
+			ret = NSCELL_EXIT_USAGE;
+			goto finish;
 		}
 	if (!cli_require_root("list"))
-		return NSCELL_EXIT_FAILURE;
-	if (optind < argc) {
-		sel = calloc((size_t)(argc - optind), sizeof(*sel));
-		if (!sel)
-			return NSCELL_EXIT_FAILURE;
-		for (int i = optind; i < argc; i++)
-			if (cli_selector_parse("list", argv[i], &sel[n_sel++]) < 0)
-				goto finish;
-	}
+		goto finish;
+	for (int i = optind; i < argc; i++)
+		if (cli_selector_parse("list", argv[i], CLI_SEL_ANY, &sel[n_sel++]) < 0)
+			goto finish;
 	if (cli_cells_load("list", sel, n_sel, &cells) < 0)
 		goto finish;
 	cli_cells_measure(&cells);

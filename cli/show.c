@@ -15,9 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libmount.h>
+
 #include "cellctl.h"
 #include "cells.h"
 #include "cleanup.h"
+#include "escape.h"
 #include "settings-keys.h"
 #include "verbs.h"
 
@@ -36,6 +39,8 @@ static void help(void)
 	       "Options:\n"
 	       "  -j, --json    Print JSON (fields in nscell(8))\n"
 	       "  -l, --full    Do not cut command lines at 80 columns\n"
+	       "      --cell ID     The cell ID (also: ID as an argument)\n"
+	       "  -u, --user USER   Every cell of USER (also: USER as an argument)\n"
 	       "  -h, --help    Show this help\n"
 	       "\n"
 	       "Exit status: 0 shown, 1 no such cell or error, 2 usage error.\n");
@@ -53,75 +58,78 @@ struct mount_entry {
 static const char *const shown_mounts[] = { "/proc", "/tmp", "/var/tmp", "/dev/shm", NSCELL_RUNDIR };
 #define N_SHOWN NSCELL_ELEMENTSOF(shown_mounts)
 
-/* The topmost mount on each of shown_mounts[] (the last line wins). */
+static void mnt_tablep(struct libmnt_table **t)
+{
+	mnt_unref_table(*t);
+}
+
+/* The topmost mount on each of shown_mounts[] (the last line wins), read by
+ * libmount, which decodes the octal escapes of mountinfo. */
 static void read_mounts(int procfd, struct mount_entry m[N_SHOWN], bool found[N_SHOWN])
 {
+	__attribute__((cleanup(mnt_tablep))) struct libmnt_table *tb = NULL;
 	_cleanup_fclose_ FILE *f = NULL;
-	_cleanup_free_ char *line = NULL;
-	size_t len = 0;
+	struct libmnt_iter *it = NULL;
+	struct libmnt_fs *fs;
 	int fd;
 
 	memset(found, 0, sizeof(bool) * N_SHOWN);
 	fd = openat(procfd, "mountinfo", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || !(f = fdopen(fd, "r"))) {
+	if (fd < 0 || !(f = fdopen(fd, "re"))) {
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
-	while (getline(&line, &len, f) > 0) {
-		char *save = NULL, *tok[6], *sep, *rest[3];
-		size_t k;
+	tb = mnt_new_table();
+	if (!tb || mnt_table_parse_stream(tb, f, "mountinfo") < 0)
+		return;
+	it = mnt_new_iter(MNT_ITER_FORWARD);
+	if (!it)
+		return;
+	while (mnt_table_next_fs(tb, it, &fs) == 0) {
+		const char *target = mnt_fs_get_target(fs), *super = mnt_fs_get_fs_options(fs);
+		const char *vfs = mnt_fs_get_vfs_options(fs);
 
-		line[strcspn(line, "\n")] = '\0';
-		sep = strstr(line, " - ");
-		if (!sep)
+		if (!target)
 			continue;
-		*sep = '\0';
-		tok[0] = strtok_r(line, " ", &save);
-		for (k = 1; k < 6 && tok[k - 1]; k++)
-			tok[k] = strtok_r(NULL, " ", &save);
-		if (k < 6 || !tok[4] || !tok[5])
-			continue;
-		save = NULL;
-		rest[0] = strtok_r(sep + 3, " ", &save);
-		rest[1] = rest[0] ? strtok_r(NULL, " ", &save) : NULL;
-		rest[2] = rest[1] ? strtok_r(NULL, " ", &save) : NULL;
-		if (!rest[2])
-			continue;
+		if (!super)
+			super = "";
+		if (strncmp(super, "rw,", 3) == 0 || strncmp(super, "ro,", 3) == 0)
+			super += 3;
+		else if (strcmp(super, "rw") == 0 || strcmp(super, "ro") == 0)
+			super = "";
 		for (size_t i = 0; i < N_SHOWN; i++) {
-			const char *super = rest[2];
-			if (strcmp(tok[4], shown_mounts[i]) != 0)
+			if (strcmp(target, shown_mounts[i]) != 0)
 				continue;
-			if (strncmp(super, "rw,", 3) == 0 || strncmp(super, "ro,", 3) == 0)
-				super += 3;
-			else if (strcmp(super, "rw") == 0 || strcmp(super, "ro") == 0)
-				super = "";
-			snprintf(m[i].target, sizeof(m[i].target), "%s", tok[4]);
-			snprintf(m[i].fstype, sizeof(m[i].fstype), "%s", rest[0]);
-			snprintf(m[i].source, sizeof(m[i].source), "%s", rest[1]);
-			snprintf(m[i].options, sizeof(m[i].options), "%s%s%s", tok[5],
+			snprintf(m[i].target, sizeof(m[i].target), "%s", target);
+			snprintf(m[i].fstype, sizeof(m[i].fstype), "%s", mnt_fs_get_fstype(fs) ?: "");
+			snprintf(m[i].source, sizeof(m[i].source), "%s", mnt_fs_get_source(fs) ?: "");
+			snprintf(m[i].options, sizeof(m[i].options), "%s%s%s", vfs ?: "",
 				 super[0] ? "," : "", super);
 			found[i] = true;
 		}
 	}
+	mnt_free_iter(it);
 }
 
 /* A comma-separated list from column `col` on, wrapped after a comma. */
-static void print_wrapped(const char *list, size_t col)
+static void print_wrapped(const char *raw, size_t col)
 {
+	_cleanup_free_ char *list = cli_escape(raw);
+	const char *p = list ?: "?";
 	size_t pos = col;
 
-	while (*list) {
-		size_t n = strcspn(list, ",");
-		bool more = list[n] == ',';
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		bool more = p[n] == ',';
 
 		if (pos > col && pos + n + more > WIDTH) {
 			printf("\n%*s", (int)col, "");
 			pos = col;
 		}
-		printf("%.*s%s", (int)n, list, more ? "," : "");
+		printf("%.*s%s", (int)n, p, more ? "," : "");
 		pos += n + more;
-		list += n + more;
+		p += n + more;
 	}
 	putchar('\n');
 }
@@ -179,7 +187,8 @@ static void free_procs(struct proc_node *v, size_t n)
 static void print_proc(struct proc_node *v, size_t n, size_t i, char *prefix, size_t plen,
 		       bool last, bool root, bool full)
 {
-	char user[16], line[4096], note[128] = "";
+	char user[16], ufit[16], line[4096], cut[WIDTH + 1], note[128] = "";
+	_cleanup_free_ char *cmdline = NULL;
 	size_t last_kid = SIZE_MAX;
 	int len;
 
@@ -198,16 +207,18 @@ static void print_proc(struct proc_node *v, size_t n, size_t i, char *prefix, si
 			close(fd);
 		}
 		snprintf(note, sizeof(note), "  (parent %d %s, outside the cell)", (int)v[i].info.ppid,
-			 comm);
+			 CLI_ESC(comm));
 	}
-	len = snprintf(line, sizeof(line), "%10d %9d  %-9.9s %s%s%s%s", (int)v[i].info.pid,
-		       (int)v[i].info.cell_pid, uid_name(v[i].info.uid, user, sizeof(user)), prefix,
-		       root ? "" : last ? "`-" : "|-", v[i].info.cmdline, note);
+	cmdline = cli_escape(v[i].info.cmdline);
+	cli_fit(CLI_ESC(uid_name(v[i].info.uid, user, sizeof(user))), 9, ufit, sizeof(ufit));
+	len = snprintf(line, sizeof(line), "%10d %9d  %-9s %s%s%s%s", (int)v[i].info.pid,
+		       (int)v[i].info.cell_pid, ufit, prefix, root ? "" : last ? "`-" : "|-", cmdline ?: "?", note);
 	if (!full && len > WIDTH) {
-		line[WIDTH - 1] = '+';
-		line[WIDTH] = '\0';
+		cli_fit(line, WIDTH, cut, sizeof(cut));
+		puts(cut);
+	} else {
+		puts(line);
 	}
-	puts(line);
 
 	if (plen / 2 >= TREE_DEPTH_MAX)
 		return;
@@ -264,7 +275,8 @@ static void print_cell(const struct cli_cell *c, bool full, uint64_t now)
 	char buf[128], age[16], ns[128];
 	const char *logout = nscell_logout_name((enum nscell_logout)cfg->logout);
 
-	printf("%s - %s (uid %u)\n", cfg->cell_id, c->user ? c->user : "?", (unsigned)cfg->uid);
+	printf("%s - %s (uid %u)\n", CLI_ESC(cfg->cell_id), c->user ? CLI_ESC(c->user) : "?",
+	       (unsigned)cfg->uid);
 	printf(LABEL "%s\n", "State:", nscell_cell_state_name(st->state));
 	printf(LABEL "%s\n", "Scope:", nscell_scope_name((enum nscell_scope)cfg->scope) ?: "?");
 	format_time(cfg->created_usec, buf, sizeof(buf));
@@ -295,8 +307,9 @@ static void print_cell(const struct cli_cell *c, bool full, uint64_t now)
 		cli_format_age(now > s->joined_usec ? (now - s->joined_usec) / 1000000u : 0, age,
 			       sizeof(age));
 		printf(INDENT "#%u %s%s%s%s%s, opener %d, %s\n", s->session_no,
-		       s->service[0] ? s->service : "-", s->tty[0] ? ", tty " : "", s->tty,
-		       s->rhost[0] ? ", from " : "", s->rhost, (int)s->opener_pid, age);
+		       s->service[0] ? CLI_ESC(s->service) : "-", s->tty[0] ? ", tty " : "",
+		       CLI_ESC(s->tty), s->rhost[0] ? ", from " : "", CLI_ESC(s->rhost),
+		       (int)s->opener_pid, age);
 	}
 	if (c->measured) {
 		struct mount_entry m[N_SHOWN];
@@ -308,7 +321,7 @@ static void print_cell(const struct cli_cell *c, bool full, uint64_t now)
 			if (!found[i])
 				continue;
 			printf(first ? LABEL : INDENT, first ? "Mounts:" : "");
-			printf("%-12s %-6s ", m[i].target, m[i].fstype);
+			printf("%-12s %-6s ", CLI_ESC(m[i].target), CLI_ESC(m[i].fstype));
 			print_wrapped(m[i].options, strlen(INDENT) + 12 + 1 + 6 + 1);
 			first = false;
 		}
@@ -369,9 +382,12 @@ static void json_cell(struct json *j, const struct cli_cell *c, uint64_t now)
 
 int nscell_verb_show(int argc, char *argv[])
 {
+	enum { ARG_CELL = 0x100 };
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "full", no_argument, NULL, 'l' },
+		{ "cell", required_argument, NULL, ARG_CELL },
+		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -382,8 +398,17 @@ int nscell_verb_show(int argc, char *argv[])
 	uint64_t now;
 	int c, ret = NSCELL_EXIT_FAILURE;
 
-	while ((c = getopt_long(argc, argv, "jlh", options, NULL)) >= 0)
+	sel = calloc((size_t)argc, sizeof(*sel));
+	if (!sel)
+		return NSCELL_EXIT_FAILURE;
+	while ((c = getopt_long(argc, argv, "jlu:h", options, NULL)) >= 0)
 		switch (c) {
+		case ARG_CELL:
+		case 'u':
+			if (cli_selector_parse("show", optarg, c == 'u' ? CLI_SEL_USER : CLI_SEL_CELL,
+					       &sel[n_sel++]) < 0)
+				goto finish;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -392,22 +417,22 @@ int nscell_verb_show(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return NSCELL_EXIT_OK;
+			ret = NSCELL_EXIT_OK;
+			goto finish;
 		default:
 			fprintf(stderr, "Run 'nscell show --help' for usage.\n");
-			return NSCELL_EXIT_USAGE;
+			ret = NSCELL_EXIT_USAGE;
+			goto finish;
 		}
-	if (optind == argc) {
+	if (optind == argc && n_sel == 0) {
 		fprintf(stderr, "nscell show: expected a cell id or a user; run 'nscell list' for the cells.\n");
-		return NSCELL_EXIT_USAGE;
+		ret = NSCELL_EXIT_USAGE;
+		goto finish;
 	}
 	if (!cli_require_root("show"))
-		return NSCELL_EXIT_FAILURE;
-	sel = calloc((size_t)(argc - optind), sizeof(*sel));
-	if (!sel)
-		return NSCELL_EXIT_FAILURE;
+		goto finish;
 	for (int i = optind; i < argc; i++)
-		if (cli_selector_parse("show", argv[i], &sel[n_sel++]) < 0)
+		if (cli_selector_parse("show", argv[i], CLI_SEL_ANY, &sel[n_sel++]) < 0)
 			goto finish;
 	if (cli_cells_load("show", sel, n_sel, &cells) < 0)
 		goto finish;
@@ -417,7 +442,7 @@ int nscell_verb_show(int argc, char *argv[])
 			any = cli_selector_match(&sel[i], &cells.v[k]);
 		if (!any) {
 			fprintf(stderr, "nscell show: %s %s.\n",
-				sel[i].is_cell ? "no live cell" : "no cell of user", sel[i].text);
+				sel[i].is_cell ? "no live cell" : "no cell of user", CLI_ESC(sel[i].text));
 			goto finish;
 		}
 	}

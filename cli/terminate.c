@@ -24,6 +24,7 @@
 #include "cellctl.h"
 #include "cells.h"
 #include "cleanup.h"
+#include "escape.h"
 #include "verbs.h"
 
 #define END_TIMEOUT_MS 10000
@@ -31,13 +32,14 @@
 static void help(void)
 {
 	printf("Usage: nscell terminate [OPTIONS...] CELL|USER...\n"
-	       "       nscell terminate --user USER...\n"
+	       "       nscell terminate --user USER... --cell ID...\n"
 	       "       nscell terminate --all\n"
 	       "\n"
 	       "End cells now: every process in them is killed, their sessions end, and\n"
 	       "their namespaces and private directories go away. Reports what was ended.\n"
 	       "\n"
 	       "Options:\n"
+	       "      --cell ID    The cell ID (also: ID as an argument)\n"
 	       "  -u, --user USER  Every cell of USER (also: USER as an argument)\n"
 	       "  -a, --all        Every cell\n"
 	       "  -v, --verbose    List the processes that were ended\n"
@@ -111,17 +113,22 @@ static void list_processes(const struct cli_cell *c)
 	for (size_t i = 0; i < c->n_pids; i++) {
 		struct nscell_proc_info p;
 		/* Read now, before the end: afterwards there is nothing to read. */
+		_cleanup_free_ char *cmdline = NULL;
+
 		if (nscell_proc_info_read(c->pids[i], &c->pidns, NSCELL_PROC_CMDLINE, &p) < 0)
 			continue;
+		cmdline = cli_escape(p.cmdline);
 		printf("    %d (%d in the cell) uid %u: %s\n", (int)p.pid, (int)p.cell_pid,
-		       (unsigned)p.uid, p.cmdline);
+		       (unsigned)p.uid, cmdline ?: "?");
 		nscell_proc_info_done(&p);
 	}
 }
 
 int nscell_verb_terminate(int argc, char *argv[])
 {
+	enum { ARG_CELL = 0x100 };
 	static const struct option options[] = {
+		{ "cell", required_argument, NULL, ARG_CELL },
 		{ "user", required_argument, NULL, 'u' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -142,15 +149,11 @@ int nscell_verb_terminate(int argc, char *argv[])
 		return NSCELL_EXIT_FAILURE;
 	while ((c = getopt_long(argc, argv, "u:avh", options, NULL)) >= 0)
 		switch (c) {
+		case ARG_CELL:
 		case 'u':
-			if (cli_selector_parse("terminate", optarg, &sel[n_sel]) < 0)
+			if (cli_selector_parse("terminate", optarg,
+					       c == 'u' ? CLI_SEL_USER : CLI_SEL_CELL, &sel[n_sel++]) < 0)
 				goto finish;
-			if (sel[n_sel].is_cell) {
-				fprintf(stderr, "nscell terminate: --user takes a user, not a cell id.\n");
-				ret = NSCELL_EXIT_USAGE;
-				goto finish;
-			}
-			n_sel++;
 			break;
 		case 'a':
 			all = true;
@@ -176,7 +179,7 @@ int nscell_verb_terminate(int argc, char *argv[])
 	if (!cli_require_root("terminate"))
 		goto finish;
 	for (int i = optind; i < argc; i++)
-		if (cli_selector_parse("terminate", argv[i], &sel[n_sel++]) < 0)
+		if (cli_selector_parse("terminate", argv[i], CLI_SEL_ANY, &sel[n_sel++]) < 0)
 			goto finish;
 	if (cli_cells_load("terminate", sel, n_sel, &cells) < 0)
 		goto finish;
@@ -188,10 +191,10 @@ int nscell_verb_terminate(int argc, char *argv[])
 		if (any)
 			continue;
 		if (sel[i].is_cell) {
-			fprintf(stderr, "nscell terminate: no live cell %s.\n", sel[i].text);
+			fprintf(stderr, "nscell terminate: no live cell %s.\n", CLI_ESC(sel[i].text));
 			ret = NSCELL_EXIT_FAILURE;
 		} else {
-			printf("User %s has no cell.\n", sel[i].text);
+			printf("User %s has no cell.\n", CLI_ESC(sel[i].text));
 		}
 	}
 	if (cells.n == 0) {
@@ -216,7 +219,8 @@ int nscell_verb_terminate(int argc, char *argv[])
 					   cell->status->config.cell_id, &t[i].pidfd) < 0)
 			t[i].pidfd = -1;
 		if (verbose) {
-			printf("%s (user %s):\n", cell->status->config.cell_id, cell->user ? cell->user : "?");
+			printf("%s (user %s):\n", CLI_ESC(cell->status->config.cell_id),
+			       cell->user ? CLI_ESC(cell->user) : "?");
 			list_processes(cell);
 		}
 		t[i].error = nscell_cellctl_terminate(cell->status->config.cell_id);
@@ -239,9 +243,9 @@ int nscell_verb_terminate(int argc, char *argv[])
 			snprintf(procs, sizeof(procs), "unknown");
 		if (!t[i].ended) {
 			const char *why = t[i].error ? strerror(-t[i].error) : "it did not end in time";
-			fprintf(stderr, "nscell terminate: cell %s: %s\n", id, why);
+			fprintf(stderr, "nscell terminate: cell %s: %s\n", CLI_ESC(id), why);
 			cli_log(LOG_ERR, "event=terminate-failed cell=%s user=%s uid=%u by_uid=%u error=\"%s\"",
-				id, cell->user ? cell->user : "-", (unsigned)cell->status->config.uid,
+				CLI_ESC(id), cell->user ? CLI_ESC(cell->user) : "-", (unsigned)cell->status->config.uid,
 				(unsigned)getuid(), why);
 			ret = NSCELL_EXIT_FAILURE;
 			continue;
@@ -249,14 +253,15 @@ int nscell_verb_terminate(int argc, char *argv[])
 		n_ended++;
 		n_sessions += cell->status->n_sessions;
 		n_processes += cell->measured ? cell->processes : 0;
-		printf("Terminated %s (user %s): %u session%s, %s process%s besides its init.\n", id,
-		       cell->user ? cell->user : "?", cell->status->n_sessions,
+		printf("Terminated %s (user %s): %u session%s, %s process%s besides its init.\n",
+		       CLI_ESC(id), cell->user ? CLI_ESC(cell->user) : "?", cell->status->n_sessions,
 		       cell->status->n_sessions == 1 ? "" : "s", procs,
 		       cell->measured && cell->processes == 1 ? "" : "es");
 		cli_log(LOG_NOTICE,
 			"event=cell-terminated cell=%s user=%s uid=%u sessions=%u processes=%s by_uid=%u",
-			id, cell->user ? cell->user : "-", (unsigned)cell->status->config.uid,
-			cell->status->n_sessions, procs, (unsigned)getuid());
+			CLI_ESC(id), cell->user ? CLI_ESC(cell->user) : "-",
+			(unsigned)cell->status->config.uid, cell->status->n_sessions, procs,
+			(unsigned)getuid());
 	}
 	if (cells.n > 1)
 		printf("%zu cell%s ended, %u session%s, %u process%s.\n", n_ended, n_ended == 1 ? "" : "s",

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "cellenter.h"
@@ -86,6 +87,33 @@ int nscell_cell_enter(int init_pidfd, unsigned namespaces, int userns_fd,
 		r = drop_to(as, err, errlen);
 		if (r < 0)
 			return r;
+	}
+	return 0;
+}
+
+int nscell_cell_private_tmp(char *err, size_t errlen)
+{
+	static const char *const dirs[] = { "/tmp", "/var/tmp", "/dev/shm" };
+
+	if (unshare(CLONE_NEWNS) < 0) {
+		snprintf(err, errlen, "cannot make a mount namespace of its own: %s", strerror(errno));
+		return -errno;
+	}
+	/* Nothing mounted here may reach the cell. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+		snprintf(err, errlen, "cannot make / a slave mount: %s", strerror(errno));
+		return -errno;
+	}
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		/* Mounted on the mount points, never walked: the cell's
+		 * directories are not looked into. */
+		if (mount("tmpfs", dirs[i], "tmpfs", MS_NOSUID | MS_NODEV,
+			  "mode=1777") < 0 &&
+		    errno != ENOENT) {
+			snprintf(err, errlen, "cannot mount a tmpfs of its own on %s: %s", dirs[i],
+				 strerror(errno));
+			return -errno;
+		}
 	}
 	return 0;
 }

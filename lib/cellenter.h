@@ -39,6 +39,17 @@ int nscell_cell_enter(int init_pidfd, unsigned namespaces, int userns_fd,
 		      const struct nscell_settings *restrictions, const struct nscell_identity *as,
 		      char *err, size_t errlen);
 
+/*
+ * nscell_cell_private_tmp - after nscell_cell_enter() as root: a mount
+ * namespace of the caller's own, a slave of the cell's, with a fresh tmpfs
+ * on /tmp, /var/tmp and /dev/shm (a missing mount point is left alone). The
+ * cell's are what its user wrote; root's programs use fixed names there.
+ * The cell's own stay reachable as /proc/1/root/tmp and so on.
+ *
+ * Returns 0, or -errno with a sentence in err.
+ */
+int nscell_cell_private_tmp(char *err, size_t errlen);
+
 /* Whether a TERM or LANG value may be passed on: printable ASCII without
  * spaces, 1 to 64 bytes. */
 bool nscell_env_value_ok(const char *v);

@@ -232,10 +232,10 @@ static char *printable_cmdline(const char *raw, size_t n, const char *comm)
 	s = malloc(n + 1);
 	if (!s)
 		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)raw[i];
-		s[i] = c == '\0' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
+	/* Only the separators change: escaping for a terminal or JSON is the
+	 * printer's, in one place (cli/escape.h). */
+	for (size_t i = 0; i < n; i++)
+		s[i] = raw[i] == '\0' ? ' ' : raw[i];
 	s[n] = '\0';
 	return s;
 }

@@ -68,7 +68,7 @@ struct nscell_proc_info {
 	uid_t uid;      /* real uid, as the host sees it */
 	char state;
 	char comm[32];
-	char *cmdline;  /* NSCELL_PROC_CMDLINE: printable, arguments joined by spaces */
+	char *cmdline;  /* NSCELL_PROC_CMDLINE: arguments joined by spaces, raw bytes: escape to print */
 	uint64_t memory; /* NSCELL_PROC_MEMORY: bytes */
 	bool memory_pss; /* ... Pss (else VmRSS) */
 };

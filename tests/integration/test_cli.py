@@ -277,10 +277,14 @@ def _(t):
     t.syslog(syslog_event('nscell-init', 'session-left', cell=cell, session=2, reason='close'), mark,
              'syslog: the enter session leaves with reason=close')
 
-    r = nscell('enter', '--root', cell, '--', 'sh', '-c', ENTER_PROBE)
+    r = nscell('enter', '--root', cell, '--', 'sh', '-c',
+               'cat /proc/1/root/tmp/nscit-enter-marker; ls -A /tmp | sed "s/^/roottmp: /"; '
+               + ENTER_PROBE)
     v = values(r.stdout)
     t.check(r.returncode == 0 and f'secret-{s.value("shell_pid")}' in r.stdout,
-            'enter --root: sees the cell\'s /tmp', r.stdout + r.stderr)
+            'enter --root: sees the cell\'s /tmp at /proc/1/root/tmp', r.stdout + r.stderr)
+    t.check(not re.search('^roottmp:', r.stdout, re.M) and 'No such file' in r.stderr,
+            'enter --root: its own /tmp is empty, without the cell\'s file', r.stdout + r.stderr)
     t.eq((v.get('uid'), v.get('pidns'), v.get('init'), v.get('nnp')),
          ('0', s.value('pidns'), f'nscell-init|{cell}|', 'NoNewPrivs:0'),
          'enter --root: root, unrestricted, in the cell\'s pid namespace and /proc')
