@@ -4,10 +4,15 @@
 # helper: outputs parsed and checked against what the harness sees in /proc,
 # syslog lines caught, and nothing left behind.
 
+import fcntl
 import json
 import os
 import re
+import select
+import struct
 import subprocess
+import termios
+import time
 
 from nscelltest import (HOLD, PROBE, USERS, WORK, cell_of, check_in_cell, host_pid_of, poll,
                         policy, procs, sh, syslog_event, test)
@@ -314,6 +319,128 @@ def _(t):
     r = nscell('enter', 'session-0123456789abcdef', '--', 'true')
     t.check(r.returncode == 125 and 'no live cell' in r.stderr, 'enter of a cell that does not exist: 125',
             r.stdout + r.stderr)
+
+
+def set_winsize(fd, rows, cols):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
+
+
+def read_until(fd, buf, needle, timeout=60):
+    """Read a pty master until `needle` is in what was read (or EOF/deadline)."""
+    deadline = time.monotonic() + timeout
+    while needle not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        buf += data
+    return buf
+
+
+def on_terminal(argv):
+    """argv on a new pty of its own (its controlling terminal), as root's
+    shell would run it; returns (process, master, slave)."""
+    master, slave = os.openpty()
+    set_winsize(slave, 24, 80)
+
+    def ctty():
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                         preexec_fn=ctty, cwd='/')
+    return p, master, slave
+
+
+TTY_PROBE = ('echo "tty=$(tty)"; echo "sid=$(ps -o sid= -p $$ | tr -d " ") pid=$$"; '
+             'echo "size=$(stty size)"; echo READY; read x; echo "size2=$(stty size)"; exit 3')
+
+
+@test('cli: enter: the command gets a pty and a session of its own; root\'s terminal comes back as it was')
+def _(t):
+    env = t.env
+    s = env.login('ssh', 'nscit-a', PROBE + HOLD)
+    t.require(s.wait_held(), 'nscit-a logs in over ssh and holds', s.describe())
+    cell = check_in_cell(t, s, 'ssh')
+
+    p, master, slave = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c', TTY_PROBE])
+    before = termios.tcgetattr(slave)
+    root_tty = os.ttyname(slave)
+    buf = read_until(master, b'', b'READY\r\n')
+    # A new size for root's terminal while the command runs: passed on (SIGWINCH).
+    set_winsize(slave, 50, 132)
+    os.write(master, b'\n')
+    buf = read_until(master, buf, b'size2=')
+    buf = read_until(master, buf, b'\n')
+    try:
+        rc = p.wait(60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = p.wait()
+    out = buf.decode(errors='replace').replace('\r\n', '\n')
+    v = values(out)
+    t.check(v.get('tty', '').startswith('/dev/pts/') and v.get('tty') != root_tty,
+            f'the command\'s terminal is a pty of its own, not root\'s {root_tty}', out)
+    m = re.match(r'sid=(\d+) pid=(\d+)', v.get('sid', '') and 'sid=' + v['sid'])
+    t.check(m and m.group(1) == m.group(2), 'the command leads a session of its own', out)
+    t.eq(v.get('size'), '24 80', 'the command\'s pty starts with root\'s window size')
+    t.eq(v.get('size2'), '50 132', 'a new window size of root\'s terminal reaches the command\'s pty')
+    t.eq(rc, 3, 'enter exits with the command\'s status')
+    after = termios.tcgetattr(slave)
+    t.eq(after, before, 'root\'s terminal modes are as they were before enter (raw mode undone)')
+    os.close(master)
+    os.close(slave)
+
+    # Not a terminal: pipes; EOF reaches the command; what it leaves behind
+    # does not hold root's pipes open.
+    r = sh([NSCELL, 'enter', cell, '--', 'sh', '-c',
+            'if [ -t 0 ] || [ -t 1 ]; then echo terminal; else echo no-terminal; fi; cat; echo "sid=$(ps -o sid= -p $$ | tr -d " ") pid=$$"'],
+           check=False, input='from-root\n', timeout=60)
+    t.check(r.returncode == 0 and 'no-terminal' in r.stdout and 'from-root' in r.stdout,
+            'stdin not a terminal: the command gets pipes, and root\'s input up to EOF', r.stdout + r.stderr)
+    m = re.search(r'sid=(\d+) pid=(\d+)', r.stdout)
+    t.check(m and m.group(1) == m.group(2), 'pipes: the command still leads a session of its own', r.stdout)
+    try:
+        r = sh([NSCELL, 'enter', cell, '--', 'sh', '-c', 'sleep 600.71 & echo started'], check=False,
+               timeout=120)
+        t.check(r.returncode == 0 and 'started' in r.stdout,
+                'a process the command leaves behind does not keep root\'s pipes open', r.stdout + r.stderr)
+    except subprocess.TimeoutExpired:
+        t.check(False, 'a process the command leaves behind does not keep root\'s pipes open',
+                'nscell enter did not end within 120 s')
+    s.release()
+    s.wait()
+    t.clean(timeout=15)
+
+
+@test('cli: --cell and --user name a cell or a user\'s cells unambiguously')
+def _(t):
+    env = t.env
+    env.set_policy(USER_POLICY)
+    a = env.login('ssh', 'nscit-a', PROBE + HOLD)
+    b = env.login('ssh', 'nscit-b', PROBE + HOLD)
+    t.require(a.wait_held() and b.wait_held(), 'nscit-a and nscit-b log in and hold', a.describe() + b.describe())
+    ca, cb = check_in_cell(t, a, 'ssh', 'user'), check_in_cell(t, b, 'ssh', 'user')
+    t.eq(sorted(listing(t, '--user', 'nscit-a')), [ca], 'list --user nscit-a')
+    t.eq(sorted(listing(t, '--cell', cb)), [cb], f'list --cell {cb}')
+    t.eq(sorted(listing(t, '--cell', cb, '--user', 'nscit-a')), sorted([ca, cb]), 'list --cell and --user together')
+    r = nscell('show', '--cell', 'nscit-a')
+    t.check(r.returncode == 1 and 'is not a cell id' in r.stderr, 'show --cell USER: not a cell id', r.stderr)
+    r = nscell('show', '--user', ca)
+    t.check(r.returncode == 1 and "no user 'user-" in r.stderr, 'show --user CELL: no such user', r.stderr)
+    r = nscell('enter', '--cell', ca, '--', 'id', '-un')
+    t.eq((r.returncode, r.stdout.strip()), (0, 'nscit-a'), f'enter --cell {ca} -- id -un')
+    r = nscell('enter', '--user', 'nscit-b', 'id', '-un')
+    t.eq((r.returncode, r.stdout.strip()), (0, 'nscit-b'), 'enter --user nscit-b id -un')
+    r = nscell('terminate', '--cell', cb)
+    t.check(r.returncode == 0 and f'Terminated {cb}' in r.stdout, f'terminate --cell {cb}', r.stdout + r.stderr)
+    b.wait()
+    a.release()
+    a.wait()
+    t.clean(timeout=15)
 
 
 # ---- terminate ----------------------------------------------------------------
