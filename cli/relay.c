@@ -30,6 +30,7 @@ void cli_relay_signals(sigset_t *ret)
 	sigaddset(ret, SIGINT);
 	sigaddset(ret, SIGQUIT);
 	sigaddset(ret, SIGCONT);
+	sigaddset(ret, SIGTSTP);
 }
 
 static void copy_winsize(int from, int to)
@@ -200,8 +201,15 @@ int cli_relay_run(struct cli_relay *r, pid_t pid, int *ret_status)
 					copy_winsize(STDIN_FILENO, r->master);
 				else if (si.ssi_signo == SIGCONT && r->pty)
 					set_raw(r); /* a shell may have reset it while we were stopped */
-				else if (si.ssi_signo != SIGCHLD && si.ssi_signo != SIGWINCH &&
-					 si.ssi_signo != SIGCONT)
+				else if (si.ssi_signo == SIGTSTP) {
+					/* Stopped from outside: root's terminal as it was meanwhile. */
+					if (r->raw) {
+						(void)tcsetattr(STDIN_FILENO, TCSANOW, &r->saved);
+						r->raw = false;
+					}
+					(void)kill(getpid(), SIGSTOP);
+				} else if (si.ssi_signo != SIGCHLD && si.ssi_signo != SIGWINCH &&
+					   si.ssi_signo != SIGCONT)
 					forward(pid, (int)si.ssi_signo);
 			}
 		}
@@ -232,8 +240,12 @@ int cli_relay_run(struct cli_relay *r, pid_t pid, int *ret_status)
 			if (p[2 + k].fd < 0 || !p[2 + k].revents)
 				continue;
 			ssize_t n = pass(p[2 + k].fd, k == 0 ? STDOUT_FILENO : STDERR_FILENO);
-			if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR))
+			if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR)) {
 				out_open[k] = false;
+				/* Nobody takes it any more: the command's writes fail (EPIPE). */
+				if (!r->pty)
+					nscell_closep(&r->ours[1 + k]);
+			}
 		}
 	}
 	/* What the command wrote before it exited, and no more than DRAIN_MAX. */

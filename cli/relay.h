@@ -48,9 +48,10 @@ int cli_relay_child(struct cli_relay *r);
 
 /*
  * cli_relay_run - relay until `pid` (our child) exits; SIGTERM, SIGHUP,
- * SIGINT and SIGQUIT sent to us are passed on to its process group. The
- * signals in `handled` (SIGCHLD, SIGWINCH, those four, SIGCONT) must be
- * blocked by the caller. Stores the wait status. Returns 0 or -errno.
+ * SIGINT and SIGQUIT sent to us are passed on to its process group; a
+ * SIGTSTP from outside stops us with root's terminal restored. The signals
+ * of cli_relay_signals() must be blocked by the caller. Stores the wait
+ * status. Returns 0 or -errno.
  */
 int cli_relay_run(struct cli_relay *r, pid_t pid, int *ret_status);
 
