@@ -22,11 +22,11 @@ static void help(void)
 	       "their user, init pid, processes, memory (Pss), age, namespaces and sessions.\n"
 	       "\n"
 	       "Options:\n"
-	       "  -j, --json        Print JSON (fields in nscell(8))\n"
-	       "      --cell ID     The cell ID (also: ID as an argument)\n"
-	       "  -u, --user USER   The cells of USER (also: USER as an argument)\n"
-	       "      --no-legend   Print neither the header nor the summary line\n"
-	       "  -h, --help        Show this help\n"
+	       "  -j, --json          Print JSON (fields in nscell(8))\n"
+	       "      --cell ID       The cell ID (also: ID as an argument)\n"
+	       "  -u, --user USER     The cells of USER (also: USER as an argument)\n"
+	       "      --no-legend     Print neither the header nor the summary line\n"
+	       "  -h, --help          Show this help\n"
 	       "\n"
 	       "Exit status: 0 listed (also when there is no cell), 1 error, 2 usage error.\n");
 }

@@ -59,9 +59,10 @@ int cli_relay_open(struct cli_relay *r, char *err, size_t errlen)
 		for (int i = 0; i < 3; i++) {
 			int p[2];
 			if (pipe2(p, O_CLOEXEC) < 0) {
-				snprintf(err, errlen, "pipe: %s", strerror(errno));
+				int e = errno;
+				snprintf(err, errlen, "pipe: %s", strerror(e));
 				cli_relay_close(r);
-				return -errno;
+				return -e;
 			}
 			r->child_fd[i] = p[i == 0 ? 0 : 1];
 			r->ours[i] = p[i == 0 ? 1 : 0];

@@ -37,11 +37,11 @@ static void help(void)
 	       "of that user.\n"
 	       "\n"
 	       "Options:\n"
-	       "  -j, --json    Print JSON (fields in nscell(8))\n"
-	       "  -l, --full    Do not cut command lines at 80 columns\n"
-	       "      --cell ID     The cell ID (also: ID as an argument)\n"
-	       "  -u, --user USER   Every cell of USER (also: USER as an argument)\n"
-	       "  -h, --help    Show this help\n"
+	       "  -j, --json          Print JSON (fields in nscell(8))\n"
+	       "  -l, --full          Do not cut command lines at 80 columns\n"
+	       "      --cell ID       The cell ID (also: ID as an argument)\n"
+	       "  -u, --user USER     Every cell of USER (also: USER as an argument)\n"
+	       "  -h, --help          Show this help\n"
 	       "\n"
 	       "Exit status: 0 shown, 1 no such cell or error, 2 usage error.\n");
 }
