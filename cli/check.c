@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cleanup.h"
+#include "escape.h"
 #include "policy-admin.h"
 #include "policy.h"
 #include "verbs.h"
@@ -75,23 +77,26 @@ int nscell_verb_check(int argc, char *argv[])
 		r = nscell_policy_load(NSCELL_CONF_PATH, NSCELL_CONF_DROPIN_DIR, flags, &policy, &diag);
 	}
 
-	for (size_t i = 0; i < diag.n_lines; i++)
-		fprintf(stderr, "%s\n", diag.lines[i]);
+	/* A diagnostic quotes the file, which may be anyone's (nscell check FILE). */
+	for (size_t i = 0; i < diag.n_lines; i++) {
+		_cleanup_free_ char *line = cli_escape(diag.lines[i]);
+		fprintf(stderr, "%s\n", line ?: "?");
+	}
 	if (r < 0) {
 		if (diag.n_lines == 0)
-			fprintf(stderr, "nscell: cannot check %s: %s\n", name, strerror(-r));
+			fprintf(stderr, "nscell: cannot check %s: %s\n", CLI_ESC(name), strerror(-r));
 		if (optind < argc)
-			fprintf(stderr, "%s: invalid policy.\n", name);
+			fprintf(stderr, "%s: invalid policy.\n", CLI_ESC(name));
 		else
 			fprintf(stderr, "%s: invalid policy; nscell-helper refuses every session but root's until it is fixed.\n",
-				name);
+				CLI_ESC(name));
 		nscell_diag_free(&diag);
 		return NSCELL_EXIT_FAILURE;
 	}
 
 	if (!quiet) {
 		size_t n_blocks = nscell_policy_n_blocks(policy), n_files = nscell_policy_n_files(policy);
-		printf("%s: OK, %zu Match block%s, %zu file%s\n", name,
+		printf("%s: OK, %zu Match block%s, %zu file%s\n", CLI_ESC(name),
 		       n_blocks, n_blocks == 1 ? "" : "s", n_files, n_files == 1 ? "" : "s");
 	}
 	nscell_policy_free(policy);

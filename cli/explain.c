@@ -274,10 +274,12 @@ int nscell_verb_explain(int argc, char *argv[])
 	else
 		r = nscell_policy_load(NSCELL_CONF_PATH, NSCELL_CONF_DROPIN_DIR, flags, &policy, &diag);
 	if (r < 0) {
-		for (size_t i = 0; i < diag.n_lines; i++)
-			fprintf(stderr, "%s\n", diag.lines[i]);
+		for (size_t i = 0; i < diag.n_lines; i++) {
+			_cleanup_free_ char *line = cli_escape(diag.lines[i]);
+			fprintf(stderr, "%s\n", line ?: "?");
+		}
 		fprintf(stderr, "nscell explain: the policy %s is invalid%s%s; run 'nscell check'.\n",
-			config ?: NSCELL_CONF_PATH, diag.n_lines ? "" : ": ", diag.n_lines ? "" : strerror(-r));
+			CLI_ESC(config ?: NSCELL_CONF_PATH), diag.n_lines ? "" : ": ", diag.n_lines ? "" : strerror(-r));
 		goto finish;
 	}
 

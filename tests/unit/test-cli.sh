@@ -185,6 +185,19 @@ run 0 env NSCELL_TEST_NSS_DIR=cli/nss "$nscell_test_nss" explain --no-owner-chec
 expect_line "$work/out" "  Groups:     erin"
 expect_line "$work/out" "Decided by:   no Match block matched; the defaults apply"
 
+# A file that is not root's can be named and hold anything; what check
+# quotes of it reaches the terminal escaped, never as control bytes.
+evil="$work/$(printf 'e\033]2;pwned\007\302\233.conf')"
+printf 'Tmp tmpfs\n\033]2;pwned\007\302\233 yes\n' > "$evil"
+run 1 "$nscell" check --no-owner-check "$evil"
+if LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$work/err" ||
+   LC_ALL=C grep -q "$(printf '\302\233')" "$work/err"; then
+	fail "check printed a control byte of the file"
+	od -c "$work/err" | sed 's/^/  got: /' >&2
+fi
+expect_line "$work/err" "$work/e\\x1b]2;pwned\\x07\\u009b.conf: invalid policy."
+rm -f "$evil"
+
 # The installed binary has no such hook: the variable changes nothing.
 if ! getent passwd carla >/dev/null; then
 	run 1 env NSCELL_TEST_NSS_DIR=cli/nss "$nscell" explain --no-owner-check --config cli/policy.conf carla
