@@ -61,6 +61,7 @@ static void help(void)
 	       "\n"
 	       "CMD runs in a session of its own on a new pseudo-terminal that nscell\n"
 	       "relays (on pipes when stdin is not a terminal): it never gets this terminal.\n"
+	       "Type ^] three times within a second to kill it and leave.\n"
 	       "\n"
 	       "Options:\n"
 	       "  -r, --root          Stay root, with all capabilities: the cell's namespaces\n"
@@ -327,6 +328,8 @@ int nscell_verb_enter(int argc, char *argv[])
 
 	r = cli_relay_run(&relay, pid, &status);
 	cli_relay_close(&relay); /* root's terminal back as it was, before anything is printed */
+	if (relay.escaped)
+		fprintf(stderr, "\nnscell enter: ^]^]^] typed: the command was killed.\n");
 	if (r < 0) {
 		fprintf(stderr, "nscell enter: relaying the command's terminal failed: %s\n",
 			strerror(-r));

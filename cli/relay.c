@@ -5,12 +5,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -19,6 +21,20 @@
 /* What is passed on after the command exited, at most: a process it left
  * behind that keeps writing must not keep enter from returning. */
 #define DRAIN_MAX (1u << 20)
+
+/* Three ^] within a second end the command, whatever it does with the
+ * keys and signals it gets (as machinectl shell does). */
+#define ESCAPE_CHAR 0x1d
+#define ESCAPE_COUNT 3
+#define ESCAPE_WINDOW_MS 1000
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 void cli_relay_signals(sigset_t *ret)
 {
@@ -157,6 +173,8 @@ int cli_relay_run(struct cli_relay *r, pid_t pid, int *ret_status)
 	char in_buf[4096];
 	size_t in_len = 0, in_off = 0;
 	bool in_open = true, out_open[2] = { true, !r->pty };
+	unsigned n_escape = 0;
+	uint64_t escape_start = 0;
 	sigset_t mask;
 	int status = 0;
 
@@ -219,6 +237,23 @@ int cli_relay_run(struct cli_relay *r, pid_t pid, int *ret_status)
 			if (n > 0) {
 				in_len = (size_t)n;
 				in_off = 0;
+				for (ssize_t i = 0; r->pty && i < n && !r->escaped; i++) {
+					if (in_buf[i] != ESCAPE_CHAR) {
+						n_escape = 0;
+						continue;
+					}
+					if (n_escape == 0 || now_ms() - escape_start > ESCAPE_WINDOW_MS) {
+						n_escape = 0;
+						escape_start = now_ms();
+					}
+					if (++n_escape == ESCAPE_COUNT) {
+						r->escaped = true;
+						forward(pid, SIGHUP);
+						(void)kill(pid, SIGKILL);
+						in_len = 0;
+						in_open = false;
+					}
+				}
 			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
 				/* Root's side ended: EOF to a pipe, a hangup to a pty. */
 				in_open = false;

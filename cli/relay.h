@@ -12,7 +12,8 @@
  *   stdin a terminal: a new pty, its slave the child's controlling terminal
  *     and fds 0-2; root's terminal in raw mode while relaying (restored on
  *     every way out but SIGKILL), its window size passed on at start and on
- *     SIGWINCH, its modes copied to the pty at start.
+ *     SIGWINCH, its modes copied to the pty at start. Three ^] within a
+ *     second kill the command: root can always leave, whatever it does.
  *   otherwise: three pipes; the child is still in a session of its own,
  *     without a controlling terminal.
  *
@@ -34,6 +35,7 @@ struct cli_relay {
 	int child_fd[3];  /* what the child gets as 0, 1, 2 */
 	int ours[3];      /* pipes: our ends (stdin's write end, stdout's and stderr's read ends) */
 	bool raw;         /* root's terminal is in raw mode: restore `saved` */
+	bool escaped;     /* root typed ^] three times: the command was killed */
 	struct termios saved;
 	char tty_name[64]; /* pty: the slave's name, for the session's record */
 };

@@ -394,6 +394,28 @@ def _(t):
     os.close(master)
     os.close(slave)
 
+    # A command that ignores every signal a terminal can send: ^]^]^] still
+    # gets root out, its terminal restored.
+    p, master, slave = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c',
+                                    'trap "" HUP INT QUIT TERM TSTP; echo READY; '
+                                    'while :; do sleep 1; done'])
+    before = termios.tcgetattr(slave)
+    buf = read_until(master, b'', b'READY\r\n')
+    os.write(master, b'\x03\x1c\x04')  # ^C ^\ ^D: ignored
+    os.write(master, b'\x1d\x1d\x1d')
+    try:
+        rc = p.wait(60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = p.wait()
+    buf = read_until(master, buf, b'was killed', timeout=5)
+    t.check(b'READY' in buf and rc == 137 and b'^]^]^] typed' in buf,
+            'three ^] end a command that ignores the terminal\'s signals (exit 137, said so)',
+            f'exit {rc}\n' + buf.decode(errors='replace'))
+    t.eq(termios.tcgetattr(slave), before, '... and root\'s terminal is restored')
+    os.close(master)
+    os.close(slave)
+
     # Not a terminal: pipes; EOF reaches the command; what it leaves behind
     # does not hold root's pipes open.
     r = sh([NSCELL, 'enter', cell, '--', 'sh', '-c',
