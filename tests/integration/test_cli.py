@@ -416,6 +416,25 @@ def _(t):
     os.close(master)
     os.close(slave)
 
+    # SIGTERM to enter: passed on to the command; the terminal restored.
+    p, master, slave = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c', 'echo READY; sleep 1000.72'])
+    before = termios.tcgetattr(slave)
+    buf = read_until(master, b'', b'READY\r\n')
+    raw_meanwhile = termios.tcgetattr(slave) != before
+    p.terminate()
+    try:
+        rc = p.wait(60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = p.wait()
+    t.check(raw_meanwhile and rc == 143, 'SIGTERM to enter reaches the command (exit 143); the terminal '
+            'was in raw mode meanwhile', f'exit {rc}\n' + buf.decode(errors='replace'))
+    t.eq(termios.tcgetattr(slave), before, '... and is restored after SIGTERM')
+    t.check(poll(lambda: not [x for x in procs() if x.argv[:2] == ['sleep', '1000.72']], timeout=10),
+            '... and the command\'s sleep is gone')
+    os.close(master)
+    os.close(slave)
+
     # Not a terminal: pipes; EOF reaches the command; what it leaves behind
     # does not hold root's pipes open.
     r = sh([NSCELL, 'enter', cell, '--', 'sh', '-c',
