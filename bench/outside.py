@@ -37,6 +37,8 @@ PEERS = [
 
 
 def inner(build, quick):
+    # Opened before the tmpfs goes on /run: the build dir may be under it.
+    result = open(os.path.join(build, 'bench-outside.json'), 'w')
     subprocess.run(['mount', '-t', 'tmpfs', '-o', 'mode=0755', 'nscb-outside-run', '/run'], check=True)
     out = {}
     usable = []
@@ -75,8 +77,8 @@ def inner(build, quick):
     elif usable:
         for key, _a in usable:
             out[key]['error'] = 'hyperfine is not installed'
-    with open(os.path.join(build, 'bench-outside.json'), 'w') as f:
-        json.dump(out, f, indent=1)
+    with result:
+        json.dump(out, result, indent=1)
 
 
 def main():

@@ -12,6 +12,9 @@ run-in-ns enters fresh mount + pid + network namespaces and calls setup():
                                 tty, a new devpts instance, ptmx, shm, and
                                 /dev/log bound by the syslog catcher below
   /usr/local                    gets `meson install` of the build under test
+  the checkout, the build dir   opened before the above hide them, mounted
+                                back at their own paths: the sources read-only,
+                                the build dir as an overlay, outputs read-write
   users                         nscit-* appended to passwd/shadow/group/gshadow,
                                 homes under the private /home
   sshd                          on 127.0.0.1:22 of the private loopback
@@ -22,6 +25,7 @@ mount namespace, every process with the pid namespace.
 Python 3 standard library only.
 """
 
+import json
 import os
 import pty
 import re
@@ -29,6 +33,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -427,10 +432,38 @@ class Session:
 
 # ---- the environment ----------------------------------------------------------
 
+def visible_trees(build_dir, files, outputs=()):
+    """The host paths a run needs at their own paths inside the throwaway
+    host, whatever tmpfs or overlay hides them there: [(path, how)] in mount
+    order (parents first). how is 'ro' for sources (this checkout, the test
+    files' directories, the build's source directory), 'overlay' for the build
+    directory (meson install writes its log there; the host's copy is never
+    written) and 'rw' for outputs, which must survive the run."""
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    want = [(top, 'ro')] + [(os.path.dirname(os.path.abspath(f)), 'ro') for f in files]
+    if build_dir:
+        try:
+            with open(os.path.join(build_dir, 'meson-info', 'meson-info.json')) as f:
+                want.append((json.load(f)['directories']['source'], 'ro'))
+        except (OSError, ValueError, KeyError):
+            pass  # not a meson build: _install() says so
+        want.append((build_dir, 'overlay'))
+    want += [(o, 'rw') for o in outputs]
+    out = []
+    for path, how in want:
+        # The path as given (what the code uses) and where its symlinks lead.
+        for p in dict.fromkeys((os.path.abspath(path), os.path.realpath(path))):
+            if os.path.exists(p) and (p, how) not in out:
+                out.append((p, how))
+    order = {'ro': 0, 'overlay': 1, 'rw': 2}
+    return sorted(out, key=lambda e: (e[0].rstrip('/').count('/'), order[e[1]], e[0]))
+
+
 class Env:
-    def __init__(self, build_dir, shared):
+    def __init__(self, build_dir, shared, trees=()):
         self.build_dir = build_dir
         self.shared = shared
+        self.trees = list(trees)  # visible_trees()
         self.installed = {}      # basename -> installed path (nscell files)
         self.install_error = None
         self.sshd = None
@@ -440,6 +473,8 @@ class Env:
 
     # -- setup, once per namespace
     def setup(self):
+        # Held open across the mounts below, which hide the paths they name.
+        tree_fds = [(path, how, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path, how in self.trees]
         if self.shared:
             sh(['mount', '--make-rshared', '/'])
         sh(['ip', 'link', 'set', 'lo', 'up'])
@@ -456,6 +491,7 @@ class Env:
         for d, mode in (('/home', '0755'), ('/tmp', '1777'), ('/var/tmp', '1777')):
             sh(['mount', '-t', 'tmpfs', '-o', f'mode={mode}', 'nscit' + d.replace('/', '-'), d])
         self._setup_dev()
+        self._show_trees(tree_fds)
         for d, mode in (('/run/sshd', 0o755), ('/run/lock', 0o1777), (f'{WORK}/scripts', 0o755),
                         (f'{WORK}/ssh', 0o700), (f'{WORK}/pam.d.orig', 0o755)):
             os.makedirs(d, exist_ok=True)
@@ -491,6 +527,44 @@ class Env:
         sh(['mount', '-t', 'devpts', '-o', 'newinstance,ptmxmode=0666,mode=0620,gid=5',
             'nscit-devpts', '/dev/pts'])
         sh(['mount', '-t', 'tmpfs', '-o', 'mode=1777', 'nscit-shm', '/dev/shm'])
+
+    def _show_trees(self, tree_fds):
+        """Mount each tree (opened before anything was hidden) back at its own
+        path, on top of the private /tmp, /home, /run or overlay."""
+        for i, (path, how, fd) in enumerate(tree_fds):
+            is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+            src = f'/proc/self/fd/{fd}'
+            if how == 'overlay':
+                lower = f'{WORK}/trees/{i}'
+                os.makedirs(lower)
+                self._bind(fd, src, lower, ro=True)
+                up, wk = f'{WORK}/overlay/tree-{i}/upper', f'{WORK}/overlay/tree-{i}/work'
+                os.makedirs(up)
+                os.makedirs(wk)
+                self._mkpoint(path, True)
+                sh(['mount', '-t', 'overlay', f'nscit-tree-{i}', '-o',
+                    f'lowerdir={lower},upperdir={up},workdir={wk}', path])
+            else:
+                self._mkpoint(path, is_dir)
+                self._bind(fd, src, path, ro=(how == 'ro'))
+            os.close(fd)
+
+    @staticmethod
+    def _bind(fd, src, target, ro):
+        # --no-canonicalize: mount(2) resolves /proc/self/fd/N to the opened
+        # directory; its path name would lead into the tmpfs now on top.
+        sh(['mount', '--no-canonicalize', '--bind'] + (['-o', 'ro'] if ro else []) + [src, target],
+           pass_fds=[fd])
+
+    @staticmethod
+    def _mkpoint(path, is_dir):
+        if os.path.lexists(path):
+            return
+        if is_dir:
+            os.makedirs(path, 0o755)
+        else:
+            os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
 
     def _setup_users(self):
         for name, uid in USERS.items():
@@ -874,7 +948,9 @@ def run_tests(env, names, only=None):
         result, reason = 'PASS', ''
         try:
             if needs and env.install_error:
-                raise Skip(f'nscell is not installed: {env.install_error}')
+                # The run is root's (run-in-ns refuses otherwise): a build it
+                # cannot reach is a failure, never a skip.
+                raise Abort(f'the nscell build under test is not installed: {env.install_error}')
             if needs:
                 env.set_pam(nscell=True)
                 env.set_policy(DEFAULT_POLICY)
@@ -887,8 +963,10 @@ def run_tests(env, names, only=None):
                 result, reason = 'FAIL', 'the test checked nothing'
         except Skip as e:
             result, reason = 'SKIP', str(e)
-        except Abort:
+        except Abort as e:
             result = 'FAIL'
+            if not t.checks:
+                reason = str(e)
         except Exception:
             result, reason = 'FAIL', traceback.format_exc()
         took = time.monotonic() - start
