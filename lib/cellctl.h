@@ -51,6 +51,21 @@ int nscell_cellctl_status(const char *id, struct nscell_cell_status *ret);
  */
 int nscell_cellctl_terminate(const char *id);
 
+/*
+ * nscell_cellctl_settings - the settings a cell was made with (SETTINGS op).
+ * Returns 0, -ENOENT/-ECONNREFUSED when the cell is gone, -ENODATA or
+ * -ECONNRESET when its init does not know them (an older init), -ETIMEDOUT,
+ * or -EPROTO.
+ */
+int nscell_cellctl_settings(const char *id, struct nscell_settings *ret);
+
+/*
+ * nscell_cellctl_count_user_cells - how many live cells (draining ones
+ * included) belong to `uid`, asking each registry entry's init for its
+ * status. Entries that do not answer are not counted.
+ */
+int nscell_cellctl_count_user_cells(uid_t uid, unsigned *ret);
+
 /* What a JOIN hands back. */
 struct nscell_cellctl_session {
 	int sock;        /* the session: closing it (or a LEAVE) ends it */

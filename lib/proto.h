@@ -69,6 +69,8 @@ enum nscell_cell_op {
 	NSCELL_CELL_LEAVE,    /* on a joined connection: this session is over */
 	NSCELL_CELL_STATUS,   /* reply: struct nscell_cell_status + sessions */
 	NSCELL_CELL_TERMINATE,
+	NSCELL_CELL_SETTINGS, /* reply: struct nscell_cell_settings (an init older
+			       * than this op closes the connection instead) */
 };
 
 struct nscell_cell_join {
@@ -106,6 +108,17 @@ struct nscell_init_config {
 	uint64_t created_usec; /* CLOCK_REALTIME */
 	pid_t init_pid_host;   /* the init's pid as the host sees it, for logs */
 	uint32_t has_userns;   /* fd NSCELL_INIT_FD_USERNS is open */
+};
+
+/* The settings the cell was made with. They follow struct nscell_init_config
+ * in the config pipe; an init that got none (made by an older helper)
+ * answers SETTINGS with -ENODATA. */
+struct nscell_cell_settings {
+	uint32_t magic;
+	uint32_t op;
+	int32_t error;
+	uint32_t reserved;
+	struct nscell_settings settings;
 };
 
 struct nscell_cell_session {
