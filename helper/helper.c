@@ -47,7 +47,7 @@
  *      caller's umask, signal mask and ignored signals are noted (not acted
  *      on) so the command gets them back after the drop. The signals a
  *      terminal sends whatever our uid are ignored: ^Z must not stop us while
- *      we hold RUNDIR/lock, ^C not end us between making and joining a cell.
+ *      we hold the user's lock, ^C not end us between making and joining a cell.
  *
  *  R2. Authorise. [caller: argv, real uid, namespaces] argv must be
  *      "run [--term T] [--lang L] -- CMD [ARG...]"; T and L are kept only if
@@ -544,7 +544,7 @@ int main(int argc, char **argv)
 	authorise(argc, argv);
 	setsid(); /* out of the caller's session: its terminal cannot reach us */
 	/* We run in the PAM application's process group: a ^Z or ^C on su's
-	 * terminal must not stop us while we hold RUNDIR/lock, nor leave a
+	 * terminal must not stop us while we hold the user's lock, nor leave a
 	 * cell half made. SIGKILL still ends us. */
 	for (int sig = 1; sig < SIGRTMIN; sig++)
 		if (sig == SIGINT || sig == SIGQUIT || sig == SIGHUP || sig == SIGTSTP ||

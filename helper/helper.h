@@ -104,8 +104,9 @@ struct helper_cell {
 	pid_t init_pid;      /* when created */
 	bool created;
 };
-/* Phase 6: under RUNDIR/lock, join the user's cell (Scope user) or make a new
- * one, then JOIN it; logs cell-created and session-joined. Returns 0, or
+/* Phase 6: under the user's lock, join the user's cell (Scope user, same
+ * cell-level settings) or make a new one (below MaxCells), then JOIN it; logs
+ * cell-created (or cell-settings-differ). Returns 0, or
  * -errno with a sentence in err. */
 int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char *err,
 		     size_t errlen);

@@ -6,7 +6,8 @@
  * made the mounts, with these fds (see proto.h) and nothing else:
  *   3  the cell socket, listening (RUNDIR/cells/<id>.sock, root-only dir)
  *   4  RUNDIR/cells, to unlink that socket when the cell ends
- *   5  RUNDIR/lock, taken around "find or create a cell" by every helper
+ *   5  RUNDIR/locks/user-<uid> (an open file description of its own), taken
+ *      around "find or create a cell" by every helper of that user
  *   6  a pipe carrying one struct nscell_init_config
  *   7  the sessions' user namespace, when the policy asks for one
  *
@@ -18,7 +19,7 @@
  *     exits (close_session is not guaranteed: kill -9, aborted logins);
  *   - when no session is left apply the logout policy: kill everything now,
  *     or let it drain until the cell is empty or the drain limit is hit;
- *   - to end: take the registry lock without blocking (a helper holding it
+ *   - to end: take the user's lock without blocking (a helper holding it
  *     may be waiting on us to answer its JOIN), unlink the socket, close the
  *     listener so late joiners make a fresh cell, kill(-1), exit. The exit
  *     of PID 1 takes the pid namespace, and with it the mount namespace and
@@ -437,7 +438,7 @@ static void on_conn(size_t i)
 	}
 }
 
-/* Try to finish ending; returns only if the registry lock is busy. */
+/* Try to finish ending; returns only if the user's lock is busy. */
 static void try_finish(void)
 {
 	char name[NSCELL_CELL_ID_MAX + 8];

@@ -146,7 +146,7 @@ struct nscell_cell_status {
 enum {
 	NSCELL_INIT_FD_LISTEN = 3, /* the cell socket, listening */
 	NSCELL_INIT_FD_CELLS = 4,  /* dirfd of RUNDIR/cells, to unlink the socket */
-	NSCELL_INIT_FD_LOCK = 5,   /* RUNDIR/lock, flock()ed around find-or-create */
+	NSCELL_INIT_FD_LOCK = 5,   /* RUNDIR/locks/user-<uid>, a description of the init's own */
 	NSCELL_INIT_FD_CONFIG = 6, /* pipe with one struct nscell_init_config */
 	NSCELL_INIT_FD_USERNS = 7, /* the sessions' user namespace, if the policy has one */
 };
