@@ -137,9 +137,15 @@ static int open_persistent_root(const char *path)
 
 		if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0)
 			return -EINVAL;
-		if (mkdirat(fd, comp, next ? 0755 : 0700) < 0 && errno != EEXIST)
-			return -errno;
+		/* Open first, create only if missing: mkdirat() takes the
+		 * parent's lock even when the name exists, and /var and
+		 * /var/lib are readable by everyone (a lock any user can hold). */
 		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT) {
+			if (mkdirat(fd, comp, next ? 0755 : 0700) < 0 && errno != EEXIST)
+				return -errno;
+			nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
 		if (nfd < 0)
 			return -errno;
 		close(fd);

@@ -38,11 +38,17 @@ static int open_private_dir(int parent, const char *name, const char *what, char
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 
-	if (mkdirat(parent, name, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", what, strerror(errno));
-		return -errno;
-	}
+	/* Open first, create only if missing: mkdirat() takes the parent's
+	 * lock even when the name exists, and every user can read /run and
+	 * hold its lock (see cell.c). */
 	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdirat(parent, name, 0700) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s", what, strerror(errno));
+			return -errno;
+		}
+		fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", what, strerror(errno));
 		return -errno;
@@ -114,7 +120,9 @@ int runtime_open_user_lock(struct runtime *rt, uid_t uid)
 	int fd;
 
 	lock_name(uid, name, sizeof(name));
-	fd = openat(rt->locksfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(rt->locksfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		fd = openat(rt->locksfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	return fd < 0 ? -errno : fd;
 }
 

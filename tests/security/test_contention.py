@@ -48,16 +48,18 @@ def ensure_fuse_node():
 
 
 class Stall:
-    """nscell-test-stall run as `user` on their /run/user/UID."""
+    """nscell-test-stall run as `user` on their /run/user/UID, or on `path`."""
 
-    def __init__(self, user):
+    def __init__(self, user, path=None):
         uid = USERS[user]
-        self.dir = f'/run/user/{uid}'
-        os.makedirs('/run/user', exist_ok=True)
-        os.chmod('/run/user', 0o755)
-        os.makedirs(self.dir, exist_ok=True)
-        os.chown(self.dir, uid, uid)
-        os.chmod(self.dir, 0o700)
+        self.made = path is None
+        self.dir = path or f'/run/user/{uid}'
+        if self.made:
+            os.makedirs('/run/user', exist_ok=True)
+            os.chmod('/run/user', 0o755)
+            os.makedirs(self.dir, exist_ok=True)
+            os.chown(self.dir, uid, uid)
+            os.chmod(self.dir, 0o700)
         self.proc = subprocess.Popen(
             ['setpriv', f'--reuid={uid}', f'--regid={uid}', '--clear-groups', STALL_BIN, self.dir],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd='/')
@@ -77,7 +79,18 @@ class Stall:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.made:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def sigkill_pending(pid):
+    try:
+        with open(f'/proc/{pid}/status') as f:
+            fields = dict(ln.split(':', 1) for ln in f if ':' in ln)
+    except OSError:
+        return True  # gone already
+    mask = int(fields.get('SigPnd', '0').strip(), 16) | int(fields.get('ShdPnd', '0').strip(), 16)
+    return bool(mask & (1 << (9 - 1)))
 
 
 def d_state_root_procs():
@@ -152,6 +165,49 @@ def _(t):
     attacker.release()
     attacker.close_stdin()
     attacker.wait(30)
+    t.clean(timeout=20)
+
+
+@test('contention: a cell setup stalled on a directory every user can read is killed at its deadline')
+def _(t):
+    # Mounting on /tmp needs the lock of /tmp's inode, which any user who can
+    # read /tmp can hold (the kernel offers no way around it; SECURITY.md).
+    # What nscell owes: the helper gives up at its deadline with its reason,
+    # holds nothing meanwhile, and leaves nothing behind.
+    env = t.env
+    if not stall_binary(env):
+        t.skip('the build has no tests/security/nscell-test-stall')
+    ensure_fuse_node()
+    mark = env.syslog.mark()
+    st = Stall(ATTACKER, '/tmp')
+    try:
+        if not st.held and 'fuse' in st.line.lower():
+            t.skip(f'this kernel gives a user namespace no FUSE mount: {st.line}')
+        t.require(st.held, f'{ATTACKER} holds the lock of /tmp', st.line)
+        victim = env.run('ssh', VICTIM, PROBE, timeout=60)
+        t.check(not victim.ok and not cell_of(victim),
+                f'ssh {VICTIM}: refused (session required): its cell could not mount /tmp', victim.describe())
+        t.syslog(r'nscell-helper\[\d+\]: event=refused user=nscit-a .*cell setup did not finish within 5 s',
+                 mark, 'syslog: the helper gave up at its deadline and said why (not the module\'s 15 s timeout)')
+        t.check(not env.syslog.find_all(r'did not answer within', mark),
+                'the module never had to time the helper out')
+        t.check(nt.poll(lambda: not [p for p in nt.procs() if p.comm == 'nscell-helper'
+                                     and p.pidns == env.host_pidns], timeout=10),
+                'the helper itself is gone while the stall is held')
+        # Its setup child (a clone of the helper, first process of the new
+        # pid namespace) cannot die inside the kernel's wait: it must have
+        # been killed, so that it goes the moment the user lets go.
+        stuck = [p for p in nt.procs() if p.comm == 'nscell-helper' and p.pidns != env.host_pidns]
+        t.check(all(sigkill_pending(p.pid) for p in stuck),
+                f'the stuck setup child ({len(stuck)}) has SIGKILL pending', '\n'.join(map(str, stuck)))
+        t.check(nt.poll(lambda: not nt.cell_sockets(), timeout=10),
+                'the abandoned cell left no entry under /run/nscell/cells', str(nt.cell_sockets()))
+        t.check(st.held, 'the stall was held throughout')
+    finally:
+        st.release()
+    t.clean('once the user lets go: the stuck setup child is gone too, nothing is left', timeout=20)
+    again = env.run('ssh', VICTIM, PROBE, timeout=60)
+    t.check(again.ok and cell_of(again), f'ssh {VICTIM}: logs in again in a cell', again.describe())
     t.clean(timeout=20)
 
 
