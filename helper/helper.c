@@ -475,7 +475,7 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 			rc = -EDQUOT;
 			goto out;
 		}
-		rc = cell_listen(&rt, c.id, &listenfd);
+		rc = cell_listen(&rt, c.id, l->id->uid, &listenfd);
 		if (rc < 0) {
 			snprintf(err, errlen, "cannot make the socket of cell %s: %s", c.id,
 				 strerror(-rc));

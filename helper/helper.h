@@ -56,7 +56,7 @@ int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
 	      int *ret_init_pidfd, int *ret_userns_fd, unsigned *ret_session_no,
 	      unsigned *ret_namespaces);
 /* Bind and listen on RUNDIR/cells/<id>.new (the setup child renames it). */
-int cell_listen(struct runtime *rt, const char *cell_id, int *ret_fd);
+int cell_listen(struct runtime *rt, const char *cell_id, uid_t owner, int *ret_fd);
 
 /* cell.c: make a cell (namespaces, mounts, init). */
 int cell_create(struct runtime *rt, const char *cell_id, const struct helper_login *l,

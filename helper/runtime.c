@@ -187,7 +187,7 @@ static int cell_address(const char *cell_id, struct sockaddr_un *sa, socklen_t *
 	return 0;
 }
 
-int cell_listen(struct runtime *rt, const char *cell_id, int *ret_fd)
+int cell_listen(struct runtime *rt, const char *cell_id, uid_t owner, int *ret_fd)
 {
 	_cleanup_close_ int fd = -1;
 	struct sockaddr_un sa;
@@ -210,6 +210,16 @@ int cell_listen(struct runtime *rt, const char *cell_id, int *ret_fd)
 		unlinkat(rt->cellsfd, name, 0);
 		if (bind(fd, (struct sockaddr *)&sa, len) < 0)
 			return -errno;
+	}
+	/* The entry's owner says whose cell it is, so that counting a user's
+	 * cells asks none of another user's inits anything. Group root keeps
+	 * it connectable by root without DAC override (mode 0660). Nobody else
+	 * reaches it: RUNDIR is root's 0700, and the init accepts uid 0 only. */
+	if (fchmodat(rt->cellsfd, name, 0660, 0) < 0 ||
+	    fchownat(rt->cellsfd, name, owner, 0, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = -errno;
+		unlinkat(rt->cellsfd, name, 0);
+		return rc;
 	}
 	if (listen(fd, 128) < 0) {
 		rc = -errno;

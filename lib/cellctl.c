@@ -291,10 +291,17 @@ int nscell_cellctl_count_user_cells(uid_t uid, unsigned *ret)
 	}
 	if (rc < 0)
 		return rc;
-	for (char **p = ids; *p; p++)
+	for (char **p = ids; *p; p++) {
+		char name[NSCELL_CELL_ID_MAX + 8];
+		struct stat sb;
+
+		snprintf(name, sizeof(name), "%s/%s.sock", CELLS_DIR, *p);
+		if (lstat(name, &sb) < 0 || sb.st_uid != uid || !S_ISSOCK(sb.st_mode))
+			continue;
 		if (nscell_cellctl_status(*p, st) == 0 && st->config.uid == uid &&
 		    st->state != NSCELL_CELL_ENDING)
 			n++;
+	}
 	nscell_cellctl_list_free(ids);
 	*ret = n;
 	return 0;

@@ -61,8 +61,10 @@ int nscell_cellctl_settings(const char *id, struct nscell_settings *ret);
 
 /*
  * nscell_cellctl_count_user_cells - how many live cells (draining ones
- * included) belong to `uid`, asking each registry entry's init for its
- * status. Entries that do not answer are not counted.
+ * included) belong to `uid`: the registry entries owned by `uid` (the helper
+ * chowns each to its cell's user) whose init answers STATUS for that uid and
+ * is not ending. Only that user's own inits are asked, so no other user's
+ * cell can slow the count.
  */
 int nscell_cellctl_count_user_cells(uid_t uid, unsigned *ret);
 
