@@ -15,7 +15,6 @@
  * when killed: the server, a separate process, dies with us, which aborts the
  * FUSE connection and fails the fault).
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
