@@ -7,12 +7,22 @@
  * cell, and every path it touches is either fixed (/proc, /tmp, /var/tmp,
  * /dev/shm, RUNDIR) or under PersistentRoot, which must be root-owned and
  * unwritable by others along its whole length, checked component by component
- * with O_NOFOLLOW, so no user can race a symlink or a FIFO into it.
+ * with O_NOFOLLOW, so no user can race a symlink or a FIFO into it. The one
+ * exception, the user's runtime directory, is looked into from the dcache
+ * only (RESOLVE_CACHED): no lookup there can wait on a lock or a file system
+ * the user controls.
+ *
+ * The child holds no lock: it closes its copy of the user's lock first (a
+ * copy shares the open file description, and with it the flock, with the
+ * helper), and the init gets a description of its own. The helper waits for
+ * the child's exec HELPER_SETUP_TIMEOUT_MS at most, then kills it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -127,9 +137,15 @@ static int open_persistent_root(const char *path)
 
 		if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0)
 			return -EINVAL;
-		if (mkdirat(fd, comp, next ? 0755 : 0700) < 0 && errno != EEXIST)
-			return -errno;
+		/* Open first, create only if missing: mkdirat() takes the
+		 * parent's lock even when the name exists, and /var and
+		 * /var/lib are readable by everyone (a lock any user can hold). */
 		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT) {
+			if (mkdirat(fd, comp, next ? 0755 : 0700) < 0 && errno != EEXIST)
+				return -errno;
+			nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
 		if (nfd < 0)
 			return -errno;
 		close(fd);
@@ -198,7 +214,24 @@ static int loopback_up(void)
  * can arrange is that one of their own files is hidden in their own cell.
  * Nothing there (no user manager): nothing to do. Fails only if the helper
  * cannot be root for files again.
+ *
+ * Each step resolves from the dcache alone (RESOLVE_CACHED: RCU walk, or
+ * -EAGAIN). A lookup that misses the dcache would take the directory's
+ * i_rwsem, and a user can hold that lock indefinitely (getdents() into a
+ * buffer whose page fault waits on their own FUSE server), stalling root's
+ * walk in D state. On tmpfs every entry that exists is in the dcache, so a
+ * miss means "not there", which is what we then act on.
  */
+static int open_cached(int dirfd, const char *name, uint64_t flags, uint64_t resolve)
+{
+	struct open_how how = {
+		.flags = flags | O_CLOEXEC,
+		.resolve = RESOLVE_CACHED | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | resolve,
+	};
+
+	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+}
+
 static int hide_user_manager_socket(uid_t uid, gid_t gid)
 {
 	_cleanup_close_ int run = -1, dir = -1, sysd = -1, sock = -1, null = -1;
@@ -206,7 +239,8 @@ static int hide_user_manager_socket(uid_t uid, gid_t gid)
 	struct stat st;
 
 	snprintf(name, sizeof(name), "%u", (unsigned)uid);
-	run = open("/run/user", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* Every user may read /run and /run/user, and so hold their locks too. */
+	run = open_cached(AT_FDCWD, "/run/user", O_PATH | O_DIRECTORY, 0);
 	if (run < 0)
 		return 0;
 	/* setfsuid() and setfsgid() return the old id, and an invalid one (-1)
@@ -216,11 +250,15 @@ static int hide_user_manager_socket(uid_t uid, gid_t gid)
 	setfsgid(gid);
 	setfsuid(uid);
 	if ((uid_t)setfsuid((uid_t)-1) == uid && (gid_t)setfsgid((gid_t)-1) == gid) {
-		dir = openat(run, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		/* /run/user/UID is a mount of its own (pam_systemd's tmpfs):
+		 * crossing into it is the one step that may leave the mount;
+		 * below it, nothing may. */
+		dir = open_cached(run, name, O_PATH | O_DIRECTORY, RESOLVE_BENEATH);
 		if (dir >= 0 && fstat(dir, &st) == 0 && st.st_uid == uid)
-			sysd = openat(dir, "systemd", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			sysd = open_cached(dir, "systemd", O_PATH | O_DIRECTORY,
+					   RESOLVE_BENEATH | RESOLVE_NO_XDEV);
 		if (sysd >= 0)
-			sock = openat(sysd, "private", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			sock = open_cached(sysd, "private", O_PATH, RESOLVE_BENEATH | RESOLVE_NO_XDEV);
 	}
 	setfsuid(0);
 	setfsgid(0);
@@ -245,8 +283,8 @@ static int drop_to_init_caps(void)
 }
 
 static _Noreturn void child_setup(const struct helper_login *l, const char *cell_id,
-				  int listenfd, int cellsfd, int lockfd, int cfgfd, int usernsfd,
-				  int initfd, int errfd)
+				  int helper_lockfd, int listenfd, int cellsfd, int lockfd, int cfgfd,
+				  int usernsfd, int initfd, int errfd)
 {
 	const struct nscell_settings *s = l->settings;
 	unsigned long prop = s->propagation == NSCELL_PROPAGATION_PRIVATE ? MS_PRIVATE : MS_SLAVE;
@@ -256,6 +294,11 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	int fds[7] = { listenfd, cellsfd, lockfd, cfgfd, usernsfd, initfd, errfd };
 	int high[7];
 	int rootfd = -1;
+	char pending[NSCELL_CELL_ID_MAX + 8], live[NSCELL_CELL_ID_MAX + 8];
+
+	/* The helper's locked description: should we stall below, the helper
+	 * must still be able to give the lock up by closing its own copy. */
+	close(helper_lockfd);
 
 	/* A session of our own: the login's terminal (su's ^C, a hangup) must
 	 * never reach the init of a cell other logins may share. And should the
@@ -344,6 +387,12 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	if (drop_to_init_caps() < 0)
 		child_fail(errfd, errno, "drop capabilities for %s", "nscell-init");
 
+	/* Into the registry only now, when nothing is left that could stall:
+	 * whoever connects to an entry finds an init about to serve it. */
+	cell_entry_names(cell_id, pending, live, sizeof(pending));
+	if (renameat(cellsfd, pending, cellsfd, live) < 0)
+		child_fail(errfd, errno, "enter %s in the registry", cell_id);
+
 	/* Lay out exactly the fds nscell-init expects; close all others. */
 	for (int i = 0; i < 7; i++) {
 		high[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
@@ -393,7 +442,7 @@ static int open_init(char *err, size_t errlen)
 int cell_create(struct runtime *rt, const char *cell_id, const struct helper_login *l,
 		int listenfd, pid_t *ret_init_pid, char *err, size_t errlen)
 {
-	_cleanup_close_ int initfd = -1, pidfd = -1, usernsfd = -1;
+	_cleanup_close_ int initfd = -1, pidfd = -1, usernsfd = -1, init_lockfd = -1;
 	int cfg[2] = { -1, -1 }, ep[2] = { -1, -1 };
 	struct clone_args args = { 0 };
 	struct nscell_init_config c = { .magic = NSCELL_PROTO_MAGIC };
@@ -406,6 +455,12 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 	initfd = open_init(err, errlen);
 	if (initfd < 0)
 		return initfd;
+	init_lockfd = runtime_open_user_lock(rt, l->id->uid);
+	if (init_lockfd < 0) {
+		snprintf(err, errlen, "cannot open the lock of user %s: %s", l->req->user,
+			 strerror(-init_lockfd));
+		return init_lockfd;
+	}
 	if (l->settings->namespaces & NSCELL_NS_USER) {
 		rc = userns_create(l->id, &usernsfd, err, errlen);
 		if (rc < 0)
@@ -429,8 +484,8 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 	if (pid == 0) {
 		close(ep[0]);
 		close(cfg[1]);
-		child_setup(l, cell_id, listenfd, rt->cellsfd, rt->lockfd, cfg[0], usernsfd, initfd,
-			    ep[1]);
+		child_setup(l, cell_id, rt->lockfd, listenfd, rt->cellsfd, init_lockfd, cfg[0],
+			    usernsfd, initfd, ep[1]);
 	}
 	close(ep[1]);
 	ep[1] = -1;
@@ -447,9 +502,32 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 	c.created_usec = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	c.init_pid_host = pid;
 	c.has_userns = usernsfd >= 0;
-	/* Fits in a pipe buffer: never blocks. */
+	/* Both fit in a pipe buffer: never blocks. */
 	(void)!write(cfg[1], &c, sizeof(c));
+	(void)!write(cfg[1], l->settings, sizeof(*l->settings));
+	close(cfg[1]);
+	cfg[1] = -1;
 
+	{
+		struct pollfd p = { .fd = ep[0], .events = POLLIN };
+		int r;
+
+		do
+			r = poll(&p, 1, HELPER_SETUP_TIMEOUT_MS);
+		while (r < 0 && errno == EINTR);
+		if (r == 0) {
+			/* Stalled. A child in D state dies only when it wakes; it
+			 * holds no lock and is out of the registry, so nobody
+			 * waits for it but this login, which ends here. */
+			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+			waitpid(pid, NULL, WNOHANG);
+			snprintf(err, errlen,
+				 "cell setup did not finish within %d s; killed it (a stalled file system?)",
+				 HELPER_SETUP_TIMEOUT_MS / 1000);
+			rc = -ETIMEDOUT;
+			goto out;
+		}
+	}
 	do
 		n = read(ep[0], &se, sizeof(se));
 	while (n < 0 && errno == EINTR);

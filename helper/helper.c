@@ -32,8 +32,10 @@
  *     whatever inherited us. The cell watches it: when it exits, the session
  *     is over even if close_session never comes.
  *
- *  6. Under RUNDIR/lock: join the user's cell (Scope user) or make a new one
- *     (cell.c), then JOIN it (runtime.c).
+ *  6. Under the user's lock (RUNDIR/locks/user-<uid>): join the user's cell
+ *     (Scope user) if every cell-level setting it was made with is this
+ *     login's, or make a new one (cell.c) if the user is below MaxCells, then
+ *     JOIN it (runtime.c).
  *
  *  7. Answer with [init pidfd, session socket]; the exit status is the same
  *     PAM code as in the answer.
@@ -45,7 +47,7 @@
  *      caller's umask, signal mask and ignored signals are noted (not acted
  *      on) so the command gets them back after the drop. The signals a
  *      terminal sends whatever our uid are ignored: ^Z must not stop us while
- *      we hold RUNDIR/lock, ^C not end us between making and joining a cell.
+ *      we hold the user's lock, ^C not end us between making and joining a cell.
  *
  *  R2. Authorise. [caller: argv, real uid, namespaces] argv must be
  *      "run [--term T] [--lang L] -- CMD [ARG...]"; T and L are kept only if
@@ -95,8 +97,10 @@
 #include <unistd.h>
 #include <grp.h>
 
+#include "cellctl.h"
 #include "cleanup.h"
 #include "helper.h"
+#include "settings-keys.h"
 #include "identity.h"
 #include "policy.h"
 
@@ -345,83 +349,172 @@ void helper_load_policy(const struct nscell_request *req, struct nscell_identity
 	}
 }
 
+/* Remove what a failed attempt left in the registry: its entry under either
+ * name. We hold the user's lock, so no other login is making this id. */
+static void drop_entry(struct runtime *rt, const char *id)
+{
+	char pending[NSCELL_CELL_ID_MAX + 8], live[NSCELL_CELL_ID_MAX + 8];
+
+	cell_entry_names(id, pending, live, sizeof(pending));
+	unlinkat(rt->cellsfd, pending, 0);
+	unlinkat(rt->cellsfd, live, 0);
+}
+
+static bool cell_gone(int rc)
+{
+	return rc == -ENOENT || rc == -ECONNREFUSED || rc == -ESTALE || rc == -ECONNRESET ||
+	       rc == -EPIPE;
+}
+
+/*
+ * Whether a login may join the live cell `id` (Scope user). Returns 1 to join,
+ * 0 when the cell is gone (make it), 2 when it lives but was made under other
+ * cell-level settings (or cannot say which: an older init): the login gets a
+ * cell of its own, logged; or -errno with a sentence in err.
+ */
+static int may_join(const struct helper_login *l, const char *id, char *err, size_t errlen)
+{
+	struct nscell_settings cell;
+	char diff[400];
+	int rc;
+
+	rc = nscell_cellctl_settings(id, &cell);
+	if (rc == -ENODATA || rc == -ECONNRESET || rc == -EPROTO) {
+		snprintf(diff, sizeof(diff), "the cell does not report its settings (%s)",
+			 strerror(-rc));
+	} else if (cell_gone(rc)) {
+		return 0;
+	} else if (rc < 0) {
+		snprintf(err, errlen, "cannot ask cell %s for its settings: %s", id, strerror(-rc));
+		return rc;
+	} else {
+		rc = nscell_settings_cell_diff(&cell, l->settings, diff, sizeof(diff));
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot compare the settings of cell %s: %s", id,
+				 strerror(-rc));
+			return rc;
+		}
+		if (rc == 0)
+			return 1;
+	}
+	helper_log(LOG_WARNING,
+		   "event=cell-settings-differ cell=%s user=%s uid=%u service=%s action=own-cell differ=\"%s\"",
+		   id, l->req->user, (unsigned)l->id->uid,
+		   l->req->service[0] ? l->req->service : "-", diff);
+	return 2;
+}
+
 int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char *err,
 		     size_t errlen)
 {
 	const struct nscell_request *req = l->req;
-	const struct nscell_settings *set = l->settings;
-	struct runtime rt = { -1, -1, -1 };
+	struct nscell_settings own = *l->settings;
+	struct helper_login made = *l;
+	struct runtime rt = { -1, -1, -1, -1 };
 	struct helper_cell c = { .sock = -1, .init_pidfd = -1, .userns_fd = -1 };
-	unsigned cell_ns = 0;
+	unsigned cell_ns = 0, n_cells = 0;
 	int rc;
 
 	rc = runtime_open(&rt, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = runtime_lock(&rt);
+	rc = runtime_lock_user(&rt, l->id->uid);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot lock %s/lock: %s", NSCELL_RUNDIR, strerror(-rc));
+		if (rc == -ETIMEDOUT)
+			snprintf(err, errlen,
+				 "another login of user %s held its cell lock for over %d s; giving up",
+				 req->user, HELPER_LOCK_WAIT_MS / 1000);
+		else
+			snprintf(err, errlen, "cannot take the cell lock of user %s: %s", req->user,
+				 strerror(-rc));
 		goto out;
 	}
 
-	if (set->scope == NSCELL_SCOPE_USER) {
+	rc = -ENOENT;
+	if (own.scope == NSCELL_SCOPE_USER) {
 		snprintf(c.id, sizeof(c.id), "user-%u", (unsigned)l->id->uid);
-		rc = cell_join(c.id, l, &c.sock, &c.init_pidfd, &c.userns_fd, &c.session_no,
-			       &cell_ns);
-		if (rc < 0 && rc != -ENOENT && rc != -ECONNREFUSED && rc != -ESTALE &&
-		    rc != -ECONNRESET && rc != -EPIPE) {
-			snprintf(err, errlen, "cannot join cell %s: %s", c.id, strerror(-rc));
+		rc = may_join(l, c.id, err, errlen);
+		if (rc < 0)
 			goto out;
-		}
-		/* Joining a cell made under other settings would give this login
-		 * less (or more) isolation than its policy says: refuse, loudly. */
-		if (rc == 0 && cell_ns != set->namespaces) {
-			snprintf(err, errlen,
-				 "cell %s was made with other Namespaces than this login's policy asks for (0x%x, wanted 0x%x); end the user's other sessions or run nscell terminate %s",
-				 c.id, cell_ns, set->namespaces, c.id);
-			rc = -EEXIST;
-			goto out;
+		if (rc == 1) {
+			rc = cell_join(c.id, l, &c.sock, &c.init_pidfd, &c.userns_fd,
+				       &c.session_no, &cell_ns);
+			if (rc < 0 && !cell_gone(rc)) {
+				snprintf(err, errlen, "cannot join cell %s: %s", c.id,
+					 strerror(-rc));
+				goto out;
+			}
+		} else if (rc == 2) {
+			/* A cell of its own, with this login's settings, lasting as
+			 * long as this session: the user's cell keeps its own. */
+			own.scope = NSCELL_SCOPE_SESSION;
+			new_session_id(c.id, sizeof(c.id));
+			rc = -ENOENT;
+		} else {
+			rc = -ENOENT;
 		}
 	} else {
 		new_session_id(c.id, sizeof(c.id));
-		rc = -ENOENT;
 	}
 
 	if (rc < 0) {
 		int listenfd = -1;
 
-		rc = cell_listen(&rt, c.id, &listenfd);
+		/* Under the user's lock, so the count cannot race another of
+		 * their logins; drained cells count until they end. */
+		rc = nscell_cellctl_count_user_cells(l->id->uid, &n_cells);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot count the live cells of user %s: %s",
+				 req->user, strerror(-rc));
+			goto out;
+		}
+		if (n_cells >= own.max_cells) {
+			snprintf(err, errlen,
+				 "user %s has %u live cells, MaxCells is %u: no new cell (end a session, or nscell terminate one)",
+				 req->user, n_cells, own.max_cells);
+			rc = -EDQUOT;
+			goto out;
+		}
+		rc = cell_listen(&rt, c.id, l->id->uid, &listenfd);
 		if (rc < 0) {
 			snprintf(err, errlen, "cannot make the socket of cell %s: %s", c.id,
 				 strerror(-rc));
 			goto out;
 		}
-		rc = cell_create(&rt, c.id, l, listenfd, &c.init_pid, err, errlen);
+		made.settings = &own;
+		rc = cell_create(&rt, c.id, &made, listenfd, &c.init_pid, err, errlen);
 		close(listenfd);
 		if (rc < 0) {
-			char name[NSCELL_CELL_ID_MAX + 8];
-			snprintf(name, sizeof(name), "%s.sock", c.id);
-			unlinkat(rt.cellsfd, name, 0);
+			drop_entry(&rt, c.id);
 			goto out;
 		}
 		c.created = true;
 		helper_log(LOG_INFO,
-			   "event=cell-created cell=%s user=%s uid=%u service=%s init_pid=%d scope=%s logout=%s",
+			   "event=cell-created cell=%s user=%s uid=%u service=%s init_pid=%d scope=%s logout=%s cells=%u",
 			   c.id, req->user, (unsigned)l->id->uid,
 			   req->service[0] ? req->service : "-", (int)c.init_pid,
-			   set->scope == NSCELL_SCOPE_USER ? "user" : "session",
-			   set->logout == NSCELL_LOGOUT_DRAIN ? "drain" : "kill");
+			   own.scope == NSCELL_SCOPE_USER ? "user" : "session",
+			   own.logout == NSCELL_LOGOUT_DRAIN ? "drain" : "kill", n_cells + 1);
 		rc = cell_join(c.id, l, &c.sock, &c.init_pidfd, &c.userns_fd, &c.session_no,
 			       &cell_ns);
 		if (rc < 0) {
 			/* Ours, made under this same lock: take its entry away now;
 			 * the init ends when we exit (its parent-death signal). */
-			char name[NSCELL_CELL_ID_MAX + 8];
-			snprintf(name, sizeof(name), "%s.sock", c.id);
-			unlinkat(rt.cellsfd, name, 0);
+			drop_entry(&rt, c.id);
 			snprintf(err, errlen, "cannot join new cell %s: %s", c.id, strerror(-rc));
 			goto out;
 		}
+	}
+	/* Checked above by every cell-level key; a cell that answers with other
+	 * namespaces than it reported is not one to enter. */
+	if (cell_ns != own.namespaces) {
+		nscell_closep(&c.sock);
+		nscell_closep(&c.init_pidfd);
+		nscell_closep(&c.userns_fd);
+		snprintf(err, errlen, "cell %s has other namespaces (0x%x) than it reported (0x%x)",
+			 c.id, cell_ns, own.namespaces);
+		rc = -EPROTO;
+		goto out;
 	}
 	c.namespaces = cell_ns;
 	runtime_unlock(&rt);
@@ -451,7 +544,7 @@ int main(int argc, char **argv)
 	authorise(argc, argv);
 	setsid(); /* out of the caller's session: its terminal cannot reach us */
 	/* We run in the PAM application's process group: a ^Z or ^C on su's
-	 * terminal must not stop us while we hold RUNDIR/lock, nor leave a
+	 * terminal must not stop us while we hold the user's lock, nor leave a
 	 * cell half made. SIGKILL still ends us. */
 	for (int sig = 1; sig < SIGRTMIN; sig++)
 		if (sig == SIGINT || sig == SIGQUIT || sig == SIGHUP || sig == SIGTSTP ||

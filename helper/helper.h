@@ -19,24 +19,44 @@ struct helper_login {
 	pid_t opener_pid;
 };
 
-/* runtime.c: RUNDIR, its lock, and talking to a cell's init. */
+/*
+ * Deadlines of the helper's waits. Together they stay below the module's
+ * HELPER_TIMEOUT_MS (15 s), so a login that cannot go on gets the helper's
+ * reason instead of a timeout: lock 5 s + count and join (3 s per op, see
+ * NSCELL_CELLCTL_TIMEOUT_MS) + setup 5 s.
+ */
+/* For the user's lock: held only by another login of the same user. */
+#define HELPER_LOCK_WAIT_MS 5000
+/* For the setup child to exec the init: it mounts a few file systems and
+ * looks up nothing the user controls without RESOLVE_CACHED, so anything
+ * near this is a stall; it is killed and the cell abandoned. */
+#define HELPER_SETUP_TIMEOUT_MS 5000
+
+/* runtime.c: RUNDIR, the users' locks, and talking to a cell's init. */
 struct runtime {
 	int dirfd;   /* RUNDIR */
 	int cellsfd; /* RUNDIR/cells */
-	int lockfd;  /* RUNDIR/lock */
+	int locksfd; /* RUNDIR/locks */
+	int lockfd;  /* RUNDIR/locks/user-<uid>, flock()ed while held; else -1 */
 };
 int runtime_open(struct runtime *rt, char *err, size_t errlen);
 void runtime_close(struct runtime *rt);
-int runtime_lock(struct runtime *rt);
+/* Take the user's lock; -ETIMEDOUT after HELPER_LOCK_WAIT_MS. */
+int runtime_lock_user(struct runtime *rt, uid_t uid);
+/* A new, unlocked open file description of the user's lock, for an init. */
+int runtime_open_user_lock(struct runtime *rt, uid_t uid);
 void runtime_unlock(struct runtime *rt);
+/* A cell's registry entry while it is made (<id>.new) and once served
+ * (<id>.sock). */
+void cell_entry_names(const char *cell_id, char *pending, char *live, size_t size);
 /* Connect to a cell and JOIN it. Returns 0 with the joined connection and the
  * init's pidfd (and the cell's user namespace, or -1), -ENOENT/-ECONNREFUSED/-ESTALE... when the cell is gone or
  * ending (make a new one), or another -errno. */
 int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
 	      int *ret_init_pidfd, int *ret_userns_fd, unsigned *ret_session_no,
 	      unsigned *ret_namespaces);
-/* Bind and listen on RUNDIR/cells/<id>.sock. */
-int cell_listen(struct runtime *rt, const char *cell_id, int *ret_fd);
+/* Bind and listen on RUNDIR/cells/<id>.new (the setup child renames it). */
+int cell_listen(struct runtime *rt, const char *cell_id, uid_t owner, int *ret_fd);
 
 /* cell.c: make a cell (namespaces, mounts, init). */
 int cell_create(struct runtime *rt, const char *cell_id, const struct helper_login *l,
@@ -84,8 +104,9 @@ struct helper_cell {
 	pid_t init_pid;      /* when created */
 	bool created;
 };
-/* Phase 6: under RUNDIR/lock, join the user's cell (Scope user) or make a new
- * one, then JOIN it; logs cell-created and session-joined. Returns 0, or
+/* Phase 6: under the user's lock, join the user's cell (Scope user, same
+ * cell-level settings) or make a new one (below MaxCells), then JOIN it; logs
+ * cell-created (or cell-settings-differ). Returns 0, or
  * -errno with a sentence in err. */
 int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char *err,
 		     size_t errlen);

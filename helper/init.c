@@ -6,7 +6,8 @@
  * made the mounts, with these fds (see proto.h) and nothing else:
  *   3  the cell socket, listening (RUNDIR/cells/<id>.sock, root-only dir)
  *   4  RUNDIR/cells, to unlink that socket when the cell ends
- *   5  RUNDIR/lock, taken around "find or create a cell" by every helper
+ *   5  RUNDIR/locks/user-<uid> (an open file description of its own), taken
+ *      around "find or create a cell" by every helper of that user
  *   6  a pipe carrying one struct nscell_init_config
  *   7  the sessions' user namespace, when the policy asks for one
  *
@@ -18,7 +19,7 @@
  *     exits (close_session is not guaranteed: kill -9, aborted logins);
  *   - when no session is left apply the logout policy: kill everything now,
  *     or let it drain until the cell is empty or the drain limit is hit;
- *   - to end: take the registry lock without blocking (a helper holding it
+ *   - to end: take the user's lock without blocking (a helper holding it
  *     may be waiting on us to answer its JOIN), unlink the socket, close the
  *     listener so late joiners make a fresh cell, kill(-1), exit. The exit
  *     of PID 1 takes the pid namespace, and with it the mount namespace and
@@ -80,6 +81,8 @@ enum {
 
 static struct {
 	struct nscell_init_config cfg;
+	struct nscell_settings settings; /* the cell-level settings it was made with */
+	bool has_settings;
 	int epfd, sigfd, timerfd, listenfd, cellsfd, lockfd, usernsfd;
 	struct conn *conns;
 	size_t n_conns;
@@ -343,6 +346,20 @@ static void do_status(size_t i)
 	conn_close(i);
 }
 
+static void do_settings(size_t i)
+{
+	struct nscell_cell_settings a = {
+		.magic = NSCELL_PROTO_MAGIC,
+		.op = NSCELL_CELL_SETTINGS,
+		.error = g.has_settings ? 0 : -ENODATA,
+	};
+
+	if (g.has_settings)
+		a.settings = g.settings;
+	nscell_send_fds(g.conns[i].fd, &a, sizeof(a), NULL, 0);
+	conn_close(i);
+}
+
 static void on_conn(size_t i)
 {
 	struct conn *c = &g.conns[i];
@@ -401,6 +418,11 @@ static void on_conn(size_t i)
 			close(fds[0]);
 		do_status(i);
 		return;
+	case NSCELL_CELL_SETTINGS:
+		if (n_fds)
+			close(fds[0]);
+		do_settings(i);
+		return;
 	case NSCELL_CELL_TERMINATE:
 		if (n_fds)
 			close(fds[0]);
@@ -416,7 +438,7 @@ static void on_conn(size_t i)
 	}
 }
 
-/* Try to finish ending; returns only if the registry lock is busy. */
+/* Try to finish ending; returns only if the user's lock is busy. */
 static void try_finish(void)
 {
 	char name[NSCELL_CELL_ID_MAX + 8];
@@ -498,17 +520,27 @@ static void on_signal(void)
 		end_cell("drained");
 }
 
-static bool read_config(void)
+static bool read_full(void *buf, size_t len)
 {
 	size_t got = 0;
-	while (got < sizeof(g.cfg)) {
-		ssize_t n = read(NSCELL_INIT_FD_CONFIG, (char *)&g.cfg + got, sizeof(g.cfg) - got);
+	while (got < len) {
+		ssize_t n = read(NSCELL_INIT_FD_CONFIG, (char *)buf + got, len - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return false;
 		got += (size_t)n;
 	}
+	return true;
+}
+
+static bool read_config(void)
+{
+	if (!read_full(&g.cfg, sizeof(g.cfg)))
+		return false;
+	/* The settings follow; a helper older than them wrote none, and its
+	 * pipe ends at its exit: such a cell cannot say what it was made with. */
+	g.has_settings = read_full(&g.settings, sizeof(g.settings));
 	close(NSCELL_INIT_FD_CONFIG);
 	g.cfg.cell_id[NSCELL_CELL_ID_MAX - 1] = '\0';
 	return g.cfg.magic == NSCELL_PROTO_MAGIC;

@@ -210,7 +210,7 @@ _Noreturn void helper_run(int argc, char **argv)
 	close(3);
 	helper_answer_to_stderr();
 	/* The caller's terminal can signal us whatever our uid: ^Z must not
-	 * stop us while we hold RUNDIR/lock (every login would wait), nor ^C
+	 * stop us while we hold the user's lock (their logins would wait), nor ^C
 	 * end us between making a cell and joining it. */
 	for (size_t i = 0; i < NSCELL_ELEMENTSOF(terminal_signals); i++)
 		signal(terminal_signals[i], SIG_IGN);

@@ -5,9 +5,17 @@
  * RUNDIR (default /run/nscell) is root-owned 0700, so nothing below it is
  * reachable by users; each cell's init listens on RUNDIR/cells/<id>.sock, and
  * the socket *is* the registry entry: it exists exactly while the init serves
- * it. Every "find or create" holds RUNDIR/lock (flock), so two logins of one
- * user that race end in one cell; an ending init takes the same lock to unlink
- * its socket, so it never removes a newer cell's entry.
+ * it. Every "find or create" of a user holds that user's lock,
+ * RUNDIR/locks/user-<uid> (flock), so two logins of one user that race end in
+ * one cell and the count of their cells (MaxCells) is exact; an ending init
+ * takes the same lock to unlink its socket, so it never removes a newer
+ * cell's entry. There is no lock that two users share: whatever one user's
+ * login does while holding its lock can delay only that user's logins, and
+ * a wait for the lock has a deadline.
+ *
+ * A cell's socket is bound as <id>.new and renamed to <id>.sock by the setup
+ * child just before it execs the init: an entry in the registry is always
+ * served, so nobody who lists or counts cells waits on a cell still being made.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cellctl.h"
@@ -29,11 +38,17 @@ static int open_private_dir(int parent, const char *name, const char *what, char
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 
-	if (mkdirat(parent, name, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", what, strerror(errno));
-		return -errno;
-	}
+	/* Open first, create only if missing: mkdirat() takes the parent's
+	 * lock even when the name exists, and every user can read /run and
+	 * hold its lock (see cell.c). */
 	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdirat(parent, name, 0700) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s", what, strerror(errno));
+			return -errno;
+		}
+		fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", what, strerror(errno));
 		return -errno;
@@ -75,14 +90,13 @@ int runtime_open(struct runtime *rt, char *err, size_t errlen)
 	cells = open_private_dir(dir, "cells", NSCELL_RUNDIR "/cells", err, errlen);
 	if (cells < 0)
 		return cells;
-	lock = openat(dir, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (lock < 0) {
-		snprintf(err, errlen, "cannot open %s/lock: %s", base, strerror(errno));
-		return -errno;
-	}
+	lock = open_private_dir(dir, "locks", NSCELL_RUNDIR "/locks", err, errlen);
+	if (lock < 0)
+		return lock;
 	rt->dirfd = TAKE_FD(dir);
 	rt->cellsfd = TAKE_FD(cells);
-	rt->lockfd = TAKE_FD(lock);
+	rt->locksfd = TAKE_FD(lock);
+	rt->lockfd = -1;
 	return 0;
 }
 
@@ -90,21 +104,73 @@ void runtime_close(struct runtime *rt)
 {
 	nscell_closep(&rt->dirfd);
 	nscell_closep(&rt->cellsfd);
+	nscell_closep(&rt->locksfd);
 	nscell_closep(&rt->lockfd);
-	rt->dirfd = rt->cellsfd = rt->lockfd = -1;
+	rt->dirfd = rt->cellsfd = rt->locksfd = rt->lockfd = -1;
 }
 
-int runtime_lock(struct runtime *rt)
+static void lock_name(uid_t uid, char *buf, size_t size)
 {
-	while (flock(rt->lockfd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return -errno;
+	snprintf(buf, size, "user-%u", (unsigned)uid);
+}
+
+int runtime_open_user_lock(struct runtime *rt, uid_t uid)
+{
+	char name[32];
+	int fd;
+
+	lock_name(uid, name, sizeof(name));
+	fd = openat(rt->locksfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		fd = openat(rt->locksfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+int runtime_lock_user(struct runtime *rt, uid_t uid)
+{
+	struct timespec start, now, pause = { .tv_nsec = 20 * 1000000 };
+	int fd;
+
+	fd = runtime_open_user_lock(rt, uid);
+	if (fd < 0)
+		return fd;
+	/* flock() has no deadline of its own: poll it. The holder is another
+	 * login of the same user, which itself works under deadlines. */
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int64_t waited_ms;
+
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			int rc = -errno;
+			close(fd);
+			return rc;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited_ms = (int64_t)(now.tv_sec - start.tv_sec) * 1000 +
+			    (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (waited_ms >= HELPER_LOCK_WAIT_MS) {
+			close(fd);
+			return -ETIMEDOUT;
+		}
+		nanosleep(&pause, NULL);
+	}
+	rt->lockfd = fd;
 	return 0;
 }
 
 void runtime_unlock(struct runtime *rt)
 {
-	flock(rt->lockfd, LOCK_UN);
+	/* Closing drops the lock: this is the only fd of its open file
+	 * description (the setup child closes its copy first thing, and the
+	 * init gets a description of its own). */
+	nscell_closep(&rt->lockfd);
+	rt->lockfd = -1;
+}
+
+void cell_entry_names(const char *cell_id, char *pending, char *live, size_t size)
+{
+	snprintf(pending, size, "%s.new", cell_id);
+	snprintf(live, size, "%s.sock", cell_id);
 }
 
 static int cell_address(const char *cell_id, struct sockaddr_un *sa, socklen_t *len)
@@ -113,7 +179,7 @@ static int cell_address(const char *cell_id, struct sockaddr_un *sa, socklen_t *
 
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/cells/%s.sock", NSCELL_RUNDIR,
+	n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/cells/%s.new", NSCELL_RUNDIR,
 		     cell_id);
 	if (n < 0 || (size_t)n >= sizeof(sa->sun_path))
 		return -ENAMETOOLONG;
@@ -121,14 +187,15 @@ static int cell_address(const char *cell_id, struct sockaddr_un *sa, socklen_t *
 	return 0;
 }
 
-int cell_listen(struct runtime *rt, const char *cell_id, int *ret_fd)
+int cell_listen(struct runtime *rt, const char *cell_id, uid_t owner, int *ret_fd)
 {
 	_cleanup_close_ int fd = -1;
 	struct sockaddr_un sa;
 	socklen_t len;
-	char name[NSCELL_CELL_ID_MAX + 8];
+	char name[NSCELL_CELL_ID_MAX + 8], live[NSCELL_CELL_ID_MAX + 8];
 	int rc;
 
+	cell_entry_names(cell_id, name, live, sizeof(name));
 	rc = cell_address(cell_id, &sa, &len);
 	if (rc < 0)
 		return rc;
@@ -138,16 +205,24 @@ int cell_listen(struct runtime *rt, const char *cell_id, int *ret_fd)
 	if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
 		if (errno != EADDRINUSE)
 			return -errno;
-		/* A stale entry (its init died without unlinking): we hold the
-		 * lock and already failed to join it, so it is dead. */
-		snprintf(name, sizeof(name), "%s.sock", cell_id);
+		/* Left by a helper killed while making this cell: we hold the
+		 * user's lock (or the id is fresh), so nobody else is. */
 		unlinkat(rt->cellsfd, name, 0);
 		if (bind(fd, (struct sockaddr *)&sa, len) < 0)
 			return -errno;
 	}
+	/* The entry's owner says whose cell it is, so that counting a user's
+	 * cells asks none of another user's inits anything. Group root keeps
+	 * it connectable by root without DAC override (mode 0660). Nobody else
+	 * reaches it: RUNDIR is root's 0700, and the init accepts uid 0 only. */
+	if (fchmodat(rt->cellsfd, name, 0660, 0) < 0 ||
+	    fchownat(rt->cellsfd, name, owner, 0, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = -errno;
+		unlinkat(rt->cellsfd, name, 0);
+		return rc;
+	}
 	if (listen(fd, 128) < 0) {
 		rc = -errno;
-		snprintf(name, sizeof(name), "%s.sock", cell_id);
 		unlinkat(rt->cellsfd, name, 0);
 		return rc;
 	}

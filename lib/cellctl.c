@@ -246,6 +246,67 @@ int nscell_cellctl_terminate(const char *id)
 	return r.error < 0 ? r.error : 0;
 }
 
+int nscell_cellctl_settings(const char *id, struct nscell_settings *ret)
+{
+	_cleanup_close_ int fd = -1;
+	const uint32_t req[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_SETTINGS };
+	struct nscell_cell_settings a;
+	ssize_t n;
+	int rc;
+
+	rc = cell_connect(id, &fd);
+	if (rc < 0)
+		return rc;
+	rc = nscell_send_fds(fd, req, sizeof(req), NULL, 0);
+	if (rc < 0)
+		return rc;
+	n = recv_answer(fd, &a, sizeof(a), NULL, 0, NULL);
+	if (n == -EMSGSIZE)
+		return -EPROTO;
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != sizeof(a) || a.magic != NSCELL_PROTO_MAGIC || a.op != NSCELL_CELL_SETTINGS)
+		return -EPROTO;
+	if (a.error < 0)
+		return a.error;
+	a.settings.hostname[sizeof(a.settings.hostname) - 1] = '\0';
+	a.settings.persistent_root[sizeof(a.settings.persistent_root) - 1] = '\0';
+	*ret = a.settings;
+	return 0;
+}
+
+int nscell_cellctl_count_user_cells(uid_t uid, unsigned *ret)
+{
+	_cleanup_free_ struct nscell_cell_status *st = malloc(sizeof(*st));
+	char **ids = NULL;
+	unsigned n = 0;
+	int rc;
+
+	if (!st)
+		return -ENOMEM;
+	rc = nscell_cellctl_list(&ids, NULL);
+	if (rc == -ENOENT) {
+		*ret = 0;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	for (char **p = ids; *p; p++) {
+		char name[NSCELL_CELL_ID_MAX + 8];
+		struct stat sb;
+
+		snprintf(name, sizeof(name), "%s/%s.sock", CELLS_DIR, *p);
+		if (lstat(name, &sb) < 0 || sb.st_uid != uid || !S_ISSOCK(sb.st_mode))
+			continue;
+		if (nscell_cellctl_status(*p, st) == 0 && st->config.uid == uid &&
+		    st->state != NSCELL_CELL_ENDING)
+			n++;
+	}
+	nscell_cellctl_list_free(ids);
+	*ret = n;
+	return 0;
+}
+
 static void copy_field(char *dst, size_t size, const char *src)
 {
 	size_t n = src ? strnlen(src, size - 1) : 0;

@@ -51,6 +51,23 @@ int nscell_cellctl_status(const char *id, struct nscell_cell_status *ret);
  */
 int nscell_cellctl_terminate(const char *id);
 
+/*
+ * nscell_cellctl_settings - the settings a cell was made with (SETTINGS op).
+ * Returns 0, -ENOENT/-ECONNREFUSED when the cell is gone, -ENODATA or
+ * -ECONNRESET when its init does not know them (an older init), -ETIMEDOUT,
+ * or -EPROTO.
+ */
+int nscell_cellctl_settings(const char *id, struct nscell_settings *ret);
+
+/*
+ * nscell_cellctl_count_user_cells - how many live cells (draining ones
+ * included) belong to `uid`: the registry entries owned by `uid` (the helper
+ * chowns each to its cell's user) whose init answers STATUS for that uid and
+ * is not ending. Only that user's own inits are asked, so no other user's
+ * cell can slow the count.
+ */
+int nscell_cellctl_count_user_cells(uid_t uid, unsigned *ret);
+
 /* What a JOIN hands back. */
 struct nscell_cellctl_session {
 	int sock;        /* the session: closing it (or a LEAVE) ends it */

@@ -603,6 +603,23 @@ static int parse_drain_limit(struct nscell_parser *p, const struct nscell_keywor
 	return bad_value(p, kw, t);
 }
 
+static int parse_max_cells(struct nscell_parser *p, const struct nscell_keyword *kw,
+			   const struct nscell_token *values, size_t n, struct nscell_settings *s)
+{
+	const struct nscell_token *t = &values[0];
+	int r = check_single(p, kw, values, n);
+	uint64_t v;
+	size_t used;
+
+	if (!parse_digits(t->start, t->len, &v, &used) || used != t->len)
+		return bad_value(p, kw, t);
+	if (v == 0 || v > NSCELL_MAX_CELLS_MAX)
+		return nscell_parser_error(p, t, "MaxCells '%.*s' is out of range; expected a number from 1 to %u",
+					   (int) t->len, t->start, NSCELL_MAX_CELLS_MAX);
+	s->max_cells = (unsigned) v;
+	return r;
+}
+
 #define NAMESPACE_NAMES "pid, mount, ipc, uts, net, cgroup or user"
 #define DIR_FORMS "tmpfs [size=N[K|M|G]|size=N%] [inodes=N[k|m]] [mode=OCTAL], persistent or shared"
 
@@ -624,6 +641,7 @@ static const struct nscell_keyword keywords[] = {
 	{ "DropCapabilities", NSCELL_KEY_DROP_CAPABILITIES, "none, all or capability names such as cap_sys_admin", parse_drop_capabilities },
 	{ "RestrictNamespaces", NSCELL_KEY_RESTRICT_NAMESPACES, "none, all or " NAMESPACE_NAMES, parse_restrict_namespaces },
 	{ "UserNamespaceFallback", NSCELL_KEY_USERNS_FALLBACK, "deny or no-new-privs", parse_userns_fallback },
+	{ "MaxCells", NSCELL_KEY_MAX_CELLS, "a number of cells from 1 to 1024", parse_max_cells },
 };
 
 const struct nscell_keyword *nscell_keyword_lookup(const char *name, size_t len)

@@ -69,6 +69,8 @@ enum nscell_cell_op {
 	NSCELL_CELL_LEAVE,    /* on a joined connection: this session is over */
 	NSCELL_CELL_STATUS,   /* reply: struct nscell_cell_status + sessions */
 	NSCELL_CELL_TERMINATE,
+	NSCELL_CELL_SETTINGS, /* reply: struct nscell_cell_settings (an init older
+			       * than this op closes the connection instead) */
 };
 
 struct nscell_cell_join {
@@ -108,6 +110,17 @@ struct nscell_init_config {
 	uint32_t has_userns;   /* fd NSCELL_INIT_FD_USERNS is open */
 };
 
+/* The settings the cell was made with. They follow struct nscell_init_config
+ * in the config pipe; an init that got none (made by an older helper)
+ * answers SETTINGS with -ENODATA. */
+struct nscell_cell_settings {
+	uint32_t magic;
+	uint32_t op;
+	int32_t error;
+	uint32_t reserved;
+	struct nscell_settings settings;
+};
+
 struct nscell_cell_session {
 	uint32_t session_no;
 	pid_t opener_pid;
@@ -133,7 +146,7 @@ struct nscell_cell_status {
 enum {
 	NSCELL_INIT_FD_LISTEN = 3, /* the cell socket, listening */
 	NSCELL_INIT_FD_CELLS = 4,  /* dirfd of RUNDIR/cells, to unlink the socket */
-	NSCELL_INIT_FD_LOCK = 5,   /* RUNDIR/lock, flock()ed around find-or-create */
+	NSCELL_INIT_FD_LOCK = 5,   /* RUNDIR/locks/user-<uid>, a description of the init's own */
 	NSCELL_INIT_FD_CONFIG = 6, /* pipe with one struct nscell_init_config */
 	NSCELL_INIT_FD_USERNS = 7, /* the sessions' user namespace, if the policy has one */
 };

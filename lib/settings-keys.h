@@ -37,3 +37,24 @@ void nscell_settings_copy_key(struct nscell_settings *dst, const struct nscell_s
  * Returns 0 and a string the caller frees, or -ENOMEM.
  */
 int nscell_settings_format_key(const struct nscell_settings *s, enum nscell_key k, char **ret);
+
+/* Where a key takes effect. One table (settings.c) says it for every key: a
+ * session may join a live cell only if every cell-level key agrees. */
+enum nscell_key_level {
+	NSCELL_LEVEL_LOGIN,   /* decides for the login itself: Isolate, Scope, MaxCells */
+	NSCELL_LEVEL_CELL,    /* fixed when the cell is made, shared by all its sessions */
+	NSCELL_LEVEL_SESSION, /* applied by each session as it joins */
+};
+enum nscell_key_level nscell_key_level(enum nscell_key k);
+
+/*
+ * nscell_settings_cell_diff - compare the cell-level settings a live cell was
+ * made with to those a login asks for. Keys that have no effect under `want`
+ * (DrainLimit with Logout kill, Hostname without a UTS namespace,
+ * PersistentRoot with no persistent directory) are not compared.
+ *
+ * Returns the number of differing keys (0: the login may join) and, when
+ * buf is given, "Key: cell 'v', login 'w'; ..." for them; or -ENOMEM.
+ */
+int nscell_settings_cell_diff(const struct nscell_settings *cell, const struct nscell_settings *want,
+			      char *buf, size_t size);

@@ -31,6 +31,7 @@ void nscell_settings_init(struct nscell_settings *s)
 		.drop_caps = 0,
 		.restrict_namespaces = 0,
 		.userns_fallback = NSCELL_USERNS_FALLBACK_DENY,
+		.max_cells = NSCELL_MAX_CELLS_DEFAULT,
 	};
 	for (size_t i = 0; i < _NSCELL_DIR_MAX; i++)
 		s->dirs[i] = (struct nscell_dir_setting) {
@@ -71,6 +72,7 @@ static const char *const key_names[_NSCELL_KEY_MAX] = {
 	[NSCELL_KEY_DROP_CAPABILITIES] = "DropCapabilities",
 	[NSCELL_KEY_RESTRICT_NAMESPACES] = "RestrictNamespaces",
 	[NSCELL_KEY_USERNS_FALLBACK] = "UserNamespaceFallback",
+	[NSCELL_KEY_MAX_CELLS] = "MaxCells",
 };
 
 const char *nscell_key_name(enum nscell_key k)
@@ -217,9 +219,91 @@ void nscell_settings_copy_key(struct nscell_settings *dst, const struct nscell_s
 	case NSCELL_KEY_USERNS_FALLBACK:
 		dst->userns_fallback = src->userns_fallback;
 		break;
+	case NSCELL_KEY_MAX_CELLS:
+		dst->max_cells = src->max_cells;
+		break;
 	case _NSCELL_KEY_MAX:
 		break;
 	}
+}
+
+enum nscell_key_level nscell_key_level(enum nscell_key k)
+{
+	static const enum nscell_key_level t[_NSCELL_KEY_MAX] = {
+		[NSCELL_KEY_ISOLATE] = NSCELL_LEVEL_LOGIN,
+		[NSCELL_KEY_SCOPE] = NSCELL_LEVEL_LOGIN,
+		[NSCELL_KEY_MAX_CELLS] = NSCELL_LEVEL_LOGIN,
+		[NSCELL_KEY_NAMESPACES] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_HOSTNAME] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_PROC_HIDEPID] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_PROC_SUBSET] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_TMP] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_VARTMP] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_DEVSHM] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_PERSISTENT_ROOT] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_LOGOUT] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_DRAIN_LIMIT] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_PROPAGATION] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_NO_NEW_PRIVS] = NSCELL_LEVEL_SESSION,
+		[NSCELL_KEY_DROP_CAPABILITIES] = NSCELL_LEVEL_SESSION,
+		[NSCELL_KEY_RESTRICT_NAMESPACES] = NSCELL_LEVEL_SESSION,
+		[NSCELL_KEY_USERNS_FALLBACK] = NSCELL_LEVEL_SESSION,
+	};
+
+	/* An unknown key is treated as cell-level: a new key nobody classified
+	 * must make joins stricter, never looser. */
+	if ((unsigned) k >= _NSCELL_KEY_MAX)
+		return NSCELL_LEVEL_CELL;
+	return t[k];
+}
+
+static bool key_has_effect(const struct nscell_settings *s, enum nscell_key k)
+{
+	switch (k) {
+	case NSCELL_KEY_DRAIN_LIMIT:
+		return s->logout == NSCELL_LOGOUT_DRAIN;
+	case NSCELL_KEY_HOSTNAME:
+		return s->namespaces & NSCELL_NS_UTS;
+	case NSCELL_KEY_PERSISTENT_ROOT:
+		for (size_t d = 0; d < _NSCELL_DIR_MAX; d++)
+			if (s->dirs[d].kind == NSCELL_DIR_PERSISTENT)
+				return true;
+		return false;
+	default:
+		return true;
+	}
+}
+
+int nscell_settings_cell_diff(const struct nscell_settings *cell, const struct nscell_settings *want,
+			      char *buf, size_t size)
+{
+	size_t used = 0;
+	int n = 0;
+
+	if (buf && size)
+		buf[0] = '\0';
+	for (size_t i = 0; i < _NSCELL_KEY_MAX; i++) {
+		enum nscell_key k = (enum nscell_key) i;
+		_cleanup_free_ char *a = NULL, *b = NULL;
+
+		if (nscell_key_level(k) != NSCELL_LEVEL_CELL || !key_has_effect(want, k))
+			continue;
+		/* The policy spelling of each value is what a person compares
+		 * too; equal spellings are equal settings. */
+		if (nscell_settings_format_key(cell, k, &a) < 0 ||
+		    nscell_settings_format_key(want, k, &b) < 0)
+			return -ENOMEM;
+		if (strcmp(a, b) == 0)
+			continue;
+		n++;
+		if (buf && used < size) {
+			int w = snprintf(buf + used, size - used, "%s%s: cell '%s', login '%s'",
+					 used ? "; " : "", nscell_key_name(k), a, b);
+			if (w > 0)
+				used += (size_t) w;
+		}
+	}
+	return n;
 }
 
 /* A growing string for the printers below. */
@@ -414,6 +498,12 @@ int nscell_settings_format_key(const struct nscell_settings *s, enum nscell_key 
 	case NSCELL_KEY_USERNS_FALLBACK:
 		strbuf_append(&b, nscell_userns_fallback_name(s->userns_fallback) ?: "?");
 		break;
+	case NSCELL_KEY_MAX_CELLS: {
+		char num[16];
+		snprintf(num, sizeof(num), "%u", s->max_cells);
+		strbuf_append(&b, num);
+		break;
+	}
 	default:
 		return -EINVAL;
 	}

@@ -92,7 +92,15 @@ struct nscell_settings {
 	uint64_t drop_caps;               /* bit n = drop capability n from the bounding set */
 	unsigned restrict_namespaces;     /* NSCELL_NS_* the cell may not create */
 	enum nscell_userns_fallback userns_fallback;
+	unsigned max_cells;               /* live cells one user may have at once */
 };
+
+/* MaxCells: the default bounds what one user's logins (and drained cells,
+ * which live on after logout) can pin of root's namespace budget; the
+ * maximum keeps every user's share far below the kernel's per-uid
+ * user.max_*_namespaces, which uid 0's system services share. */
+#define NSCELL_MAX_CELLS_DEFAULT 16
+#define NSCELL_MAX_CELLS_MAX 1024
 
 /* The built-in defaults, used for any key the policy leaves unset. */
 void nscell_settings_init(struct nscell_settings *s);

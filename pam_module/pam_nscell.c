@@ -45,11 +45,15 @@
 #include "policy.h"
 #include "proto.h"
 #include "restrict.h"
+#include "settings-keys.h"
 
 #define STATE_KEY "pam_nscell_state"
 #define RESTORE_SEEN_KEY "pam_nscell_restore_seen" /* a restore entry ran first */
 #define SETCRED_SEEN_KEY "pam_nscell_setcred_seen" /* setcred ran before open_session */
 #define HELPER_TIMEOUT_MS 15000
+/* After its answer (or a SIGKILL) the helper only exits: reaping it takes
+ * milliseconds unless it is stuck in the kernel. */
+#define HELPER_REAP_MS 2000
 
 /* Where a session can enter its user namespace (see pam_nscell(8)). */
 enum userns_point {
@@ -278,9 +282,10 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
  * cell is the helper's job; joining one needs only what this process already
  * has: the policy's verdict, root, and the cell's socket in a root-only
  * directory, whose init accepts uid 0 alone. Any doubt (no cell, a cell that
- * is ending, one made with other namespaces) goes to the helper, which
- * decides again under the registry lock. Returns 0 with the same fds the
- * helper would hand over, or -errno.
+ * is ending, one made with other cell-level settings than this login's, one
+ * that cannot say which) goes to the helper, which decides again under the
+ * user's lock and logs why. Returns 0 with the same fds the helper would hand
+ * over, or -errno.
  */
 static int join_live_cell(uid_t uid, const struct nscell_settings *set, const char *service,
 			  const char *tty, const char *rhost, struct nscell_reply *rep, int fds[3])
@@ -292,6 +297,15 @@ static int join_live_cell(uid_t uid, const struct nscell_settings *set, const ch
 	if (set->scope != NSCELL_SCOPE_USER || geteuid() != 0)
 		return -ENOENT;
 	snprintf(id, sizeof(id), "user-%u", (unsigned)uid);
+	{
+		struct nscell_settings cell;
+		rc = nscell_cellctl_settings(id, &cell);
+		if (rc < 0)
+			return rc;
+		rc = nscell_settings_cell_diff(&cell, set, NULL, 0);
+		if (rc != 0)
+			return rc < 0 ? rc : -EEXIST;
+	}
 	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (self < 0)
 		return -errno;
@@ -392,9 +406,19 @@ static int ask_helper(pam_handle_t *pamh, const struct options *o, const struct 
 	if (n == -ETIMEDOUT)
 		kill(pid, SIGKILL);
 	/* The answer is the authority; the exit status only confirms it (an
-	 * application's own SIGCHLD handler may have reaped the helper). */
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	 * application's own SIGCHLD handler may have reaped the helper). A
+	 * helper that does not end even after SIGKILL (stuck in the kernel)
+	 * must not hold the login: wait HELPER_REAP_MS, then leave it. */
+	{
+		_cleanup_close_ int pfdesc = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (pfdesc >= 0) {
+			struct pollfd pp = { .fd = pfdesc, .events = POLLIN };
+			while (poll(&pp, 1, HELPER_REAP_MS) < 0 && errno == EINTR)
+				;
+		}
+		while (waitpid(pid, &status, pfdesc >= 0 ? WNOHANG : 0) < 0 && errno == EINTR)
+			;
+	}
 
 	if (n != (ssize_t)sizeof(*rep) || rep->magic != NSCELL_PROTO_MAGIC) {
 		for (size_t i = 0; i < n_fds; i++)

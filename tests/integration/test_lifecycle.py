@@ -48,8 +48,8 @@ def _(t):
         t.clean(f'{m}: within 5 s the sleep, the cell and its socket are gone')
         t.syslog(syslog_event('nscell-init', 'cell-ended', cell=cell, reason='logout'), mark,
                  f'{m}: syslog: event=cell-ended reason=logout')
-    t.check(os.path.isfile('/run/nscell/lock') and os.listdir('/run/nscell/cells') == [],
-            '/run/nscell keeps its lock file and has no cell left under cells/',
+    t.check(os.path.isdir('/run/nscell/locks') and os.listdir('/run/nscell/cells') == [],
+            '/run/nscell keeps its locks/ directory and has no cell left under cells/',
             str(os.listdir('/run/nscell')))
 
 

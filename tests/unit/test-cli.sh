@@ -171,6 +171,7 @@ Effective settings
   DropCapabilities      none                        built-in default
   RestrictNamespaces    none                        built-in default
   UserNamespaceFallback deny                        built-in default
+  MaxCells              16                          built-in default
 EOF
 if ! diff -u "$work/want" "$work/out" >&2; then
 	fail "explain carla: output differs"

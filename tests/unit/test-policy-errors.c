@@ -215,6 +215,12 @@ static void test_hostname_needs_uts(void **state)
 
 static void test_drain_limit_needs_drain(void **state)
 {
+	assert_first_error("MaxCells 0\n",
+			   "nscell.conf:1:10: error: MaxCells '0' is out of range; expected a number from 1 to 1024");
+	assert_first_error("MaxCells 1025\n",
+			   "nscell.conf:1:10: error: MaxCells '1025' is out of range; expected a number from 1 to 1024");
+	assert_first_error("MaxCells 4x\n",
+			   "nscell.conf:1:10: error: invalid value '4x' for MaxCells; expected a number of cells from 1 to 1024");
 	assert_first_error("Match User a\nDrainLimit 1h\n",
 			   "nscell.conf:2:1: error: DrainLimit has no effect with Logout kill (the built-in default); expected Logout drain in this block");
 	assert_first_error("Logout drain\nMatch User a\nLogout kill\nDrainLimit 1h\n",

@@ -252,7 +252,8 @@ static void test_every_key_in_a_block(void **state)
 					   "  NoNewPrivs yes\n"
 					   "  DropCapabilities all\n"
 					   "  RestrictNamespaces user\n"
-					   "  UserNamespaceFallback no-new-privs\n");
+					   "  UserNamespaceFallback no-new-privs\n"
+					   "  MaxCells 3\n");
 	struct nscell_decision d;
 	struct test_login t;
 
@@ -265,7 +266,18 @@ static void test_every_key_in_a_block(void **state)
 	assert_string_equal(d.settings.hostname, "staff-cell");
 	assert_int_equal(d.settings.drain_limit_sec, 3600);
 	assert_int_equal(d.settings.userns_fallback, NSCELL_USERNS_FALLBACK_NO_NEW_PRIVS);
+	assert_int_equal(d.settings.max_cells, 3);
 	nscell_policy_free(p);
+}
+
+static void test_max_cells(void **state)
+{
+	struct nscell_settings s;
+
+	nscell_settings_init(&s);
+	assert_int_equal(s.max_cells, NSCELL_MAX_CELLS_DEFAULT);
+	assert_int_equal(defaults_of("MaxCells 1\n").max_cells, 1);
+	assert_int_equal(defaults_of("MaxCells 1024\n").max_cells, 1024);
 }
 
 int main(void)
@@ -289,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_match_text_excludes_comment),
 		cmocka_unit_test(test_hash_inside_token_is_not_a_comment),
 		cmocka_unit_test(test_every_key_in_a_block),
+		cmocka_unit_test(test_max_cells),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,41 @@ static void test_format_defaults(void **state)
 	assert_formats(&s, NSCELL_KEY_DROP_CAPABILITIES, "none");
 	assert_formats(&s, NSCELL_KEY_RESTRICT_NAMESPACES, "none");
 	assert_formats(&s, NSCELL_KEY_USERNS_FALLBACK, "deny");
+	assert_formats(&s, NSCELL_KEY_MAX_CELLS, "16");
+}
+
+static void test_every_key_has_a_level(void **state)
+{
+	assert_int_equal(nscell_key_level(NSCELL_KEY_SCOPE), NSCELL_LEVEL_LOGIN);
+	assert_int_equal(nscell_key_level(NSCELL_KEY_MAX_CELLS), NSCELL_LEVEL_LOGIN);
+	assert_int_equal(nscell_key_level(NSCELL_KEY_TMP), NSCELL_LEVEL_CELL);
+	assert_int_equal(nscell_key_level(NSCELL_KEY_PROC_HIDEPID), NSCELL_LEVEL_CELL);
+	assert_int_equal(nscell_key_level(NSCELL_KEY_LOGOUT), NSCELL_LEVEL_CELL);
+	assert_int_equal(nscell_key_level(NSCELL_KEY_NO_NEW_PRIVS), NSCELL_LEVEL_SESSION);
+	/* Unknown keys make joins stricter. */
+	assert_int_equal(nscell_key_level(_NSCELL_KEY_MAX), NSCELL_LEVEL_CELL);
+}
+
+static void test_cell_diff(void **state)
+{
+	struct nscell_settings cell = defaults_of("Scope user\nTmp shared\nLogout drain\n");
+	struct nscell_settings want = defaults_of("Scope user\nProcHidePid invisible\nNoNewPrivs yes\n");
+	char buf[400];
+
+	assert_int_equal(nscell_settings_cell_diff(&cell, &cell, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(nscell_settings_cell_diff(&cell, &want, buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "ProcHidePid: cell 'off', login 'invisible'; "
+				 "Tmp: cell 'shared', login 'tmpfs mode=1777'; "
+				 "Logout: cell 'drain', login 'kill'");
+	/* Session-level keys and keys without effect are not compared. */
+	want = defaults_of("Scope user\nNoNewPrivs yes\nDrainLimit 1h\nPersistentRoot /x\nMaxCells 2\n");
+	nscell_settings_init(&cell);
+	assert_int_equal(nscell_settings_cell_diff(&cell, &want, NULL, 0), 0);
+	/* A tiny buffer is cut, never overrun. */
+	want = defaults_of("Tmp shared\nVarTmp shared\nDevShm shared\n");
+	assert_int_equal(nscell_settings_cell_diff(&cell, &want, buf, 10), 3);
+	assert_int_equal(strlen(buf), 9);
 }
 
 static void test_format_round_trips_through_the_parser(void **state)
@@ -105,6 +140,8 @@ int main(void)
 		cmocka_unit_test(test_format_defaults),
 		cmocka_unit_test(test_format_round_trips_through_the_parser),
 		cmocka_unit_test(test_copy_key_touches_only_that_key),
+		cmocka_unit_test(test_every_key_has_a_level),
+		cmocka_unit_test(test_cell_diff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
