@@ -310,8 +310,13 @@ class Session:
         while True:
             try:
                 data = os.read(self._out, 65536)
-            except OSError:  # EIO: the pty's other side is gone
+            except OSError:  # EIO: no process has the pty's other side open
                 data = b''
+                # util-linux login (Debian 13) closes the terminal, vhangup()s it and
+                # opens it again: EIO for a moment while login still runs.
+                if self.master is not None and self._login_running():
+                    time.sleep(0.05)
+                    continue
             with self.cond:
                 if not data:
                     self.eof = True
@@ -319,6 +324,14 @@ class Session:
                     return
                 self.buf += data
                 self.cond.notify_all()
+
+    def _login_running(self):
+        """The login process has not exited (it is not reaped here: wait() does that)."""
+        try:
+            return os.waitid(os.P_PID, self.login_pid,
+                             os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+        except ChildProcessError:
+            return False
 
     def wait_for_bytes(self, needles, timeout):
         deadline = time.monotonic() + timeout
@@ -863,11 +876,12 @@ Host {SSH_HOST}
                 killed.append(f'the harness side of a {s.method} login of {s.user}')
         self.sessions.clear()
         infra = self.infra_pids()
+        monitors = {p.pid for p in sshd_connections(self)}
         for p in procs():
             if p.pid in infra:
                 continue
             if (UID_MIN <= p.uid <= UID_MAX or p.pidns != self.host_pidns
-                    or p.comm == 'nscell-init' or 'sshd: nscit' in ' '.join(p.argv)):
+                    or p.comm == 'nscell-init' or p.pid in monitors):
                 try:
                     os.kill(p.pid, signal.SIGKILL)
                     killed.append(str(p))
@@ -1051,6 +1065,25 @@ def login_root_pid(env, s):
     if s.method in ('ssh', 'ssh-tty'):
         return env.sshd.pid
     return s.login_pid if s.method == 'login' else s.proc.pid
+
+
+def sshd_connections(env):
+    """The listener's children: one privileged monitor per connection, where PAM
+    runs. Found by parentage, not by title: Debian 12's sshd re-executes itself
+    ("sshd: USER [priv]"), Debian 13's runs /usr/lib/openssh/sshd-session
+    ("sshd-session: USER [priv]", with sshd-auth below it before authentication)."""
+    if env.sshd is None:
+        return []
+    return [p for p in procs() if p.ppid == env.sshd.pid]
+
+
+def sshd_monitor(env, s):
+    """The sshd monitor that opened the PAM session of the held ssh login s:
+    the listener's child above the session's shell, or None."""
+    shell = host_pid_of(s)
+    if shell is None:
+        return None
+    return next((p for p in ancestors(shell.pid) if p.ppid == env.sshd.pid), None)
 
 
 def ancestors(pid):

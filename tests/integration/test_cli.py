@@ -15,7 +15,7 @@ import termios
 import time
 
 from nscelltest import (HOLD, PROBE, USERS, WORK, cell_of, check_in_cell, host_pid_of, poll,
-                        policy, procs, sh, syslog_event, test)
+                        policy, procs, sh, sshd_monitor, syslog_event, test)
 
 NSCELL = '/usr/local/bin/nscell'
 HELPER = '/usr/local/libexec/nscell/nscell-helper'
@@ -88,11 +88,6 @@ def pss(pid):
     return 0
 
 
-def sshd_monitor(user):
-    m = [p for p in procs() if p.argv[:1] == [f'sshd: {user} [priv]']]
-    return m[0] if len(m) == 1 else None
-
-
 # ---- list ---------------------------------------------------------------------
 
 @test('cli: list: every cell of real logins, as an 80-column table and as JSON')
@@ -127,7 +122,7 @@ def _(t):
         t.eq(c['n_sessions'], 1, f'{cell}: one session')
         sess = c['sessions'][0] if c['sessions'] else {}
         t.eq(sess.get('service'), service, f'{cell}: the session\'s service is {service}')
-        opener = sshd_monitor(user).pid if service == 'sshd' else s.proc.pid
+        opener = sshd_monitor(env, s).pid if service == 'sshd' else s.proc.pid
         t.eq(sess.get('opener_pid'), opener, f'{cell}: opener_pid is the process that opened the '
              f'PAM session ({"the sshd monitor" if service == "sshd" else "su"})')
         if service == 'sshd':
@@ -194,7 +189,7 @@ def _(t):
     sleep = poll(lambda: [p for p in cell_procs(pidns) if p.nspid[-1] == int(s.value('sleep_pid') or 0)
                           and p.argv[:2] == ['sleep', '1000.42']])
     t.require(init and shell and sleep, 'the harness finds the init, the shell and the sleep')
-    monitor = sshd_monitor('nscit-a')
+    monitor = sshd_monitor(env, s)
     r = nscell('show', cell)
     out = r.stdout
     t.require(r.returncode == 0, f'show {cell} exits 0', out + r.stderr)

@@ -9,10 +9,12 @@ from nscelltest import (METHODS, SERVICE_OF, USERS, HOLD, PROBE, ancestors,
                         policy, procs, ps_lines, sh, syslog_event, test)
 
 # The processes a session may have besides PID 1, the shell running the
-# probe and its ps: what the login program runs as the user.
+# probe and its ps: what the login program runs as the user. sshd's session
+# child is titled "sshd: USER@TTY" by OpenSSH 9 (Debian 12) and
+# "sshd-session: USER@TTY" by OpenSSH 10 (Debian 13).
 OWN = {
-    'ssh': [r'sshd: nscit-a@notty'],
-    'ssh-tty': [r'sshd: nscit-a@pts/\d+'],
+    'ssh': [r'sshd(-session)?: nscit-a@notty'],
+    'ssh-tty': [r'sshd(-session)?: nscit-a@pts/\d+'],
     'su': [], 'runuser': [], 'login': [], 'sudo': [],
 }
 

@@ -7,7 +7,7 @@ import signal
 import time
 
 from nscelltest import (HOLD, PROBE, cell_sockets, check_in_cell, find_procs,
-                        policy, poll, procs, syslog_event, test)
+                        policy, poll, procs, sshd_monitor, syslog_event, test)
 
 ORPHAN = r'''
 orphan=$(sh -c 'sleep 1.2 >/dev/null 2>&1 & echo $!')
@@ -104,10 +104,7 @@ def kill_opener(t, method, find_opener):
 
 @test('lifecycle: kill -9 of the sshd monitor ends the cell')
 def _(t):
-    def monitor(s):
-        m = [p for p in procs() if p.argv[:1] == ['sshd: nscit-a [priv]']]
-        return m[0] if len(m) == 1 else None
-    kill_opener(t, 'ssh', monitor)
+    kill_opener(t, 'ssh', lambda s: sshd_monitor(t.env, s))
 
 
 @test('lifecycle: kill -9 of su ends the cell')

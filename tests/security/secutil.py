@@ -40,6 +40,10 @@ def errname(e):
 
 def syscall_err(*args):
     """A raw syscall; returns (result, errno name)."""
+    # syscall(2) is variadic and reads every argument as a long; a Python int would
+    # go as a C int, its register's upper half left to chance (Debian 13's Python
+    # left garbage there: process_vm_readv saw flags != 0 and said EINVAL).
+    args = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]
     r = LIBC.syscall(*args)
     return r, errname(ctypes.get_errno() if r < 0 else 0)
 

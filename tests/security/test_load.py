@@ -34,21 +34,18 @@ PATTERNS = ['logout', 'logout', 'eof', 'kill-client', 'kill-opener', 'kill-shell
 
 def kill_opener(env, s):
     """SIGKILL the process that opened the PAM session: su/runuser itself, or
-    the sshd monitor ("sshd: USER [priv]") above the session's shell."""
+    the sshd monitor above the session's shell."""
     if s.method in ('su', 'runuser'):
         os.kill(s.proc.pid, signal.SIGKILL)
         return 'su'
     if s.method == 'login':
         os.kill(s.login_pid, signal.SIGKILL)
         return 'login'
-    shell = nt.host_pid_of(s)
-    if shell is None:
+    monitor = nt.sshd_monitor(env, s)
+    if monitor is None:
         return None
-    for p in nt.ancestors(shell.pid):
-        if p.argv[:1] and p.argv[0].startswith('sshd:') and '[priv]' in p.argv[0]:
-            os.kill(p.pid, signal.SIGKILL)
-            return 'sshd monitor'
-    return None
+    os.kill(monitor.pid, signal.SIGKILL)
+    return 'sshd monitor'
 
 
 @test('load: 200 logins in two minutes with random logouts and kills; none refused, nothing left')
