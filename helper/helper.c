@@ -91,6 +91,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/vfs.h>
 #include <syslog.h>
 #include <unistd.h>
 #include <grp.h>
@@ -119,21 +120,24 @@ static _Noreturn void refuse(const char *why)
 	exit(PAM_PERM_DENIED);
 }
 
-struct helper_caller helper_caller;
+/* Before anything privileged, and before we know who is asking: a message
+ * to the person (there is nobody else to tell), syslog, and the verb's
+ * failure status. */
+static _Noreturn void sanitize_fail(bool run, const char *err)
+{
+	openlog("nscell-helper", LOG_PID, LOG_AUTHPRIV);
+	helper_log(LOG_ERR, "event=refused uid=%u reason=\"%s\"", (unsigned)getuid(), err);
+	fprintf(stderr, "nscell-helper: %s; refusing\n", err);
+	_exit(run ? HELPER_RUN_EXIT_FAILURE : PAM_SYSTEM_ERR);
+}
 
-static void sanitize(void)
+static void sanitize(bool run)
 {
 	struct stat st;
+	char err[256];
 
+	prctl(PR_SET_DUMPABLE, 0);
 	clearenv();
-	/* Noted for the run verb's command, never used by us. */
-	sigprocmask(SIG_SETMASK, NULL, &helper_caller.sigmask);
-	sigemptyset(&helper_caller.ignored);
-	for (int sig = 1; sig < SIGRTMIN; sig++) {
-		struct sigaction sa;
-		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
-			sigaddset(&helper_caller.ignored, sig);
-	}
 	for (int fd = 0; fd <= 2; fd++) {
 		if (fstat(fd, &st) < 0 && errno == EBADF) {
 			int n = open("/dev/null", O_RDWR);
@@ -142,10 +146,51 @@ static void sanitize(void)
 		}
 	}
 	syscall(SYS_close_range, REQUEST_FD + 1, ~0U, 0);
-	helper_caller.umask = umask(077);
+	/* Signals, rlimits, scheduling, oom_score_adj, timers...: noted for the
+	 * run verb's command, never used by us (inherit.c). */
+	if (helper_leave_caller_state(err, sizeof(err)) < 0)
+		sanitize_fail(run, err);
+	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0)
+		sanitize_fail(run, err);
 	signal(SIGPIPE, SIG_IGN);
-	prctl(PR_SET_DUMPABLE, 0);
 	openlog("nscell-helper", LOG_PID, LOG_AUTHPRIV);
+}
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+#define PID_FS_MAGIC 0x50494446
+
+/*
+ * Whether the other end of fd 3 was made by our parent. SO_PEERCRED's pid is
+ * 0 when the creator is outside our pid namespace, and so is getppid() when
+ * the parent is: inside a cell the two can be 0 == 0. Only a real pid counts.
+ * That pid is the creator's at socketpair() time and may have been recycled
+ * since; SO_PEERPIDFD names the creator itself: before Linux 6.16 it fails
+ * once the creator is gone, and with pidfs (6.9) the peer's pidfd and our
+ * parent's have one inode exactly when they are one process.
+ */
+static bool peer_is_parent(const struct ucred *cred)
+{
+	_cleanup_close_ int peer = -1, parent = -1;
+	socklen_t len = sizeof(peer);
+	pid_t ppid = getppid();
+	struct statfs fs;
+	struct stat a, b;
+
+	if (cred->pid <= 0 || ppid <= 0 || cred->pid != ppid)
+		return false;
+	if (getsockopt(REQUEST_FD, SOL_SOCKET, SO_PEERPIDFD, &peer, &len) < 0)
+		return errno == ENOPROTOOPT; /* an older kernel: the pid is all there is */
+	parent = (int)syscall(SYS_pidfd_open, ppid, 0);
+	if (parent < 0 || getppid() != ppid)
+		return false;
+	if (fstatfs(peer, &fs) == 0 && fs.f_type == PID_FS_MAGIC)
+		return fstat(peer, &a) == 0 && fstat(parent, &b) == 0 && a.st_dev == b.st_dev &&
+		       a.st_ino == b.st_ino;
+	/* Anonymous-inode pidfds (6.5-6.8): the creator is alive and has our
+	 * parent's pid, so it is our parent. */
+	return true;
 }
 
 static void authorise(int argc, char **argv)
@@ -167,7 +212,7 @@ static void authorise(int argc, char **argv)
 	    peer.sun_family != AF_UNIX || plen != sizeof(sa_family_t))
 		refuse("fd 3 is not a socketpair");
 	if (getsockopt(REQUEST_FD, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
-	    cred.uid != 0 || cred.pid != getppid())
+	    cred.uid != 0 || !peer_is_parent(&cred))
 		refuse("the caller is not a root PAM application");
 
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
@@ -445,7 +490,7 @@ int main(int argc, char **argv)
 	pid_t ppid;
 	int rc;
 
-	sanitize();
+	sanitize(argc >= 2 && strcmp(argv[1], "run") == 0);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		helper_run(argc, argv); /* run.c; does not return */
 	authorise(argc, argv);

@@ -527,6 +527,13 @@ int main(int argc, char **argv)
 
 	sigfillset(&mask);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* Every signal is read from the signalfd; none may be ignored (an
+	 * ignored SIGCHLD reaps behind our back). The rest of what a caller
+	 * could set (rlimits, scheduling, oom_score_adj, fds 0-2...) the helper
+	 * left before it made us; we inherit its defaults. */
+	for (int sig = 1; sig < 65; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 
 	if (!read_config())
 		return 1;
