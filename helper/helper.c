@@ -6,14 +6,22 @@
  *
  * Phases, in order. What the caller controls is marked [caller].
  *
- *  1. Sanitize, before looking at anything else: clearenv(); fds 0-2 open
- *     (else /dev/null); every fd above 3 closed; umask 077; SIGPIPE ignored;
- *     not dumpable, so the caller can neither ptrace us nor read our memory.
+ *  1. Sanitize, before looking at anything else: not dumpable, so the caller
+ *     can neither ptrace us nor read our memory; clearenv(); fds 0-2 open
+ *     (else /dev/null); every fd above 3 closed. [caller: every process
+ *     attribute execve keeps] Then leave them (inherit.c): signals to the
+ *     default and unblocked (an ignored SIGCHLD would reap our children behind
+ *     our back), rlimits, nice and scheduling, affinity, I/O priority,
+ *     oom_score_adj, interval timers, timer slack, personality, process flags,
+ *     umask 077, cwd /; noted first, for the run verb's command only; then the
+ *     caller's cgroup (cgroup.c). SIGPIPE ignored.
  *
  *  2. Authorise. [caller: argv, fd 3] argv must be exactly "open" ("run":
  *     see R1-R6 below). fd 3 must be an AF_UNIX SOCK_SEQPACKET socket from
  *     socketpair() (no peer address) whose other end was made by our parent
- *     while it was root (SO_PEERCRED: uid 0, pid == getppid()). That is what
+ *     while it was root (SO_PEERCRED: uid 0, pid == getppid(), both real:
+ *     across a pid namespace both are 0; SO_PEERPIDFD: the same process as
+ *     our parent). That is what
  *     pam_nscell inside sshd, su, login, runuser or sudo is; a user running
  *     this binary by hand is not, and is refused before any further step.
  *     Then real, effective and saved ids all become 0 (su runs us with the
@@ -41,9 +49,9 @@
  * The run verb (nscell run: an ordinary user's command in their own cell,
  * from cron or a systemd --user unit; run.c). The caller is the user:
  *
- *  R1. Sanitize, as 1, and close fd 3 too: there is no request socket. The
- *      caller's umask, signal mask and ignored signals are noted (not acted
- *      on) so the command gets them back after the drop. The signals a
+ *  R1. Sanitize, as 1, and close fd 3 too: there is no request socket. What
+ *      the caller had is handed back to the command only, as far as the user
+ *      may set it. The signals a
  *      terminal sends whatever our uid are ignored: ^Z must not stop us while
  *      we hold RUNDIR/lock, ^C not end us between making and joining a cell.
  *
@@ -72,7 +80,8 @@
  *  R6. setns(CLONE_NEWPID) for our children only, then fork. The child
  *      joins the cell's other namespaces (by the init's pidfd, the set the
  *      JOIN answer names), then its user namespace, applies the
- *      session restrictions, setgroups -> setgid -> setuid to the user, takes
+ *      session restrictions, setgid -> setuid to the user (the groups are set
+ *      before the user namespace, which denies setgroups), takes
  *      a clean environment, chdir(HOME), and execvp(CMD). We wait, LEAVE, and
  *      exit with its status (125: refused or failed before CMD ran).
  */
