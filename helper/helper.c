@@ -156,10 +156,13 @@ static void sanitize(bool run)
 	}
 	syscall(SYS_close_range, REQUEST_FD + 1, ~0U, 0);
 	/* Signals, rlimits, scheduling, oom_score_adj, timers...: noted for the
-	 * run verb's command, never used by us (inherit.c). */
-	if (helper_leave_caller_state(err, sizeof(err)) < 0)
+	 * run verb's command, never used by us (inherit.c). Without euid 0 (the
+	 * setuid bit voided by no_new_privs or a user namespace) some of it
+	 * cannot be reset, and nothing privileged can follow: phases 2 and R2
+	 * refuse such a caller with their own message. */
+	if (helper_leave_caller_state(err, sizeof(err)) < 0 && geteuid() == 0)
 		sanitize_fail(run, err);
-	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0)
+	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0 && geteuid() == 0)
 		sanitize_fail(run, err);
 	signal(SIGPIPE, SIG_IGN);
 	openlog("nscell-helper", LOG_PID, LOG_AUTHPRIV);
