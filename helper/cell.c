@@ -274,7 +274,7 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 		 * ignored) are not the init's: it handles all by signalfd. */
 		for (int sig = 1; sig <= SIGRTMAX; sig++)
 			if (sig != SIGKILL && sig != SIGSTOP)
-				signal(sig, SIG_DFL);
+				signal(sig, SIG_DFL); /* the init resets the C library's own */
 	}
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 

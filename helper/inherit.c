@@ -108,6 +108,16 @@ static int fail(char *err, size_t errlen, const char *what)
 	return -e;
 }
 
+/* The signals the C library keeps for itself (glibc: 32 and 33) cannot be
+ * set through sigaction(), but a caller can leave them ignored: the kernel's
+ * call, with an all-zero struct, which is SIG_DFL in every architecture's
+ * layout. */
+static int reset_reserved_signal(int sig)
+{
+	unsigned long zero[16] = { 0 };
+	return syscall(SYS_rt_sigaction, sig, zero, NULL, (size_t)(_NSIG / 8)) < 0 ? -errno : 0;
+}
+
 static int leave_signals(void)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, ign = { .sa_handler = SIG_IGN };
@@ -115,13 +125,15 @@ static int leave_signals(void)
 
 	sigprocmask(SIG_SETMASK, NULL, &helper_caller.sigmask);
 	sigemptyset(&helper_caller.ignored);
-	for (int sig = 1; sig <= SIGRTMAX; sig++) {
+	for (int sig = 1; sig < _NSIG; sig++) {
 		struct sigaction sa;
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		/* glibc keeps two real-time signals for itself: EINVAL there. */
-		if (sigaction(sig, NULL, &sa) < 0)
+		if (sigaction(sig, NULL, &sa) < 0) {
+			if (reset_reserved_signal(sig) < 0)
+				return -errno;
 			continue;
+		}
 		if (sa.sa_handler == SIG_IGN)
 			sigaddset(&helper_caller.ignored, sig);
 		/* Ignoring discards what is pending (the caller may have queued a

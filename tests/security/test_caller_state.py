@@ -395,6 +395,29 @@ def _(t):
     t.clean()
 
 
+@test('caller state: su -l by a user with the same state: the cell\'s init, made by the helper su spawned, has none of it')
+def _(t):
+    env = t.env
+    # su as the user, without a password (pam_wheel trust for group nscit, as
+    # an admin might allow it): su, and the helper pam_nscell spawns from it,
+    # start with whatever the user's shell had.
+    with open('/etc/pam.d/su') as f:
+        stack = f.read()
+    nt.write('/etc/pam.d/su', 'auth sufficient pam_wheel.so trust use_uid group=nscit\n' + stack, 0o644)
+    target = 'nscit-c'
+    before = {p.pid for p in su.cell_inits(nt)}
+    c = Caller({'user': USER, 'argv': ['/bin/su', '-l', target, '-c', 'echo in-cell; read _x'],
+                'state': HOSTILE, 'hold': True})
+    t.require(c.pid, 'the caller started')
+    init = nt.poll(lambda: next((p for p in su.cell_inits(nt) if p.pid not in before), None), timeout=30)
+    t.require(init, f'su -l {target} made a cell', str(nt.proc(c.pid)))
+    check_left(t, 'init made through su', attrs(init.pid))
+    c.release()
+    r = c.finish()
+    t.check(r and r['status'] == 0 and 'in-cell' in r['out'], f'the su login of {target} worked', str(r))
+    t.clean()
+
+
 @test('caller state: hard rlimits lowered by the caller: raised again, or refused where the system cannot')
 def _(t):
     env = t.env
