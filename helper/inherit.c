@@ -61,8 +61,11 @@ struct helper_caller helper_caller;
  * command can be handed the caller's limits back by lowering alone, and gets
  * no more than the caller had (an admin's pam_limits stay in force).
  * `needed`: a lower soft limit would let the caller have root's side fail or
- * be killed at a step of their choosing (the others only bound what we never
- * use: core dumps of a non-dumpable process, locked memory, priorities). */
+ * be killed at a step of their choosing. The others bound what we never use
+ * (core dumps of a non-dumpable process, locked memory, priorities) or what
+ * root is exempt from: RLIMIT_NPROC does not apply to uid 0, and we fork only
+ * after all our ids are 0; the kernel's own signals (SIGCHLD) are queued
+ * whatever RLIMIT_SIGPENDING says. */
 struct default_limit {
 	int resource;
 	const char *name;
@@ -76,12 +79,12 @@ static const struct default_limit default_limits[] = {
 	{ RLIMIT_STACK, "RLIMIT_STACK", 8u << 20, RLIM_INFINITY, true },
 	{ RLIMIT_CORE, "RLIMIT_CORE", 0, RLIM_INFINITY, false },
 	{ RLIMIT_RSS, "RLIMIT_RSS", RLIM_INFINITY, RLIM_INFINITY, false },
-	{ RLIMIT_NPROC, "RLIMIT_NPROC", 0, 0, true },           /* threads-max / 2, below */
+	{ RLIMIT_NPROC, "RLIMIT_NPROC", 0, 0, false },           /* threads-max / 2, below */
 	{ RLIMIT_NOFILE, "RLIMIT_NOFILE", 1024, 4096, true },
 	{ RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK", 8u << 20, 8u << 20, false },
 	{ RLIMIT_AS, "RLIMIT_AS", RLIM_INFINITY, RLIM_INFINITY, true },
 	{ RLIMIT_LOCKS, "RLIMIT_LOCKS", RLIM_INFINITY, RLIM_INFINITY, false },
-	{ RLIMIT_SIGPENDING, "RLIMIT_SIGPENDING", 0, 0, true }, /* threads-max / 2, below */
+	{ RLIMIT_SIGPENDING, "RLIMIT_SIGPENDING", 0, 0, false }, /* threads-max / 2, below */
 	{ RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE", 819200, 819200, false },
 	{ RLIMIT_NICE, "RLIMIT_NICE", 0, 0, false },
 	{ RLIMIT_RTPRIO, "RLIMIT_RTPRIO", 0, 0, false },
