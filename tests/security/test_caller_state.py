@@ -3,7 +3,7 @@
 # (both verbs, the run verb through `nscell run`) with everything execve(2)
 # lets a process hand on: oom_score_adj 1000, nice 19, SCHED_IDLE, one CPU,
 # low soft rlimits, SIGCHLD ignored and signals blocked, an idle I/O class, a
-# huge timer slack, a personality flag, an interval timer about to fire. The
+# huge timer slack, a personality flag, an interval timer due in 2 s. The
 # helper and the cell's init must have left all of it; the command of
 # `nscell run` gets the caller's own state back. Also: fds 0-2 of an init
 # made by `nscell run` (a pipeline must reach EOF), setgroups in a session's
@@ -318,7 +318,7 @@ def _(t):
     env.set_policy(run_policy())
     cli = env.installed.get('nscell')
     t.require(cli, 'the nscell CLI is installed')
-    state = dict(HOSTILE, itimer=1.0)
+    state = dict(HOSTILE, itimer=2.0)
     # The command: python, which leaves SIGCHLD as it found it (sh resets it).
     c = Caller({'user': USER, 'argv': [cli, 'run', '--', '/usr/bin/python3', '-c',
                                        'import sys; sys.stdin.readline(); sys.exit(7)'],
@@ -329,12 +329,12 @@ def _(t):
     init = user_cell_init(UID)
     t.check(cmd, 'the command runs under the helper', str(nt.proc(c.pid)))
     t.check(init, f'the cell user-{UID} has its init')
-    # The caller's interval timer was due after 1 s: give it time to fire.
-    while time.monotonic() - c.started < 3:
+    # The caller's interval timer was due after 2 s: give it time to fire.
+    while time.monotonic() - c.started < 4:
         time.sleep(0.2)
     helper = nt.proc(c.pid)
     t.check(helper and helper.comm == 'nscell-helper',
-            'the helper is alive 3 s after the caller\'s 1 s interval timer would have fired',
+            'the helper is alive 4 s after the start: the caller\'s 2 s interval timer did not fire',
             str(helper))
     if helper and helper.comm == 'nscell-helper':
         check_left(t, 'helper (run)', attrs(c.pid), helper_own_ignored('run'))
