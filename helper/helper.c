@@ -35,9 +35,9 @@
  *     root-owned files only (NSCELL_POLICY_CHECK_OWNER), the conf override
  *     included. Exempt: answer PAM_IGNORE and stop.
  *
- *  5. Pin the opener: pidfd_open(getppid()), then check that getppid() has not
- *     changed, so the pidfd is the process that called open_session and not
- *     whatever inherited us. The cell watches it: when it exits, the session
+ *  5. The opener: our parent, pinned by a pidfd in phase 2 (pidfd_open(
+ *     getppid()), then getppid() checked unchanged), so it is the process
+ *     that called open_session and not whatever inherited us; still alive. The cell watches it: when it exits, the session
  *     is over even if close_session never comes.
  *
  *  6. Under RUNDIR/lock: join the user's cell (Scope user) or make a new one
@@ -174,15 +174,18 @@ static void sanitize(bool run)
 #define PID_FS_MAGIC 0x50494446
 
 /*
- * Whether the other end of fd 3 was made by our parent. SO_PEERCRED's pid is
- * 0 when the creator is outside our pid namespace, and so is getppid() when
- * the parent is: inside a cell the two can be 0 == 0. Only a real pid counts.
- * That pid is the creator's at socketpair() time and may have been recycled
- * since; SO_PEERPIDFD names the creator itself: before Linux 6.16 it fails
- * once the creator is gone, and with pidfs (6.9) the peer's pidfd and our
- * parent's have one inode exactly when they are one process.
+ * Whether the other end of fd 3 was made by our parent; if so, returns a
+ * pidfd of the parent (the opener of phase 5: pinned here, where it was
+ * proven, so a reparenting later can never hand us another process), else
+ * -1. SO_PEERCRED's pid is 0 when the creator is outside our pid namespace,
+ * and so is getppid() when the parent is: inside a cell the two can be
+ * 0 == 0. Only a real pid counts. That pid is the creator's at socketpair()
+ * time and may have been recycled since; SO_PEERPIDFD names the creator
+ * itself: before Linux 6.16 it fails once the creator is gone, and with
+ * pidfs (6.9) the peer's pidfd and our parent's have one inode exactly when
+ * they are one process.
  */
-static bool peer_is_parent(const struct ucred *cred)
+static int pin_parent_if_peer(const struct ucred *cred, pid_t *ret_ppid)
 {
 	_cleanup_close_ int peer = -1, parent = -1;
 	socklen_t len = sizeof(peer);
@@ -191,27 +194,33 @@ static bool peer_is_parent(const struct ucred *cred)
 	struct stat a, b;
 
 	if (cred->pid <= 0 || ppid <= 0 || cred->pid != ppid)
-		return false;
-	if (getsockopt(REQUEST_FD, SOL_SOCKET, SO_PEERPIDFD, &peer, &len) < 0)
-		return errno == ENOPROTOOPT; /* an older kernel: the pid is all there is */
+		return -1;
 	parent = (int)syscall(SYS_pidfd_open, ppid, 0);
 	if (parent < 0 || getppid() != ppid)
-		return false;
-	if (fstatfs(peer, &fs) == 0 && fs.f_type == PID_FS_MAGIC)
-		return fstat(peer, &a) == 0 && fstat(parent, &b) == 0 && a.st_dev == b.st_dev &&
-		       a.st_ino == b.st_ino;
-	/* Anonymous-inode pidfds (6.5-6.8): the creator is alive and has our
-	 * parent's pid, so it is our parent. */
-	return true;
+		return -1;
+	if (getsockopt(REQUEST_FD, SOL_SOCKET, SO_PEERPIDFD, &peer, &len) < 0) {
+		if (errno != ENOPROTOOPT)
+			return -1;
+		/* An older kernel: the pid is all there is. */
+	} else if (fstatfs(peer, &fs) == 0 && fs.f_type == PID_FS_MAGIC) {
+		if (fstat(peer, &a) < 0 || fstat(parent, &b) < 0 || a.st_dev != b.st_dev ||
+		    a.st_ino != b.st_ino)
+			return -1;
+	}
+	/* (Anonymous-inode pidfds, 6.5-6.8: the creator is alive and has our
+	 * parent's pid, so it is our parent.) */
+	*ret_ppid = ppid;
+	return TAKE_FD(parent);
 }
 
-static void authorise(int argc, char **argv)
+/* Returns a pidfd of our parent, the proven caller. */
+static int authorise(int argc, char **argv, pid_t *ret_ppid)
 {
 	struct sockaddr_un peer;
 	socklen_t plen = sizeof(peer);
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	int type;
+	int type, parent = -1;
 	socklen_t tlen = sizeof(type);
 
 	if (argc != 2 || strcmp(argv[1], "open") != 0)
@@ -224,13 +233,14 @@ static void authorise(int argc, char **argv)
 	    peer.sun_family != AF_UNIX || plen != sizeof(sa_family_t))
 		refuse("fd 3 is not a socketpair");
 	if (getsockopt(REQUEST_FD, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
-	    cred.uid != 0 || !peer_is_parent(&cred))
+	    cred.uid != 0 || (parent = pin_parent_if_peer(&cred, ret_ppid)) < 0)
 		refuse("the caller is not a root PAM application");
 
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
 		helper_log(LOG_ERR, "event=error error=\"cannot become root: %m\"");
 		exit(PAM_SYSTEM_ERR);
 	}
+	return parent;
 }
 
 /* Keep only the capabilities that making a cell uses (those we have: a
@@ -499,13 +509,12 @@ int main(int argc, char **argv)
 	struct helper_login l = { 0 };
 	struct helper_cell cell;
 	char err[256];
-	pid_t ppid;
 	int rc;
 
 	sanitize(argc >= 2 && strcmp(argv[1], "run") == 0);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		helper_run(argc, argv); /* run.c; does not return */
-	authorise(argc, argv);
+	l.opener_pidfd = authorise(argc, argv, &l.opener_pid);
 	setsid(); /* out of the caller's session: its terminal cannot reach us */
 	/* We run in the PAM application's process group: a ^Z or ^C on su's
 	 * terminal must not stop us while we hold RUNDIR/lock, nor leave a
@@ -529,11 +538,9 @@ int main(int argc, char **argv)
 	if (helper_shrink_caps(false) < 0)
 		helper_fail(&req, PAM_SYSTEM_ERR, "cannot limit capabilities: %s", strerror(errno));
 
-	ppid = getppid();
-	l.opener_pidfd = (int)syscall(SYS_pidfd_open, ppid, 0);
-	if (l.opener_pidfd < 0 || getppid() != ppid)
+	/* Pinned in phase 2, where it was proven to be our caller. */
+	if (syscall(SYS_pidfd_send_signal, l.opener_pidfd, 0, NULL, 0) < 0)
 		helper_fail(&req, PAM_SESSION_ERR, "the calling process went away");
-	l.opener_pid = ppid;
 	l.req = &req;
 	l.id = id;
 	l.settings = &decision.settings;
