@@ -313,6 +313,11 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 		sigset_t all;
 		sigfillset(&all);
 		sigprocmask(SIG_BLOCK, &all, NULL);
+		/* The helper's own dispositions (terminal signals, SIGPIPE
+		 * ignored) are not the init's: it handles all by signalfd. */
+		for (int sig = 1; sig <= SIGRTMAX; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				signal(sig, SIG_DFL); /* the init resets the C library's own */
 	}
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 
@@ -392,6 +397,18 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	cell_entry_names(cell_id, pending, live, sizeof(pending));
 	if (renameat(cellsfd, pending, cellsfd, live) < 0)
 		child_fail(errfd, errno, "enter %s in the registry", cell_id);
+	/* fds 0-2 on /dev/null: the helper's are the caller's for the run verb
+	 * (a cron job's pipe would never reach EOF while the cell lives). */
+	{
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null < 0)
+			child_fail(errfd, errno, "open %s", "/dev/null");
+		for (int fd = 0; fd <= 2; fd++)
+			if (null != fd && dup2(null, fd) < 0)
+				child_fail(errfd, errno, "arrange %s", "fds 0-2");
+		if (null > 2)
+			close(null);
+	}
 
 	/* Lay out exactly the fds nscell-init expects; close all others. */
 	for (int i = 0; i < 7; i++) {

@@ -6,14 +6,22 @@
  *
  * Phases, in order. What the caller controls is marked [caller].
  *
- *  1. Sanitize, before looking at anything else: clearenv(); fds 0-2 open
- *     (else /dev/null); every fd above 3 closed; umask 077; SIGPIPE ignored;
- *     not dumpable, so the caller can neither ptrace us nor read our memory.
+ *  1. Sanitize, before looking at anything else: not dumpable, so the caller
+ *     can neither ptrace us nor read our memory; clearenv(); fds 0-2 open
+ *     (else /dev/null); every fd above 3 closed. [caller: every process
+ *     attribute execve keeps] Then leave them (inherit.c): signals to the
+ *     default and unblocked (an ignored SIGCHLD would reap our children behind
+ *     our back), rlimits, nice and scheduling, affinity, I/O priority,
+ *     oom_score_adj, interval timers, timer slack, personality, process flags,
+ *     umask 077, cwd /; noted first, for the run verb's command only; then the
+ *     caller's cgroup (cgroup.c). SIGPIPE ignored.
  *
  *  2. Authorise. [caller: argv, fd 3] argv must be exactly "open" ("run":
  *     see R1-R6 below). fd 3 must be an AF_UNIX SOCK_SEQPACKET socket from
  *     socketpair() (no peer address) whose other end was made by our parent
- *     while it was root (SO_PEERCRED: uid 0, pid == getppid()). That is what
+ *     while it was root (SO_PEERCRED: uid 0, pid == getppid(), both real:
+ *     across a pid namespace both are 0; SO_PEERPIDFD: the same process as
+ *     our parent). That is what
  *     pam_nscell inside sshd, su, login, runuser or sudo is; a user running
  *     this binary by hand is not, and is refused before any further step.
  *     Then real, effective and saved ids all become 0 (su runs us with the
@@ -27,9 +35,9 @@
  *     root-owned files only (NSCELL_POLICY_CHECK_OWNER), the conf override
  *     included. Exempt: answer PAM_IGNORE and stop.
  *
- *  5. Pin the opener: pidfd_open(getppid()), then check that getppid() has not
- *     changed, so the pidfd is the process that called open_session and not
- *     whatever inherited us. The cell watches it: when it exits, the session
+ *  5. The opener: our parent, pinned by a pidfd in phase 2 (pidfd_open(
+ *     getppid()), then getppid() checked unchanged), so it is the process
+ *     that called open_session and not whatever inherited us; still alive. The cell watches it: when it exits, the session
  *     is over even if close_session never comes.
  *
  *  6. Under the user's lock (RUNDIR/locks/user-<uid>): join the user's cell
@@ -43,9 +51,9 @@
  * The run verb (nscell run: an ordinary user's command in their own cell,
  * from cron or a systemd --user unit; run.c). The caller is the user:
  *
- *  R1. Sanitize, as 1, and close fd 3 too: there is no request socket. The
- *      caller's umask, signal mask and ignored signals are noted (not acted
- *      on) so the command gets them back after the drop. The signals a
+ *  R1. Sanitize, as 1, and close fd 3 too: there is no request socket. What
+ *      the caller had is handed back to the command only, as far as the user
+ *      may set it. The signals a
  *      terminal sends whatever our uid are ignored: ^Z must not stop us while
  *      we hold the user's lock, ^C not end us between making and joining a cell.
  *
@@ -74,7 +82,8 @@
  *  R6. setns(CLONE_NEWPID) for our children only, then fork. The child
  *      joins the cell's other namespaces (by the init's pidfd, the set the
  *      JOIN answer names), then its user namespace, applies the
- *      session restrictions, setgroups -> setgid -> setuid to the user, takes
+ *      session restrictions, setgid -> setuid to the user (the groups are set
+ *      before the user namespace, which denies setgroups), takes
  *      a clean environment, chdir(HOME), and execvp(CMD). We wait, LEAVE, and
  *      exit with its status (125: refused or failed before CMD ran).
  */
@@ -93,6 +102,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/vfs.h>
 #include <syslog.h>
 #include <unistd.h>
 #include <grp.h>
@@ -123,21 +133,24 @@ static _Noreturn void refuse(const char *why)
 	exit(PAM_PERM_DENIED);
 }
 
-struct helper_caller helper_caller;
+/* Before anything privileged, and before we know who is asking: a message
+ * to the person (there is nobody else to tell), syslog, and the verb's
+ * failure status. */
+static _Noreturn void sanitize_fail(bool run, const char *err)
+{
+	openlog("nscell-helper", LOG_PID, LOG_AUTHPRIV);
+	helper_log(LOG_ERR, "event=refused uid=%u reason=\"%s\"", (unsigned)getuid(), err);
+	fprintf(stderr, "nscell-helper: %s; refusing\n", err);
+	_exit(run ? HELPER_RUN_EXIT_FAILURE : PAM_SYSTEM_ERR);
+}
 
-static void sanitize(void)
+static void sanitize(bool run)
 {
 	struct stat st;
+	char err[256];
 
+	prctl(PR_SET_DUMPABLE, 0);
 	clearenv();
-	/* Noted for the run verb's command, never used by us. */
-	sigprocmask(SIG_SETMASK, NULL, &helper_caller.sigmask);
-	sigemptyset(&helper_caller.ignored);
-	for (int sig = 1; sig < SIGRTMIN; sig++) {
-		struct sigaction sa;
-		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
-			sigaddset(&helper_caller.ignored, sig);
-	}
 	for (int fd = 0; fd <= 2; fd++) {
 		if (fstat(fd, &st) < 0 && errno == EBADF) {
 			int n = open("/dev/null", O_RDWR);
@@ -146,19 +159,72 @@ static void sanitize(void)
 		}
 	}
 	syscall(SYS_close_range, REQUEST_FD + 1, ~0U, 0);
-	helper_caller.umask = umask(077);
+	/* Signals, rlimits, scheduling, oom_score_adj, timers...: noted for the
+	 * run verb's command, never used by us (inherit.c). Without euid 0 (the
+	 * setuid bit voided by no_new_privs or a user namespace) some of it
+	 * cannot be reset, and nothing privileged can follow: phases 2 and R2
+	 * refuse such a caller with their own message. */
+	if (helper_leave_caller_state(err, sizeof(err)) < 0 && geteuid() == 0)
+		sanitize_fail(run, err);
+	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0 && geteuid() == 0)
+		sanitize_fail(run, err);
 	signal(SIGPIPE, SIG_IGN);
-	prctl(PR_SET_DUMPABLE, 0);
 	openlog("nscell-helper", LOG_PID, LOG_AUTHPRIV);
 }
 
-static void authorise(int argc, char **argv)
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+#define PID_FS_MAGIC 0x50494446
+
+/*
+ * Whether the other end of fd 3 was made by our parent; if so, returns a
+ * pidfd of the parent (the opener of phase 5: pinned here, where it was
+ * proven, so a reparenting later can never hand us another process), else
+ * -1. SO_PEERCRED's pid is 0 when the creator is outside our pid namespace,
+ * and so is getppid() when the parent is: inside a cell the two can be
+ * 0 == 0. Only a real pid counts. That pid is the creator's at socketpair()
+ * time and may have been recycled since; SO_PEERPIDFD names the creator
+ * itself: before Linux 6.16 it fails once the creator is gone, and with
+ * pidfs (6.9) the peer's pidfd and our parent's have one inode exactly when
+ * they are one process.
+ */
+static int pin_parent_if_peer(const struct ucred *cred, pid_t *ret_ppid)
+{
+	_cleanup_close_ int peer = -1, parent = -1;
+	socklen_t len = sizeof(peer);
+	pid_t ppid = getppid();
+	struct statfs fs;
+	struct stat a, b;
+
+	if (cred->pid <= 0 || ppid <= 0 || cred->pid != ppid)
+		return -1;
+	parent = (int)syscall(SYS_pidfd_open, ppid, 0);
+	if (parent < 0 || getppid() != ppid)
+		return -1;
+	if (getsockopt(REQUEST_FD, SOL_SOCKET, SO_PEERPIDFD, &peer, &len) < 0) {
+		if (errno != ENOPROTOOPT)
+			return -1;
+		/* An older kernel: the pid is all there is. */
+	} else if (fstatfs(peer, &fs) == 0 && fs.f_type == PID_FS_MAGIC) {
+		if (fstat(peer, &a) < 0 || fstat(parent, &b) < 0 || a.st_dev != b.st_dev ||
+		    a.st_ino != b.st_ino)
+			return -1;
+	}
+	/* (Anonymous-inode pidfds, 6.5-6.8: the creator is alive and has our
+	 * parent's pid, so it is our parent.) */
+	*ret_ppid = ppid;
+	return TAKE_FD(parent);
+}
+
+/* Returns a pidfd of our parent, the proven caller. */
+static int authorise(int argc, char **argv, pid_t *ret_ppid)
 {
 	struct sockaddr_un peer;
 	socklen_t plen = sizeof(peer);
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	int type;
+	int type, parent = -1;
 	socklen_t tlen = sizeof(type);
 
 	if (argc != 2 || strcmp(argv[1], "open") != 0)
@@ -171,13 +237,14 @@ static void authorise(int argc, char **argv)
 	    peer.sun_family != AF_UNIX || plen != sizeof(sa_family_t))
 		refuse("fd 3 is not a socketpair");
 	if (getsockopt(REQUEST_FD, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
-	    cred.uid != 0 || cred.pid != getppid())
+	    cred.uid != 0 || (parent = pin_parent_if_peer(&cred, ret_ppid)) < 0)
 		refuse("the caller is not a root PAM application");
 
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
 		helper_log(LOG_ERR, "event=error error=\"cannot become root: %m\"");
 		exit(PAM_SYSTEM_ERR);
 	}
+	return parent;
 }
 
 /* Keep only the capabilities that making a cell uses (those we have: a
@@ -535,13 +602,12 @@ int main(int argc, char **argv)
 	struct helper_login l = { 0 };
 	struct helper_cell cell;
 	char err[256];
-	pid_t ppid;
 	int rc;
 
-	sanitize();
+	sanitize(argc >= 2 && strcmp(argv[1], "run") == 0);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		helper_run(argc, argv); /* run.c; does not return */
-	authorise(argc, argv);
+	l.opener_pidfd = authorise(argc, argv, &l.opener_pid);
 	setsid(); /* out of the caller's session: its terminal cannot reach us */
 	/* We run in the PAM application's process group: a ^Z or ^C on su's
 	 * terminal must not stop us while we hold the user's lock, nor leave a
@@ -565,11 +631,9 @@ int main(int argc, char **argv)
 	if (helper_shrink_caps(false) < 0)
 		helper_fail(&req, PAM_SYSTEM_ERR, "cannot limit capabilities: %s", strerror(errno));
 
-	ppid = getppid();
-	l.opener_pidfd = (int)syscall(SYS_pidfd_open, ppid, 0);
-	if (l.opener_pidfd < 0 || getppid() != ppid)
+	/* Pinned in phase 2, where it was proven to be our caller. */
+	if (syscall(SYS_pidfd_send_signal, l.opener_pidfd, 0, NULL, 0) < 0)
 		helper_fail(&req, PAM_SESSION_ERR, "the calling process went away");
-	l.opener_pid = ppid;
 	l.req = &req;
 	l.id = id;
 	l.settings = &decision.settings;

@@ -2,7 +2,9 @@
 /* Shared between the parts of nscell-helper. */
 #pragma once
 
+#include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -68,13 +70,39 @@ int userns_create(const struct nscell_identity *id, int *ret_fd, char *err, size
 /* helper.c */
 void helper_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* What the caller had when it ran us, noted by the sanitize phase before it
- * changes anything: the run verb hands it back to the user's command. */
+/* inherit.c: leave what the caller set (signals, rlimits, scheduling,
+ * affinity, oom_score_adj, timers, process flags, umask, cwd), noting it
+ * first: the run verb hands it back to the user's command only. */
 struct helper_caller {
 	mode_t umask;
 	sigset_t sigmask;
 	sigset_t ignored; /* signals whose disposition was SIG_IGN */
+	struct rlimit rlimits[RLIM_NLIMITS];
+	bool have_rlimits;
+	int nice, sched_policy; /* the policy with SCHED_RESET_ON_FORK, if set */
+	struct sched_param sched_param;
+	cpu_set_t affinity;
+	bool have_affinity;
+	int ioprio;
+	int oom_score_adj;
+	bool have_oom;
+	unsigned long timerslack;
+	unsigned long personality;
 };
+/* Note the caller's state, then put root's defaults in place. Returns 0, or
+ * -errno with a sentence in err (the helper then refuses). */
+int helper_leave_caller_state(char *err, size_t errlen);
+/* Move out of the caller's cgroup (cgroup.c). Returns 0, or -errno with a
+ * sentence in err (the helper then refuses). */
+int helper_leave_caller_cgroup(char *err, size_t errlen);
+/* In the run verb's command, before the drop to the user: the caller's
+ * rlimits (the kernel's RLIMIT_NPROC check at the uid change must see them)
+ * and oom_score_adj (/proc/self is root's until the exec). Returns 0 or
+ * -errno. */
+int helper_restore_caller_limits(void);
+/* In the run verb's command, as the user, just before the exec: the rest
+ * of the caller's state, each item as far as the user may set it. */
+void helper_restore_caller_state(void);
 extern struct helper_caller helper_caller;
 
 /* Exit status of the run verb when it refused or failed before the command

@@ -559,6 +559,18 @@ int main(int argc, char **argv)
 
 	sigfillset(&mask);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* Every signal is read from the signalfd; none may be ignored (an
+	 * ignored SIGCHLD reaps behind our back). The rest of what a caller
+	 * could set (rlimits, scheduling, oom_score_adj, fds 0-2...) the helper
+	 * left before it made us; we inherit its defaults. */
+	for (int sig = 1; sig < _NSIG; sig++) {
+		/* By the kernel's call: the C library refuses the signals it keeps
+		 * for itself, which a caller can still have left ignored. All zero
+		 * is SIG_DFL in every architecture's layout. */
+		unsigned long zero[16] = { 0 };
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, zero, NULL, (size_t)(_NSIG / 8));
+	}
 
 	if (!read_config())
 		return 1;

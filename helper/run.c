@@ -36,6 +36,10 @@
 
 #define RUN_SERVICE "nscell-run"
 
+#ifndef P_PIDFD
+#define P_PIDFD 3 /* waitid() on a pidfd, Linux 5.4 */
+#endif
+
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -132,24 +136,14 @@ static struct nscell_identity *caller_identity(uid_t uid)
 /* What a terminal sends to its foreground process group, credentials aside. */
 static const int terminal_signals[] = { SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU };
 
-static volatile pid_t child_pid;
+/* The command, pinned from its fork on: a signal we pass on can never reach
+ * a process that took its pid after it was reaped. */
+static volatile int child_pidfd = -1;
 
 static void forward(int sig)
 {
-	if (child_pid > 0)
-		kill(child_pid, sig);
-}
-
-/* In the child: the caller's signal dispositions (ignored or default), mask
- * and umask come back; everything else of ours stays behind. */
-static void restore_caller(void)
-{
-	for (int sig = 1; sig < SIGRTMIN; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		signal(sig, sigismember(&helper_caller.ignored, sig) ? SIG_IGN : SIG_DFL);
-	}
-	umask(helper_caller.umask);
+	if (child_pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, child_pidfd, sig, NULL, 0);
 }
 
 static _Noreturn void child(const struct helper_cell *cell, const struct nscell_settings *s,
@@ -160,9 +154,15 @@ static _Noreturn void child(const struct helper_cell *cell, const struct nscell_
 	char **env = NULL;
 	int r;
 
-	restore_caller();
 	/* Nothing of ours crosses exec: the session socket, pidfds, the log. */
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	/* The caller's rlimits and oom_score_adj before the uid change: the
+	 * command gets no more than the caller had. */
+	if (helper_restore_caller_limits() < 0) {
+		fprintf(stderr, "nscell run: cannot restore the caller's resource limits: %s\n",
+			strerror(errno));
+		_exit(HELPER_RUN_EXIT_FAILURE);
+	}
 	r = nscell_cell_enter(cell->init_pidfd, cell->namespaces, cell->userns_fd, s, id, err,
 			      sizeof(err));
 	if (r < 0) {
@@ -183,7 +183,9 @@ static _Noreturn void child(const struct helper_cell *cell, const struct nscell_
 		if (chdir("/") < 0)
 			_exit(HELPER_RUN_EXIT_FAILURE);
 	}
-	sigprocmask(SIG_SETMASK, &helper_caller.sigmask, NULL);
+	/* The caller's signals, umask, nice, scheduling, affinity... back, as
+	 * far as the user may set them. */
+	helper_restore_caller_state();
 	execvp(a->cmd[0], a->cmd);
 	r = errno;
 	fprintf(stderr, "nscell run: %s: %s\n", a->cmd[0], strerror(r));
@@ -265,11 +267,18 @@ _Noreturn void helper_run(int argc, char **argv)
 		helper_fail(&req, PAM_SYSTEM_ERR, "fork: %s", strerror(errno));
 	if (pid == 0)
 		child(&cell, &decision.settings, id, &a);
+	/* Our child, not reaped (SIGCHLD is at its default): pidfd_open cannot
+	 * name another process. */
+	child_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (child_pidfd < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		helper_fail(&req, PAM_SYSTEM_ERR, "pidfd_open of the command: %s", strerror(errno));
+	}
 	/* The terminal's ^C, ^\ and hangup reach the command (same process
 	 * group): it decides, and we follow. ^Z may stop us with it now that the
 	 * lock is released (job control). SIGTERM can only come from root: pass
 	 * it on. */
-	child_pid = pid;
 	signal(SIGTSTP, SIG_DFL);
 	signal(SIGTTIN, SIG_DFL);
 	signal(SIGTTOU, SIG_DFL);
@@ -277,11 +286,17 @@ _Noreturn void helper_run(int argc, char **argv)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	while (waitpid(pid, &status, 0) < 0)
+	for (;;) {
+		siginfo_t si = { 0 };
+		if (waitid((idtype_t)P_PIDFD, (id_t)child_pidfd, &si, WEXITED) == 0) {
+			status = si.si_code == CLD_EXITED ? si.si_status << 8 : si.si_status & 0x7f;
+			break;
+		}
 		if (errno != EINTR) {
 			status = HELPER_RUN_EXIT_FAILURE << 8;
 			break;
 		}
+	}
 	{
 		struct nscell_cellctl_session s = {
 			.sock = cell.sock, .init_pidfd = cell.init_pidfd, .userns_fd = cell.userns_fd,

@@ -5,7 +5,8 @@
  * namespace, which is gone once inside the cell's), then the user namespace,
  * then the restrictions (entering a user namespace hands out a full set of
  * capabilities there), then the credentials, in util-linux's order:
- * setgroups, setgid, setuid.
+ * setgroups, setgid, setuid; setgroups before the user namespace, which
+ * denies it.
  */
 #include <errno.h>
 #include <grp.h>
@@ -40,10 +41,6 @@ int nscell_ns_clone_flags(unsigned namespaces)
 
 static int drop_to(const struct nscell_identity *as, char *err, size_t errlen)
 {
-	if (setgroups(as->n_groups, as->gids) < 0) {
-		snprintf(err, errlen, "cannot set the groups of %s: %s", as->user, strerror(errno));
-		return -errno;
-	}
 	if (setresgid(as->gid, as->gid, as->gid) < 0) {
 		snprintf(err, errlen, "cannot set gid %u: %s", (unsigned)as->gid, strerror(errno));
 		return -errno;
@@ -71,6 +68,12 @@ int nscell_cell_enter(int init_pidfd, unsigned namespaces, int userns_fd,
 
 	if (flags && setns(init_pidfd, flags) < 0) {
 		snprintf(err, errlen, "cannot enter the namespaces of the cell: %s", strerror(errno));
+		return -errno;
+	}
+	/* The groups before the user namespace, which denies setgroups() (so
+	 * that nobody in it can drop a group a file denies). */
+	if (as && setgroups(as->n_groups, as->gids) < 0) {
+		snprintf(err, errlen, "cannot set the groups of %s: %s", as->user, strerror(errno));
 		return -errno;
 	}
 	if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0) {

@@ -26,11 +26,13 @@ int nscell_ns_clone_flags(unsigned namespaces);
  * namespace: its parent did setns(init_pidfd, CLONE_NEWPID) and forked it.
  * In order:
  *   setns(init_pidfd, the cell's other namespaces in `namespaces`);
+ *   setgroups(as's groups) when `as` is not NULL (before the user
+ *   namespace: its setgroups is "deny");
  *   setns(userns_fd, CLONE_NEWUSER) when userns_fd >= 0;
  *   the restrictions of `restrictions` (bounding set, no_new_privs, namespace
  *   filter) when it is not NULL, after the user namespace since entering one
  *   gives a fresh set of capabilities;
- *   setgroups(as's groups) -> setresgid -> setresuid when `as` is not NULL.
+ *   setresgid -> setresuid when `as` is not NULL.
  * The working directory is the cell's / afterwards.
  *
  * Returns 0, or -errno with a sentence in err saying which step failed.
