@@ -446,6 +446,15 @@ int main(int argc, char **argv)
 	int rc;
 
 	sanitize();
+	/* Before anything privileged: out of a cgroup the caller can freeze,
+	 * kill or starve (a systemd --user unit's), into a root-owned one. */
+	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0) {
+		bool run = argc >= 2 && strcmp(argv[1], "run") == 0;
+		helper_log(LOG_ERR, "event=refused uid=%u verb=%s reason=\"%s\"", (unsigned)getuid(),
+			   run ? "run" : "open", err);
+		fprintf(stderr, "%s: %s; refused\n", run ? "nscell run" : "nscell-helper", err);
+		exit(run ? HELPER_RUN_EXIT_FAILURE : PAM_SESSION_ERR);
+	}
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		helper_run(argc, argv); /* run.c; does not return */
 	authorise(argc, argv);

@@ -90,5 +90,16 @@ struct helper_cell {
 int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char *err,
 		     size_t errlen);
 
+/* cgroup.c: leave a cgroup the caller (or any non-root uid) can write for a
+ * root-owned one: a systemd scope on systemd hosts, <hierarchy>/nscell
+ * elsewhere. Called once, right after sanitizing, by both verbs; everything
+ * forked later (a cell's init) is born there. Returns 0 (also when no
+ * cgroup is mounted or nothing needed moving), or -errno with a sentence in
+ * err: the caller must refuse. */
+int helper_leave_caller_cgroup(char *err, size_t errlen);
+/* For the run verb's command, before exec: back into the cgroups the caller
+ * had (its systemd --user unit keeps its command). 0 or -errno. */
+int helper_return_to_caller_cgroup(void);
+
 /* run.c: the run verb (phases R1-R6 in helper.c). */
 _Noreturn void helper_run(int argc, char **argv);

@@ -183,6 +183,13 @@ static _Noreturn void child(const struct helper_cell *cell, const struct nscell_
 		if (chdir("/") < 0)
 			_exit(HELPER_RUN_EXIT_FAILURE);
 	}
+	/* The caller's unit accounts for and stops its own command. */
+	r = helper_return_to_caller_cgroup();
+	if (r < 0) {
+		fprintf(stderr, "nscell run: cannot move the command back into the caller's cgroup: %s\n",
+			strerror(-r));
+		_exit(HELPER_RUN_EXIT_FAILURE);
+	}
 	sigprocmask(SIG_SETMASK, &helper_caller.sigmask, NULL);
 	execvp(a->cmd[0], a->cmd);
 	r = errno;

@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A cgroup delegated to a user (as systemd delegates user@UID.service's, where
+# every systemd --user unit runs) must give the user no hold on root's side of
+# nscell. The attacker runs `nscell run -- sleep 60` from a unit-like cgroup of
+# their own, then freezes it (cgroup.freeze) and kills it (cgroup.kill). The
+# victims: another user's ssh login during the freeze, and the cell's init,
+# whose registry entry must stay valid.
+#
+# The cgroup file system is global, not private to the harness: the test's
+# cgroups get a unique name and are removed in `finally`.
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import secutil as su  # noqa: E402
+import nscelltest as nt  # noqa: E402
+from nscelltest import HOLD, PROBE, USERS, cell_of, check_in_cell, policy, test  # noqa: E402
+
+ATTACKER, VICTIM = 'nscit-b', 'nscit-a'
+NSCELL = '/usr/local/bin/nscell'
+USER_PATH = '/usr/local/bin:/usr/bin:/bin'
+
+
+def cgroup2_mount():
+    with open('/proc/self/mountinfo') as f:
+        for ln in f:
+            pre, post = ln.split(' - ', 1)
+            if post.split()[0] == 'cgroup2' and pre.split()[3] == '/':
+                return pre.split()[4]
+    return None
+
+
+def cgroup_of(pid):
+    """The cgroup v2 path of a process ('0::' line), or None if it is gone."""
+    try:
+        with open(f'/proc/{pid}/cgroup') as f:
+            for ln in f:
+                if ln.startswith('0::'):
+                    return ln[3:].rstrip('\n')
+    except OSError:
+        return None
+    return None
+
+
+def as_user(user, argv, timeout=30):
+    uid = USERS[user]
+    return subprocess.run(['setpriv', f'--reuid={uid}', f'--regid={uid}', '--init-groups', '--'] + argv,
+                          env={'PATH': USER_PATH, 'HOME': f'/home/{user}'}, cwd='/',
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+
+
+def user_write(user, path, text):
+    r = as_user(user, ['sh', '-c', f'printf %s {text} > {path}'])
+    return r.returncode == 0, r.stderr.strip()
+
+
+def delegate(cg, user):
+    """What systemd does for Delegate=yes with User=: the cgroup and the files
+    that let the user manage the subtree become the user's."""
+    uid = USERS[user]
+    os.mkdir(cg)
+    for name in ('', 'cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control'):
+        os.chown(os.path.join(cg, name) if name else cg, uid, uid)
+
+
+def remove_cgroup(cg):
+    """Thaw, kill what is left, wait until empty, remove (deepest first)."""
+    if not os.path.isdir(cg):
+        return
+    for root, dirs, _ in sorted(os.walk(cg), key=lambda x: -x[0].count('/')):
+        for name, val in (('cgroup.freeze', '0'), ('cgroup.kill', '1')):
+            try:
+                with open(os.path.join(root, name), 'w') as f:
+                    f.write(val)
+            except OSError:
+                pass
+
+        def empty(root=root):
+            try:
+                with open(os.path.join(root, 'cgroup.procs')) as f:
+                    return not f.read().strip()
+            except OSError:
+                return True
+        nt.poll(empty, timeout=10)
+        try:
+            os.rmdir(root)
+        except OSError as e:
+            nt.log(f'    (could not remove {root}: {e})')
+
+
+@test('cgroup: a delegated cgroup cannot freeze or kill the helper or the init that nscell run makes')
+def _(t):
+    env = t.env
+    mnt = cgroup2_mount()
+    if not mnt:
+        t.skip('no cgroup2 file system is mounted here, so nothing can be delegated')
+    uid = USERS[ATTACKER]
+    cell = f'user-{uid}'
+    env.set_policy(policy(scope='user', matches=[('User nscit-x', 'Isolate no')]))
+    deleg = f'{mnt}/nscit-delegated-{os.getpid()}-{secrets.token_hex(4)}'
+    unit = f'{deleg}/app.service'
+    rel = deleg[len(mnt):]
+    unit_proc = held = None
+    try:
+        delegate(deleg, ATTACKER)
+        # The user's own manager makes the unit's cgroup inside the delegated one.
+        r = as_user(ATTACKER, ['mkdir', unit])
+        t.require(r.returncode == 0, 'the user can make a cgroup in the delegated one', r.stderr)
+        # The "unit": root puts it into the cgroup (as systemd does), then it is the user's.
+        unit_proc = subprocess.Popen(
+            ['sh', '-c', f'echo $$ > {unit}/cgroup.procs && exec setpriv --reuid={uid} --regid={uid} '
+             f'--init-groups -- {NSCELL} run -- sleep 60'],
+            env={'PATH': USER_PATH, 'HOME': f'/home/{ATTACKER}'}, cwd='/', stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+        def started():
+            inits = [p for p in su.cell_inits(nt) if p.argv[1:2] == [cell]]
+            helpers = [p for p in nt.procs() if p.comm == 'nscell-helper']
+            sleeps = [p for p in nt.procs() if p.argv == ['sleep', '60'] and p.uid == uid]
+            return (inits[0], helpers[0], sleeps[0]) if inits and helpers and sleeps else None
+        got = nt.poll(started, timeout=20)
+        if not got:
+            out = unit_proc.stdout.read1().decode(errors='replace') if unit_proc.poll() is not None else ''
+            t.require(False, 'nscell run from the delegated cgroup starts its command in user-UID',
+                      f'exit {unit_proc.poll()} {out}')
+        init, helper, sleep = got
+        cg = {what: cgroup_of(p.pid) for what, p in (('init', init), ('helper', helper), ('command', sleep))}
+        nt.log(f'    cgroups: {cg} (delegated: {rel})')
+        for what in ('helper', 'init'):
+            t.check(cg[what] is not None and not (cg[what] + '/').startswith(rel + '/'),
+                    f'the root {what} is not in the user\'s delegated cgroup', f'{cg[what]} under {rel}')
+        t.eq(cg['command'], rel + '/app.service',
+             'the command itself stays in the caller\'s cgroup (its unit accounts for it)')
+
+        # A session of the attacker's own keeps the cell alive past the command.
+        held = env.login('ssh', ATTACKER, PROBE + HOLD)
+        t.require(held.wait_held(30), 'the attacker\'s ssh login comes up', held.describe())
+        t.eq(cell_of(held), cell, 'the attacker\'s ssh login joins the cell nscell run made')
+
+        ok, err = user_write(ATTACKER, f'{unit}/cgroup.freeze', '1')
+        t.require(ok, 'the user writes cgroup.freeze=1 on their delegated cgroup', err)
+        frozen = nt.poll(lambda: 'frozen 1' in open(f'{unit}/cgroup.events').read(), timeout=10)
+        t.require(frozen, 'the user\'s cgroup is frozen (cgroup.events)')
+        nt.log(f'    attack: cgroup.freeze=1 on {unit}: frozen')
+        start = time.monotonic()
+        v = env.run('ssh', VICTIM, PROBE, timeout=60)
+        took = time.monotonic() - start
+        nt.log(f'    victim: {VICTIM}\'s ssh login during the freeze: rc {v.rc}, {took:.2f} s')
+        t.login_ok(v, f'during the freeze, {VICTIM}\'s ssh login succeeds', require=False)
+        check_in_cell(t, v, f'during the freeze, {VICTIM}\'s login', scope='user')
+        r = nt.sh([NSCELL, 'list', '--json'], check=False, timeout=60)
+        t.check(r.returncode == 0 and f'"{cell}"' in r.stdout and f'"init_pid":{init.pid}' in
+                r.stdout.replace(' ', ''), f'during the freeze, nscell list gets {cell}\'s status from its init',
+                r.stdout + r.stderr)
+
+        ok, err = user_write(ATTACKER, f'{unit}/cgroup.kill', '1')
+        t.require(ok, 'the user writes cgroup.kill=1 on their delegated cgroup', err)
+        gone = nt.poll(lambda: nt.proc(sleep.pid) is None, timeout=10)
+        nt.log(f'    attack: cgroup.kill=1 on {unit}: the command {"died" if gone else "lives"}')
+        t.check(gone, 'cgroup.kill ends the user\'s own command (it is theirs)')
+        alive = nt.poll(lambda: nt.proc(init.pid) is not None and nt.proc(init.pid).state != 'Z', timeout=1)
+        t.check(alive and nt.proc(init.pid).argv[:2] == ['nscell-init', cell],
+                f'the init of {cell} survives cgroup.kill', str(nt.proc(init.pid)))
+        r = nt.sh([NSCELL, 'list', '--json'], check=False, timeout=60)
+        t.check(r.returncode == 0 and f'"init_pid":{init.pid}' in r.stdout.replace(' ', ''),
+                f'after cgroup.kill, nscell list shows {cell} with the same init (no stale entry)',
+                r.stdout + r.stderr)
+        r = as_user(ATTACKER, [NSCELL, 'run', '--', 'sh', '-c', 'readlink /proc/self/ns/pid; tr "\\0" "|" </proc/1/cmdline'],
+                    timeout=60)
+        lines = r.stdout.split()
+        t.check(r.returncode == 0 and lines[:1] == [init.pidns] and lines[1:2] == [f'nscell-init|{cell}|'],
+                f'a later nscell run joins the same {cell}', r.stdout + r.stderr)
+        held.release()
+        held.wait()
+        held = None
+    finally:
+        if held is not None:
+            held.kill()
+        remove_cgroup(deleg)
+        if unit_proc is not None:
+            try:
+                unit_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                unit_proc.kill()
+                unit_proc.wait()
+    t.clean(timeout=15)
+    # The helper's own cgroup, once no cell is left in it (another run may
+    # still use it: then it stays).
+    try:
+        os.rmdir(f'{mnt}/nscell')
+    except OSError:
+        pass
