@@ -194,3 +194,99 @@ def _(t):
         os.rmdir(f'{mnt}/nscell')
     except OSError:
         pass
+
+
+# Run by the attacker, from the delegated cgroup's "ctl" leaf: start
+# `nscell run -- true` in the "app" leaf, watch /proc/locks (world-readable)
+# for the helper's flock on RUNDIR/lock and freeze "app" the moment it shows.
+# Each try makes a new cell (the last one ended with its command), so the
+# lock is held for a whole cell creation. Prints "caught PID" (frozen with
+# the lock still held, and stays frozen), or "missed N".
+RACE = r"""
+import os, subprocess, sys, time
+app, nscell, tries = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def into_app():
+    with open(app + '/cgroup.procs', 'w') as f:
+        f.write('0')
+def holds(pid):
+    with open('/proc/locks') as f:
+        return any(' FLOCK ' in ln and ' %d ' % pid in ln for ln in f)
+for i in range(tries):
+    p = subprocess.Popen([nscell, 'run', '--', 'true'], preexec_fn=into_app,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while p.poll() is None and time.monotonic() < deadline:
+        if holds(p.pid):
+            with open(app + '/cgroup.freeze', 'w') as f:
+                f.write('1')
+            t = time.monotonic() + 5
+            while 'frozen 1' not in open(app + '/cgroup.events').read() and time.monotonic() < t:
+                time.sleep(0.001)
+            if p.poll() is None and holds(p.pid):
+                print('caught: froze the cgroup while helper %d held the lock (try %d)' % (p.pid, i + 1), flush=True)
+                sys.stdin.read()
+                sys.exit(0)
+            with open(app + '/cgroup.freeze', 'w') as f:
+                f.write('0')
+            break
+    p.wait()
+print('missed %d' % tries, flush=True)
+sys.stdin.read()
+"""
+
+
+@test('cgroup: freezing a delegated cgroup while nscell run holds the registry lock holds up no other login')
+def _(t):
+    env = t.env
+    mnt = cgroup2_mount()
+    if not mnt:
+        t.skip('no cgroup2 file system is mounted here, so nothing can be delegated')
+    uid = USERS[ATTACKER]
+    env.set_policy(policy(scope='user', matches=[('User nscit-x', 'Isolate no')]))
+    deleg = f'{mnt}/nscit-delegated-{os.getpid()}-{secrets.token_hex(4)}'
+    script = '/run/nscell-sec/cgroup-race.py'
+    os.makedirs('/run/nscell-sec', exist_ok=True)
+    os.chmod('/run/nscell-sec', 0o755)
+    nt.write(script, RACE, 0o644)
+    attacker = None
+    try:
+        delegate(deleg, ATTACKER)
+        for leaf in ('ctl', 'app.service'):
+            r = as_user(ATTACKER, ['mkdir', f'{deleg}/{leaf}'])
+            t.require(r.returncode == 0, f'the user makes {leaf} in the delegated cgroup', r.stderr)
+        attacker = subprocess.Popen(
+            ['sh', '-c', f'echo $$ > {deleg}/ctl/cgroup.procs && exec setpriv --reuid={uid} --regid={uid} '
+             f'--init-groups -- python3 {script} {deleg}/app.service {NSCELL} 100'],
+            env={'PATH': USER_PATH, 'HOME': f'/home/{ATTACKER}'}, cwd='/', stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = attacker.stdout.readline().strip()
+        nt.log(f'    attack: freeze while the helper holds RUNDIR/lock: {line or "no answer"}')
+        t.require(line.startswith(('caught', 'missed')), 'the attacker\'s freeze loop ran', line)
+        helpers = [p for p in nt.procs() if p.comm == 'nscell-helper']
+        in_deleg = [p for p in helpers if (cgroup_of(p.pid) or '').startswith(deleg[len(mnt):] + '/')]
+        t.check(not in_deleg, 'no root helper is in the user\'s (frozen) cgroup',
+                '\n'.join(f'{p} cgroup={cgroup_of(p.pid)}' for p in in_deleg))
+        start = time.monotonic()
+        v = env.run('ssh', VICTIM, PROBE, timeout=60)
+        nt.log(f'    victim: {VICTIM}\'s ssh login while the attacker\'s cgroup is frozen: rc {v.rc}, '
+               f'{time.monotonic() - start:.2f} s')
+        t.login_ok(v, f'{VICTIM}\'s ssh login succeeds while the attacker\'s cgroup is frozen', require=False)
+        check_in_cell(t, v, f'{VICTIM}\'s login', scope='user')
+        s = env.run('su', 'nscit-c', PROBE, timeout=60)
+        t.login_ok(s, 'nscit-c\'s su login succeeds too', require=False)
+        check_in_cell(t, s, 'nscit-c\'s su login', scope='user')
+    finally:
+        remove_cgroup(deleg)
+        if attacker is not None:
+            attacker.stdin.close()
+            try:
+                attacker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                attacker.kill()
+                attacker.wait()
+        os.unlink(script)
+    t.clean(timeout=15)
+    try:
+        os.rmdir(f'{mnt}/nscell')
+    except OSError:
+        pass
