@@ -196,11 +196,11 @@ static int find_mounts(struct hierarchy *h, size_t n)
 	if (!text)
 		return -errno;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char root[8], mnt[256], fstype[16], superopts[256];
+		_cleanup_free_ char *root = NULL, *mnt = NULL, *fstype = NULL, *superopts = NULL;
 		const char *dash = strstr(line, " - ");
 
-		if (!dash || sscanf(line, "%*s %*s %*s %7s %255s", root, mnt) != 2 ||
-		    sscanf(dash + 3, "%15s %*s %255s", fstype, superopts) != 2)
+		if (!dash || sscanf(line, "%*s %*s %*s %ms %ms", &root, &mnt) != 2 ||
+		    sscanf(dash + 3, "%ms %*s %ms", &fstype, &superopts) != 2)
 			continue;
 		/* Only whole hierarchies at plain paths (mountinfo escapes
 		 * spaces and backslashes; cgroup mounts have none). */
@@ -222,6 +222,8 @@ static int find_mounts(struct hierarchy *h, size_t n)
 	return 0;
 }
 
+/* A directory (name "") or file that a non-root uid owns or that group or
+ * others may write. Not there: fine (not every hierarchy has every file). */
 static bool node_unsafe(int dirfd, const char *name, uid_t *ret_owner)
 {
 	struct stat st;
@@ -235,47 +237,70 @@ static bool node_unsafe(int dirfd, const char *name, uid_t *ret_owner)
 	return false;
 }
 
+static void mark_unsafe(struct hierarchy *h, const char *rel, size_t rel_len, const char *file,
+			uid_t owner)
+{
+	h->unsafe = true;
+	h->owner = owner;
+	free(h->where);
+	if (asprintf(&h->where, "%s%.*s%s%s", h->mount, (int)rel_len, rel, file ? "/" : "",
+		     file ? file : "") < 0)
+		h->where = NULL;
+}
+
 /* Walk from the hierarchy's root down to the caller's cgroup, by fd and
  * without following links, checking each directory and its control files. */
 static void check_hierarchy(struct hierarchy *h)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *copy = strdup(h->path);
-	char *save = NULL, *comp;
-	size_t depth = 0;
+	const char *p = h->path;
 
 	fd = open(h->mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !copy) {
-		h->unsafe = true;
-		h->owner = (uid_t)-1;
+	if (fd < 0) {
+		mark_unsafe(h, "", 0, NULL, (uid_t)-1);
 		return;
 	}
-	comp = strtok_r(copy, "/", &save);
 	for (;;) {
-		bool bad = node_unsafe(fd, "", &h->owner);
+		uid_t owner = (uid_t)-1;
+		const char *comp, *bad = NULL;
+		size_t len;
+
+		if (node_unsafe(fd, "", &owner))
+			bad = "";
 		for (size_t i = 0; !bad && i < NSCELL_ELEMENTSOF(control_files); i++)
-			bad = node_unsafe(fd, control_files[i], &h->owner);
+			if (node_unsafe(fd, control_files[i], &owner))
+				bad = control_files[i];
 		if (bad) {
-			h->unsafe = true;
-			if (asprintf(&h->where, "%s%s", h->mount, h->path) < 0)
-				h->where = NULL;
+			mark_unsafe(h, h->path, (size_t)(p - h->path), *bad ? bad : NULL, owner);
 			return;
 		}
-		if (!comp)
+		while (*p == '/')
+			p++;
+		if (!*p)
 			return;
+		comp = p;
+		len = strcspn(p, "/");
+		p += len;
 		{
-			int nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (nfd < 0 || ++depth > 256) {
-				if (nfd >= 0)
-					close(nfd);
-				h->unsafe = true;
-				h->owner = (uid_t)-1;
+			char name[256];
+			int nfd;
+
+			/* ".." is how a cgroup namespace shows what lies outside it:
+			 * nothing we can look at. */
+			if (len >= sizeof(name) || (comp[0] == '.' && (len == 1 || (len == 2 && comp[1] == '.')))) {
+				mark_unsafe(h, h->path, (size_t)(p - h->path), NULL, (uid_t)-1);
+				return;
+			}
+			memcpy(name, comp, len);
+			name[len] = '\0';
+			nfd = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (nfd < 0) {
+				mark_unsafe(h, h->path, (size_t)(p - h->path), NULL, (uid_t)-1);
 				return;
 			}
 			close(fd);
 			fd = nfd;
 		}
-		comp = strtok_r(NULL, "/", &save);
 	}
 }
 
@@ -452,7 +477,7 @@ static uint64_t now_usec(void)
  * systemd must not keep it forever. */
 #define SYSTEMD_DEADLINE_USEC (10u * 1000000u)
 
-static int move_into_scope(char *err, size_t errlen)
+static int move_into_scope(uid_t uid, char *err, size_t errlen)
 {
 	struct sdbus s = { 0 };
 	sd_bus *bus = NULL;
@@ -463,7 +488,6 @@ static int move_into_scope(char *err, size_t errlen)
 	char unit[64], slice[32];
 	unsigned char r[4] = { 0 };
 	uint64_t deadline = now_usec() + SYSTEMD_DEADLINE_USEC;
-	uid_t uid = getuid();
 	int rc;
 
 	rc = sdbus_load(&s);
@@ -502,8 +526,9 @@ static int move_into_scope(char *err, size_t errlen)
 				      "nscell-helper and the cells it makes");
 	if (rc >= 0)
 		rc = s.message_append(m, "(sv)", "PIDs", "au", 1, (uint32_t)getpid());
-	/* Root's own callers (uid 0) go where systemd puts scopes by default. */
-	if (rc >= 0 && uid != 0)
+	/* The slice of the user who could write the cgroup we left; unknown
+	 * (or root): where systemd puts scopes by default. */
+	if (rc >= 0 && uid != 0 && uid != (uid_t)-1)
 		rc = s.message_append(m, "(sv)", "Slice", "s", slice);
 	if (rc >= 0)
 		rc = s.message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
@@ -562,7 +587,7 @@ out:
 	return rc;
 }
 #else
-static int move_into_scope(char *err, size_t errlen)
+static int move_into_scope(uid_t uid, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "this build has no systemd support to ask systemd for a scope");
 	return -ENOSYS;
@@ -583,6 +608,7 @@ static const char *hier_name(const struct hierarchy *h)
 int helper_leave_caller_cgroup(char *err, size_t errlen)
 {
 	struct hierarchy h[MAX_HIERARCHIES] = { 0 };
+	const struct hierarchy *first = NULL;
 	size_t n = 0;
 	bool unsafe = false;
 	int rc;
@@ -596,20 +622,25 @@ int helper_leave_caller_cgroup(char *err, size_t errlen)
 	if (!unsafe)
 		goto out;
 
-	for (size_t i = 0; i < n && n_way_back < MAX_HIERARCHIES; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (!h[i].unsafe)
 			continue;
+		/* The v2 hierarchy (listed first) names the user best. */
+		if (!first || (!h[i].controllers[0] && first->controllers[0]))
+			first = &h[i];
 		helper_log(LOG_NOTICE,
-			   "event=cgroup-leave uid=%u hierarchy=%s cgroup=%s owner=%d what=\"the caller's cgroup is writable by a user; moving out\"",
-			   (unsigned)getuid(), hier_name(&h[i]), h[i].where ? h[i].where : h[i].path,
-			   (int)h[i].owner);
-		rc = open_procs(h[i].mount, h[i].path);
-		if (rc >= 0)
-			way_back[n_way_back++] = rc;
+			   "event=cgroup-leave hierarchy=%s cgroup=%s%s unsafe=%s owner=%d",
+			   hier_name(&h[i]), h[i].mount, h[i].path, h[i].where ? h[i].where : "?",
+			   h[i].owner == (uid_t)-1 ? -1 : (int)h[i].owner);
+		if (n_way_back < MAX_HIERARCHIES) {
+			rc = open_procs(h[i].mount, h[i].path);
+			if (rc >= 0)
+				way_back[n_way_back++] = rc;
+		}
 	}
 
 	if (systemd_host()) {
-		rc = move_into_scope(err, errlen);
+		rc = move_into_scope(first->owner, err, errlen);
 		if (rc < 0)
 			goto out;
 	} else {
@@ -618,8 +649,11 @@ int helper_leave_caller_cgroup(char *err, size_t errlen)
 				continue;
 			rc = move_into_own(&h[i]);
 			if (rc < 0) {
-				snprintf(err, errlen, "cannot move into %s/nscell: %s", h[i].mount,
-					 strerror(-rc));
+				snprintf(err, errlen,
+					 "cgroup %s%.120s is writable by uid %d, and nscell's own %s/nscell cannot be used: %s",
+					 h[i].mount, h[i].path, (int)h[i].owner, h[i].mount,
+					 rc == -EPERM ? "not a root-owned cgroup unwritable by others" :
+							strerror(-rc));
 				goto out;
 			}
 		}
@@ -637,8 +671,8 @@ int helper_leave_caller_cgroup(char *err, size_t errlen)
 	for (size_t i = 0; i < n; i++)
 		if (h[i].unsafe) {
 			rc = -EPERM;
-			snprintf(err, errlen, "still in the user-writable cgroup %s (%s) after moving",
-				 h[i].where ? h[i].where : h[i].path, hier_name(&h[i]));
+			snprintf(err, errlen, "still in a cgroup writable by uid %d after moving: %.120s (%s)",
+				 (int)h[i].owner, h[i].where ? h[i].where : h[i].path, hier_name(&h[i]));
 			goto out;
 		}
 out:

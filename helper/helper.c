@@ -446,15 +446,6 @@ int main(int argc, char **argv)
 	int rc;
 
 	sanitize();
-	/* Before anything privileged: out of a cgroup the caller can freeze,
-	 * kill or starve (a systemd --user unit's), into a root-owned one. */
-	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0) {
-		bool run = argc >= 2 && strcmp(argv[1], "run") == 0;
-		helper_log(LOG_ERR, "event=refused uid=%u verb=%s reason=\"%s\"", (unsigned)getuid(),
-			   run ? "run" : "open", err);
-		fprintf(stderr, "%s: %s; refused\n", run ? "nscell run" : "nscell-helper", err);
-		exit(run ? HELPER_RUN_EXIT_FAILURE : PAM_SESSION_ERR);
-	}
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		helper_run(argc, argv); /* run.c; does not return */
 	authorise(argc, argv);
@@ -467,6 +458,11 @@ int main(int argc, char **argv)
 		    sig == SIGTTIN || sig == SIGTTOU || sig == SIGTERM)
 			signal(sig, SIG_IGN);
 	read_request(&req);
+	/* Out of a cgroup the caller can freeze, kill or starve, before any
+	 * privileged step, and only now that we are root in every id: on cgroup
+	 * v1 a process may move any other whose real uid is its own. */
+	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0)
+		helper_fail(&req, PAM_SESSION_ERR, "%s; login refused", err);
 
 	rc = nscell_identity_resolve_user(req.user, &nscell_nss_libc, &id);
 	if (rc < 0)

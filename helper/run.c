@@ -232,6 +232,10 @@ _Noreturn void helper_run(int argc, char **argv)
 	check_mount_ns(uid);
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		run_refuse(uid, "cannot become root: %s", strerror(errno));
+	/* Out of the caller's cgroup (a systemd --user unit's is the user's to
+	 * freeze or kill) before any privileged step; see helper.c. */
+	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0)
+		run_refuse(uid, "%s; refused", err);
 	id = caller_identity(uid);
 	snprintf(req.user, sizeof(req.user), "%s", id->user);
 	snprintf(req.service, sizeof(req.service), "%s", RUN_SERVICE);

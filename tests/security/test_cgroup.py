@@ -290,3 +290,105 @@ def _(t):
         os.rmdir(f'{mnt}/nscell')
     except OSError:
         pass
+
+
+@test('cgroup: su started from a delegated cgroup: the open verb leaves it too, and says so in syslog')
+def _(t):
+    env = t.env
+    mnt = cgroup2_mount()
+    if not mnt:
+        t.skip('no cgroup2 file system is mounted here, so nothing can be delegated')
+    user = 'nscit-c'
+    cell = f'user-{USERS[user]}'
+    env.set_policy(policy(scope='user', matches=[('User nscit-x', 'Isolate no')]))
+    deleg = f'{mnt}/nscit-delegated-{os.getpid()}-{secrets.token_hex(4)}'
+    unit = f'{deleg}/terminal.scope'
+    rel = deleg[len(mnt):]
+    su_proc = None
+    try:
+        delegate(deleg, ATTACKER)
+        r = as_user(ATTACKER, ['mkdir', unit])
+        t.require(r.returncode == 0, 'the user makes a cgroup in the delegated one', r.stderr)
+        mark = env.syslog.mark()
+        # A PAM application (su) running in the user's delegated cgroup, as
+        # from a terminal in a systemd --user scope.
+        su_proc = subprocess.Popen(
+            ['sh', '-c', f'echo $$ > {unit}/cgroup.procs && exec su -l {user} -c '
+             '\'tr "\\0" "|" </proc/1/cmdline; echo; read _x\''],
+            cwd='/', stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)
+        line = su_proc.stdout.readline().strip()
+        t.eq(line, f'nscell-init|{cell}|', 'su from the delegated cgroup logs into a cell')
+        inits = [p for p in su.cell_inits(nt) if p.argv[1:2] == [cell]]
+        t.require(inits, f'the init of {cell} is there')
+        icg = cgroup_of(inits[0].pid)
+        nt.log(f'    su in {rel}/terminal.scope: the init of {cell} is in {icg}')
+        t.check(icg is not None and not (icg + '/').startswith(rel + '/'),
+                'the init made for su\'s login is not in the user\'s delegated cgroup', icg)
+        t.syslog(nt.syslog_event('nscell-helper', 'cgroup-leave', hierarchy='cgroup2'), mark,
+                 'syslog: event=cgroup-leave, naming the hierarchy and the cgroup')
+        ok, err = user_write(ATTACKER, f'{unit}/cgroup.freeze', '1')
+        t.require(ok, 'the user freezes the cgroup su runs in', err)
+        r = nt.sh([NSCELL, 'list', '--json'], check=False, timeout=60)
+        t.check(r.returncode == 0 and f'"init_pid":{inits[0].pid}' in r.stdout.replace(' ', ''),
+                f'with su frozen, the init of {cell} still answers nscell list', r.stdout + r.stderr)
+    finally:
+        remove_cgroup(deleg)
+        if su_proc is not None:
+            try:
+                su_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                su_proc.kill()
+                su_proc.wait()
+    t.clean(timeout=15)
+    try:
+        os.rmdir(f'{mnt}/nscell')
+    except OSError:
+        pass
+
+
+@test('cgroup: no root-owned cgroup to be had: nscell run from a delegated cgroup is refused, clearly')
+def _(t):
+    env = t.env
+    mnt = cgroup2_mount()
+    if not mnt:
+        t.skip('no cgroup2 file system is mounted here, so nothing can be delegated')
+    uid = USERS[ATTACKER]
+    env.set_policy(policy(scope='user', matches=[('User nscit-x', 'Isolate no')]))
+    deleg = f'{mnt}/nscit-delegated-{os.getpid()}-{secrets.token_hex(4)}'
+    own = f'{mnt}/nscell'
+    try:
+        os.rmdir(own)  # left by nobody: no cell is running
+    except FileNotFoundError:
+        pass
+    try:
+        # nscell's own cgroup exists but is a user's: the helper must not use it.
+        os.mkdir(own)
+        os.chown(own, uid, uid)
+        delegate(deleg, ATTACKER)
+        r = as_user(ATTACKER, ['mkdir', f'{deleg}/app.service'])
+        t.require(r.returncode == 0, 'the user makes a cgroup in the delegated one', r.stderr)
+        mark = env.syslog.mark()
+        before = su.state(nt)
+        r = subprocess.run(
+            ['sh', '-c', f'echo $$ > {deleg}/app.service/cgroup.procs && exec setpriv --reuid={uid} '
+             f'--regid={uid} --init-groups -- {NSCELL} run -- /bin/echo ran'],
+            env={'PATH': USER_PATH, 'HOME': f'/home/{ATTACKER}'}, cwd='/', stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=60)
+        nt.log(f'    attack: nscell run from a delegated cgroup, {own} owned by the user: exit {r.returncode}: '
+               f'{r.stderr.strip()}')
+        t.eq(r.returncode, 125, 'nscell run is refused (125)')
+        t.check('ran' not in r.stdout, 'the command did not run', r.stdout)
+        t.check('cgroup' in r.stderr and 'refused' in r.stderr and own in r.stderr,
+                'the message names the cgroup and says it is refused', r.stderr)
+        t.syslog(nt.syslog_event('nscell-helper', 'refused', verb='run', uid=uid), mark,
+                 'syslog: event=refused verb=run with the reason')
+        diff = su.settle(nt, before)
+        t.check(not diff, 'no cell, no /run/nscell entry, no process left', '\n'.join(diff))
+    finally:
+        remove_cgroup(deleg)
+        try:
+            os.rmdir(own)
+        except OSError as e:
+            nt.log(f'    (could not remove {own}: {e})')
+    t.clean(timeout=15)
