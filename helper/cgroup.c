@@ -45,7 +45,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,13 +61,10 @@
 
 #define MAX_HIERARCHIES 16
 
-/* Files through which a cgroup's processes can be moved, frozen, killed or
- * starved; a directory the user owns gives all of them. */
-static const char *const control_files[] = {
-	"cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.freeze",
-	"cgroup.kill", "cgroup.type", "memory.max", "memory.high", "cpu.max",
-	"pids.max", "tasks", "freezer.state", "memory.limit_in_bytes",
-};
+/* The files through which the processes of a cgroup are moved, frozen or
+ * killed (see check_hierarchy). */
+static const char *const v2_files[] = { "cgroup.procs", "cgroup.freeze", "cgroup.kill" };
+static const char *const v1_files[] = { "cgroup.procs", "tasks", "freezer.state" };
 
 struct hierarchy {
 	char *controllers; /* "" for cgroup v2, "cpu,cpuacct", "name=systemd"... */
@@ -187,7 +186,8 @@ static bool has_controllers(const char *opts, const char *want)
 	return true;
 }
 
-/* Where each hierarchy is mounted whole (root "/"), from mountinfo. */
+/* Where each hierarchy is mounted whole (root "/"), from mountinfo: for
+ * those not found where systemd and every distribution mount them. */
 static int find_mounts(struct hierarchy *h, size_t n)
 {
 	_cleanup_free_ char *text = read_small("/proc/self/mountinfo");
@@ -208,7 +208,7 @@ static int find_mounts(struct hierarchy *h, size_t n)
 			continue;
 		for (size_t i = 0; i < n; i++) {
 			bool v2 = h[i].controllers[0] == '\0';
-			if (h[i].mount)
+			if (h[i].mount || strcmp(h[i].path, "/") == 0)
 				continue;
 			if (v2 ? strcmp(fstype, "cgroup2") == 0 :
 				 strcmp(fstype, "cgroup") == 0 &&
@@ -222,15 +222,49 @@ static int find_mounts(struct hierarchy *h, size_t n)
 	return 0;
 }
 
-/* A directory (name "") or file that a non-root uid owns or that group or
- * others may write. Not there: fine (not every hierarchy has every file). */
-static bool node_unsafe(int dirfd, const char *name, uid_t *ret_owner)
+/* The usual places: /sys/fs/cgroup (unified), /sys/fs/cgroup/unified
+ * (hybrid), /sys/fs/cgroup/<controllers> (v1; name=X at X), each checked to
+ * be a cgroup file system of the right version. Saves reading mountinfo. */
+static bool find_mount_usual(struct hierarchy *h)
+{
+	static const char *const v2_places[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+	bool v2 = h->controllers[0] == '\0';
+	char v1_place[128];
+	const char *places[2];
+	size_t n = 0;
+
+	if (v2) {
+		places[n++] = v2_places[0];
+		places[n++] = v2_places[1];
+	} else {
+		const char *name = strncmp(h->controllers, "name=", 5) == 0 ? h->controllers + 5 :
+									       h->controllers;
+		if (snprintf(v1_place, sizeof(v1_place), "/sys/fs/cgroup/%s", name) >=
+		    (int)sizeof(v1_place))
+			return false;
+		places[n++] = v1_place;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct statfs sf;
+		if (statfs(places[i], &sf) == 0 &&
+		    (unsigned long)sf.f_type == (v2 ? CGROUP2_SUPER_MAGIC : CGROUP_SUPER_MAGIC)) {
+			h->mount = strdup(places[i]);
+			return h->mount != NULL;
+		}
+	}
+	return false;
+}
+
+/* A cgroup directory (which must exist) or control file (which need not:
+ * not every hierarchy has every file) that a non-root uid owns or that group
+ * or others may write. */
+static bool node_unsafe(int dirfd, const char *path, bool dir, uid_t *ret_owner)
 {
 	struct stat st;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH)) < 0)
-		return errno != ENOENT;
-	if (st.st_uid != 0 || (st.st_mode & 0022)) {
+	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW | (*path ? 0 : AT_EMPTY_PATH)) < 0)
+		return dir || errno != ENOENT;
+	if (st.st_uid != 0 || (st.st_mode & 0022) || (dir && !S_ISDIR(st.st_mode))) {
 		*ret_owner = st.st_uid;
 		return true;
 	}
@@ -248,11 +282,24 @@ static void mark_unsafe(struct hierarchy *h, const char *rel, size_t rel_len, co
 		h->where = NULL;
 }
 
-/* Walk from the hierarchy's root down to the caller's cgroup, by fd and
- * without following links, checking each directory and its control files. */
+/*
+ * From the hierarchy's root down to the caller's cgroup, by fd and without
+ * following links: every cgroup's directory, and the control files of the
+ * caller's own. The files of a cgroup are made by the kernel root-owned
+ * (0644, cgroup.kill 0200), or, in a cgroup a user made, the user's:
+ * delegation (systemd's Delegate=, pam_cgfs) chowns the directory with
+ * cgroup.procs, cgroup.threads and cgroup.subtree_control. So a directory
+ * with a non-root owner is what delegation looks like at any depth; the own
+ * cgroup's files are checked too, for one file granted alone. (Checking
+ * every file of every ancestor would double the cost, here ~15 us a level,
+ * for grants nobody makes.)
+ */
 static void check_hierarchy(struct hierarchy *h)
 {
 	_cleanup_close_ int fd = -1;
+	bool v2 = h->controllers[0] == '\0';
+	const char *const *files = v2 ? v2_files : v1_files;
+	size_t n_files = v2 ? NSCELL_ELEMENTSOF(v2_files) : NSCELL_ELEMENTSOF(v1_files);
 	const char *p = h->path;
 
 	fd = open(h->mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -261,46 +308,45 @@ static void check_hierarchy(struct hierarchy *h)
 		return;
 	}
 	for (;;) {
+		char name[256];
 		uid_t owner = (uid_t)-1;
 		const char *comp, *bad = NULL;
 		size_t len;
+		int nfd;
 
-		if (node_unsafe(fd, "", &owner))
-			bad = "";
-		for (size_t i = 0; !bad && i < NSCELL_ELEMENTSOF(control_files); i++)
-			if (node_unsafe(fd, control_files[i], &owner))
-				bad = control_files[i];
-		if (bad) {
-			mark_unsafe(h, h->path, (size_t)(p - h->path), *bad ? bad : NULL, owner);
-			return;
-		}
 		while (*p == '/')
 			p++;
-		if (!*p)
-			return;
 		comp = p;
 		len = strcspn(p, "/");
 		p += len;
-		{
-			char name[256];
-			int nfd;
-
-			/* ".." is how a cgroup namespace shows what lies outside it:
-			 * nothing we can look at. */
-			if (len >= sizeof(name) || (comp[0] == '.' && (len == 1 || (len == 2 && comp[1] == '.')))) {
-				mark_unsafe(h, h->path, (size_t)(p - h->path), NULL, (uid_t)-1);
-				return;
-			}
-			memcpy(name, comp, len);
-			name[len] = '\0';
-			nfd = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (nfd < 0) {
-				mark_unsafe(h, h->path, (size_t)(p - h->path), NULL, (uid_t)-1);
-				return;
-			}
-			close(fd);
-			fd = nfd;
+		/* ".." is how a cgroup namespace shows what lies outside it:
+		 * nothing we can look at. */
+		if (len >= sizeof(name) || (comp[0] == '.' && (len == 1 || (len == 2 && comp[1] == '.')))) {
+			mark_unsafe(h, h->path, (size_t)(p - h->path), NULL, (uid_t)-1);
+			return;
 		}
+		memcpy(name, comp, len);
+		name[len] = '\0';
+		nfd = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			mark_unsafe(h, h->path, (size_t)(p - h->path), NULL, (uid_t)-1);
+			return;
+		}
+		close(fd);
+		fd = nfd;
+		if (node_unsafe(fd, "", true, &owner))
+			bad = "";
+		while (*p == '/')
+			p++;
+		for (size_t i = 0; !*p && !bad && i < n_files; i++)
+			if (node_unsafe(fd, files[i], false, &owner))
+				bad = files[i];
+		if (bad) {
+			mark_unsafe(h, h->path, (size_t)(comp + len - h->path), *bad ? bad : NULL, owner);
+			return;
+		}
+		if (!*p)
+			return;
 	}
 }
 
@@ -308,7 +354,7 @@ static void check_hierarchy(struct hierarchy *h)
  * of hierarchies, or -errno when they cannot be read (then: unsafe). */
 static int survey(struct hierarchy *h, size_t *ret_n, bool *ret_any_unsafe)
 {
-	bool all_root = false, any = false;
+	bool all_root = false, any = false, need_mountinfo = false;
 	size_t n = 0;
 	int rc;
 
@@ -317,15 +363,21 @@ static int survey(struct hierarchy *h, size_t *ret_n, bool *ret_any_unsafe)
 		return rc;
 	*ret_n = n;
 	*ret_any_unsafe = false;
-	/* The root cgroup of every hierarchy is root's: nothing to look at. */
+	/* The root cgroup of every hierarchy is the kernel's: nothing to look at. */
 	if (n == 0 || all_root)
 		return 0;
-	rc = find_mounts(h, n);
-	if (rc < 0)
-		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(h[i].path, "/") != 0 && !find_mount_usual(&h[i]))
+			need_mountinfo = true;
+	if (need_mountinfo) {
+		rc = find_mounts(h, n);
+		if (rc < 0)
+			return rc;
+	}
 	for (size_t i = 0; i < n; i++) {
-		/* Not mounted here: nobody here can write it either. */
-		if (!h[i].mount)
+		/* In the root cgroup, or not mounted here (then nobody here can
+		 * write it either). */
+		if (strcmp(h[i].path, "/") == 0 || !h[i].mount)
 			continue;
 		check_hierarchy(&h[i]);
 		any = any || h[i].unsafe;
