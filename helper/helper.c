@@ -21,7 +21,9 @@
  *     init) and the capability sets shrink to what making a cell needs.
  *
  *  3. Read one request. [caller: user, service, tty, rhost, ruser, conf]
- *     nscell_request_decode() bounds and validates every field.
+ *     nscell_request_decode() bounds and validates every field. Then leave
+ *     the caller's cgroup if a user could write it (freeze, kill, starve
+ *     us) for a root-owned one, or refuse (cgroup.c).
  *
  *  4. Decide. The user is resolved through NSS; the policy is read from
  *     root-owned files only (NSCELL_POLICY_CHECK_OWNER), the conf override
@@ -56,7 +58,9 @@
  *      registry is out of reach by design) and must share PID 1's mount
  *      namespace (a namespace sandbox is not a way out to the user's cell).
  *      Who: the real uid, and nothing else, resolved through NSS. Then all ids
- *      become 0, as in 2: the user can signal neither us nor the cell's init.
+ *      become 0, as in 2: the user can signal neither us nor the cell's init;
+ *      and out of the caller's cgroup, as in 3 (a systemd --user unit's is
+ *      the user's to freeze or kill). The command goes back into it.
  *
  *  R3. Decide, as 4, for that user with service "nscell-run", no tty, no
  *      host. Not isolated, or not Scope user: refused, with the reason.
