@@ -12,10 +12,10 @@
  *
  * So before any privileged step the helper checks, for every hierarchy it is
  * in, that neither its cgroup nor an ancestor up to the hierarchy's root is
- * owned by a non-root uid or writable by group or others (the directory and
- * the files that move, freeze, kill or limit). That is the common case (an
- * sshd, su or login session scope, cron's session, the root cgroup) and costs
- * two small /proc reads and a few fstatat()s. Otherwise it moves itself:
+ * owned by a non-root uid or writable by group or others (check_hierarchy
+ * says which files). That is the common case (an sshd, su or login session
+ * scope, cron's session, the root cgroup) and costs one small /proc read and
+ * a few fstatat()s. Otherwise it moves itself:
  *
  *  - on a systemd host, into a transient scope systemd makes for it (a
  *    cgroup made behind systemd's back would break its single-writer rule),
@@ -44,8 +44,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <linux/magic.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <syslog.h>
@@ -126,7 +126,9 @@ static void hierarchies_free(struct hierarchy *h, size_t n)
  * /proc/self/cgroup: "ID:CONTROLLERS:PATH" per hierarchy. Cgroup names below
  * a delegated cgroup are the user's choice and may hold a newline: a line
  * that does not parse, or a hierarchy seen twice, makes the whole answer
- * unknown (-EBADMSG), which is treated as unsafe by the caller.
+ * unknown (-EBADMSG: refused). A newline that still parses cuts the path
+ * short inside the user's own cgroup, which then does not exist or is the
+ * user's: unsafe either way.
  */
 static int read_hierarchies(struct hierarchy *h, size_t *ret_n, bool *ret_all_root)
 {

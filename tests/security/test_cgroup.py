@@ -262,7 +262,9 @@ def _(t):
         line = attacker.stdout.readline().strip()
         nt.log(f'    attack: freeze while the helper holds RUNDIR/lock: {line or "no answer"}')
         t.require(line.startswith(('caught', 'missed')), 'the attacker\'s freeze loop ran', line)
-        helpers = [p for p in nt.procs() if p.comm == 'nscell-helper']
+        # Root's: the run verb's child becomes the user and goes back into the
+        # caller's cgroup just before it executes the command.
+        helpers = [p for p in nt.procs() if p.comm == 'nscell-helper' and p.uid == 0]
         in_deleg = [p for p in helpers if (cgroup_of(p.pid) or '').startswith(deleg[len(mnt):] + '/')]
         t.check(not in_deleg, 'no root helper is in the user\'s (frozen) cgroup',
                 '\n'.join(f'{p} cgroup={cgroup_of(p.pid)}' for p in in_deleg))
