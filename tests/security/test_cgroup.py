@@ -169,8 +169,8 @@ def _(t):
         t.check(r.returncode == 0 and f'"init_pid":{init.pid}' in r.stdout.replace(' ', ''),
                 f'after cgroup.kill, nscell list shows {cell} with the same init (no stale entry)',
                 r.stdout + r.stderr)
-        r = as_user(ATTACKER, [NSCELL, 'run', '--', 'sh', '-c', 'readlink /proc/self/ns/pid; tr "\\0" "|" </proc/1/cmdline'],
-                    timeout=60)
+        r = as_user(ATTACKER, [NSCELL, 'run', '--', 'sh', '-c',
+                               'readlink /proc/self/ns/pid; tr "\\0" "|" </proc/1/cmdline'], timeout=60)
         lines = r.stdout.split()
         t.check(r.returncode == 0 and lines[:1] == [init.pidns] and lines[1:2] == [f'nscell-init|{cell}|'],
                 f'a later nscell run joins the same {cell}', r.stdout + r.stderr)
