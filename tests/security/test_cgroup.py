@@ -394,3 +394,97 @@ def _(t):
         except OSError as e:
             nt.log(f'    (could not remove {own}: {e})')
     t.clean(timeout=15)
+
+
+def v1_mount(controller):
+    with open('/proc/self/mountinfo') as f:
+        for ln in f:
+            pre, post = ln.split(' - ', 1)
+            fs, _, opts = post.split()[:3]
+            if fs == 'cgroup' and controller in opts.split(',') and pre.split()[3] == '/':
+                return pre.split()[4]
+    return None
+
+
+def v1_cgroup_of(pid, controller):
+    try:
+        with open(f'/proc/{pid}/cgroup') as f:
+            for ln in f:
+                _, ctl, path = ln.rstrip('\n').split(':', 2)
+                if controller in ctl.split(','):
+                    return path
+    except OSError:
+        return None
+    return None
+
+
+@test('cgroup: a cgroup v1 freezer delegated to the user (as pam_cgfs does) cannot freeze the init nscell run makes')
+def _(t):
+    env = t.env
+    mnt = v1_mount('freezer')
+    if not mnt:
+        t.skip('no cgroup v1 freezer hierarchy is mounted here (a unified host): nothing to delegate in v1')
+    uid = USERS[ATTACKER]
+    cell = f'user-{uid}'
+    env.set_policy(policy(scope='user', matches=[('User nscit-x', 'Isolate no')]))
+    deleg = f'{mnt}/nscit-delegated-{os.getpid()}-{secrets.token_hex(4)}'
+    rel = deleg[len(mnt):]
+    unit_proc = None
+    try:
+        os.mkdir(deleg)
+        for name in ('', 'cgroup.procs', 'tasks', 'freezer.state'):
+            os.chown(os.path.join(deleg, name) if name else deleg, uid, uid)
+        unit_proc = subprocess.Popen(
+            ['sh', '-c', f'echo $$ > {deleg}/cgroup.procs && exec setpriv --reuid={uid} --regid={uid} '
+             f'--init-groups -- {NSCELL} run -- sleep 60'],
+            env={'PATH': USER_PATH, 'HOME': f'/home/{ATTACKER}'}, cwd='/', stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+        def started():
+            inits = [p for p in su.cell_inits(nt) if p.argv[1:2] == [cell]]
+            sleeps = [p for p in nt.procs() if p.argv == ['sleep', '60'] and p.uid == uid]
+            return (inits[0], sleeps[0]) if inits and sleeps else None
+        got = nt.poll(started, timeout=20)
+        t.require(got, 'nscell run from the delegated v1 freezer cgroup starts its command in user-UID')
+        init, sleep = got
+        icg, ccg = v1_cgroup_of(init.pid, 'freezer'), v1_cgroup_of(sleep.pid, 'freezer')
+        nt.log(f'    freezer cgroups: init {icg}, command {ccg} (delegated: {rel})')
+        t.check(icg is not None and not (icg + '/').startswith(rel + '/'),
+                'the init is not in the user\'s delegated v1 freezer cgroup', icg)
+        t.eq(ccg, rel, 'the command stays in the caller\'s freezer cgroup')
+        ok, err = user_write(ATTACKER, f'{deleg}/freezer.state', 'FROZEN')
+        t.require(ok, 'the user writes FROZEN to their freezer.state', err)
+        nt.poll(lambda: open(f'{deleg}/freezer.state').read().strip() == 'FROZEN', timeout=10)
+        nt.log(f'    attack: freezer.state=FROZEN on {deleg}: {open(f"{deleg}/freezer.state").read().strip()}')
+        r = nt.sh([NSCELL, 'list', '--json'], check=False, timeout=60)
+        t.check(r.returncode == 0 and f'"init_pid":{init.pid}' in r.stdout.replace(' ', ''),
+                f'with the user\'s freezer cgroup frozen, the init of {cell} answers nscell list', r.stdout + r.stderr)
+    finally:
+        if os.path.isdir(deleg):
+            try:
+                with open(f'{deleg}/freezer.state', 'w') as f:
+                    f.write('THAWED')
+            except OSError:
+                pass
+            with open(f'{deleg}/cgroup.procs') as f:
+                for pid in f.read().split():
+                    try:
+                        os.kill(int(pid), 9)
+                    except OSError:
+                        pass
+            nt.poll(lambda: not open(f'{deleg}/cgroup.procs').read().strip(), timeout=10)
+            try:
+                os.rmdir(deleg)
+            except OSError as e:
+                nt.log(f'    (could not remove {deleg}: {e})')
+        if unit_proc is not None:
+            try:
+                unit_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                unit_proc.kill()
+                unit_proc.wait()
+    t.clean(timeout=15)
+    try:
+        os.rmdir(f'{mnt}/nscell')
+    except OSError:
+        pass
