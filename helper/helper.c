@@ -29,7 +29,9 @@
  *     init) and the capability sets shrink to what making a cell needs.
  *
  *  3. Read one request. [caller: user, service, tty, rhost, ruser, conf]
- *     nscell_request_decode() bounds and validates every field.
+ *     nscell_request_decode() bounds and validates every field. Then leave
+ *     the caller's cgroup if a user could write it (freeze, kill, starve
+ *     us) for a root-owned one, or refuse (cgroup.c).
  *
  *  4. Decide. The user is resolved through NSS; the policy is read from
  *     root-owned files only (NSCELL_POLICY_CHECK_OWNER), the conf override
@@ -66,7 +68,9 @@
  *      registry is out of reach by design) and must share PID 1's mount
  *      namespace (a namespace sandbox is not a way out to the user's cell).
  *      Who: the real uid, and nothing else, resolved through NSS. Then all ids
- *      become 0, as in 2: the user can signal neither us nor the cell's init.
+ *      become 0, as in 2: the user can signal neither us nor the cell's init;
+ *      and out of the caller's cgroup, as in 3 (a systemd --user unit's is
+ *      the user's to freeze or kill). The command goes back into it.
  *
  *  R3. Decide, as 4, for that user with service "nscell-run", no tty, no
  *      host. Not isolated, or not Scope user: refused, with the reason.
@@ -165,8 +169,6 @@ static void sanitize(bool run)
 	 * cannot be reset, and nothing privileged can follow: phases 2 and R2
 	 * refuse such a caller with their own message. */
 	if (helper_leave_caller_state(err, sizeof(err)) < 0 && geteuid() == 0)
-		sanitize_fail(run, err);
-	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0 && geteuid() == 0)
 		sanitize_fail(run, err);
 	signal(SIGPIPE, SIG_IGN);
 	openlog("nscell-helper", LOG_PID, LOG_AUTHPRIV);
@@ -617,6 +619,11 @@ int main(int argc, char **argv)
 		    sig == SIGTTIN || sig == SIGTTOU || sig == SIGTERM)
 			signal(sig, SIG_IGN);
 	read_request(&req);
+	/* Out of a cgroup the caller can freeze, kill or starve, before any
+	 * privileged step, and only now that we are root in every id: on cgroup
+	 * v1 a process may move any other whose real uid is its own. */
+	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0)
+		helper_fail(&req, PAM_SESSION_ERR, "%s; login refused", err);
 
 	rc = nscell_identity_resolve_user(req.user, &nscell_nss_libc, &id);
 	if (rc < 0)

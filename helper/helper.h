@@ -92,9 +92,6 @@ struct helper_caller {
 /* Note the caller's state, then put root's defaults in place. Returns 0, or
  * -errno with a sentence in err (the helper then refuses). */
 int helper_leave_caller_state(char *err, size_t errlen);
-/* Move out of the caller's cgroup (cgroup.c). Returns 0, or -errno with a
- * sentence in err (the helper then refuses). */
-int helper_leave_caller_cgroup(char *err, size_t errlen);
 /* In the run verb's command, before the drop to the user: the caller's
  * rlimits (the kernel's RLIMIT_NPROC check at the uid change must see them)
  * and oom_score_adj (/proc/self is root's until the exec). Returns 0 or
@@ -138,6 +135,18 @@ struct helper_cell {
  * -errno with a sentence in err. */
 int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char *err,
 		     size_t errlen);
+
+/* cgroup.c: leave a cgroup the caller (or any non-root uid) can write for a
+ * root-owned one: a systemd scope on systemd hosts, <hierarchy>/nscell
+ * elsewhere. Called once by both verbs, right after the ids become root's
+ * (until then a cgroup v1 peer with the caller's uid could move us back); everything
+ * forked later (a cell's init) is born there. Returns 0 (also when no
+ * cgroup is mounted or nothing needed moving), or -errno with a sentence in
+ * err: the caller must refuse. */
+int helper_leave_caller_cgroup(char *err, size_t errlen);
+/* For the run verb's command, before exec: back into the cgroups the caller
+ * had (its systemd --user unit keeps its command). 0 or -errno. */
+int helper_return_to_caller_cgroup(void);
 
 /* run.c: the run verb (phases R1-R6 in helper.c). */
 _Noreturn void helper_run(int argc, char **argv);

@@ -353,12 +353,6 @@ int helper_leave_caller_state(char *err, size_t errlen)
 	return 0;
 }
 
-/* The cgroup is left by cgroup.c, which replaces this default. */
-__attribute__((weak)) int helper_leave_caller_cgroup(char *err, size_t errlen)
-{
-	return 0;
-}
-
 int helper_restore_caller_limits(void)
 {
 	char buf[16];

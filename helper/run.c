@@ -183,6 +183,13 @@ static _Noreturn void child(const struct helper_cell *cell, const struct nscell_
 		if (chdir("/") < 0)
 			_exit(HELPER_RUN_EXIT_FAILURE);
 	}
+	/* The caller's unit accounts for and stops its own command. */
+	r = helper_return_to_caller_cgroup();
+	if (r < 0) {
+		fprintf(stderr, "nscell run: cannot move the command back into the caller's cgroup: %s\n",
+			strerror(-r));
+		_exit(HELPER_RUN_EXIT_FAILURE);
+	}
 	/* The caller's signals, umask, nice, scheduling, affinity... back, as
 	 * far as the user may set them. */
 	helper_restore_caller_state();
@@ -227,6 +234,10 @@ _Noreturn void helper_run(int argc, char **argv)
 	check_mount_ns(uid);
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		run_refuse(uid, "cannot become root: %s", strerror(errno));
+	/* Out of the caller's cgroup (a systemd --user unit's is the user's to
+	 * freeze or kill) before any privileged step; see helper.c. */
+	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0)
+		run_refuse(uid, "%s; refused", err);
 	id = caller_identity(uid);
 	snprintf(req.user, sizeof(req.user), "%s", id->user);
 	snprintf(req.service, sizeof(req.service), "%s", RUN_SERVICE);

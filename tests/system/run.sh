@@ -243,6 +243,27 @@ check "with 'Namespaces pid mount ipc user', an ssh login gets its own user name
 	test -n "$user_userns" -a "$user_userns" != "$host_userns"
 as_root rm -f /etc/security/nscell.conf.d/50-system-test.conf
 
+# nscell run from a systemd --user unit: the unit's cgroup is delegated to
+# alice (she could freeze or kill what runs in it), so the helper must put
+# itself and the cell's init into a scope of user-1000.slice of its own.
+as_root 'printf "Match Service nscell-run\n    Scope user\n" >/etc/security/nscell.conf.d/50-system-test.conf'
+as_root loginctl enable-linger alice # her manager outlives the ssh command
+as_user 'systemd-run --user --unit=nscell-system-run --quiet /usr/bin/nscell run -- sleep 120' >/dev/null 2>&1
+run_init=
+for ((i = 0; i < 40; i++)); do
+	run_init=$(as_root "for d in /proc/[0-9]*; do [ \"\$(tr '\\0' ' ' <\$d/cmdline 2>/dev/null)\" = 'nscell-init user-1000 ' ] && echo \${d#/proc/}; done; true")
+	[ -n "$run_init" ] && break
+	sleep 0.5
+done
+run_cg=$([ -n "$run_init" ] && as_root "cat /proc/$run_init/cgroup")
+note "nscell run from alice's unit: init ${run_init:-none} in ${run_cg:-?}; the unit: $(as_user 'systemctl --user show -p ControlGroup --value nscell-system-run' 2>&1)"
+check "nscell run from a systemd --user unit puts the cell's init in a nscell-helper-*.scope of user-1000.slice, not in the user's delegated cgroup" \
+	bash -c '[[ "$1" == 0::/user.slice/user-1000.slice/nscell-helper-*.scope ]]' _ "$run_cg"
+as_user 'systemctl --user stop nscell-system-run' >/dev/null 2>&1
+as_root rm -f /etc/security/nscell.conf.d/50-system-test.conf
+as_root loginctl disable-linger alice
+wait_no_cells 15 || note "a cell was still running after the unit stopped"
+
 # 6. logind still tracks the session; terminate-session ends the cell ----------
 if hold_session 1; then
 	ok "a held login (ssh alice sleep 600) is up"
