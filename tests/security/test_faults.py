@@ -203,7 +203,8 @@ def damage_control(env):
             os.kill(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    nt.poll(lambda: not [p for p in victims if nt.proc(p.pid) and nt.proc(p.pid).state != 'Z'], timeout=3)
+    # One look per process: it may be gone between two.
+    nt.poll(lambda: not [p for p in victims if (q := nt.proc(p.pid)) and q.state != 'Z'], timeout=3)
     for sock in nt.cell_sockets():
         os.unlink(f'/run/nscell/cells/{sock}')
     if env.leftovers():
@@ -354,7 +355,7 @@ def _(t):
     t.clean()
 
 
-@test('faults: Ctrl-Z to su\'s process group while the helper holds /run/nscell/lock')
+@test('faults: Ctrl-Z to su\'s process group while the helper holds its registry lock')
 def _(t):
     env = t.env
     if not shutil.which('strace'):
@@ -385,7 +386,7 @@ def _(t):
                             return p
             return None
         h = nt.poll(helper_with_lock, timeout=5, interval=0.01)
-        t.require(h, 'the helper of su -l nscit-a holds /run/nscell/lock')
+        t.require(h, 'the helper of su -l nscit-a holds its registry lock (/run/nscell/locks/user-UID)')
         su_pid = h.ppid
         nt.log(f'    fault: helper {h.pid} (process group {stat_fields(h.pid)["pgrp"]}; su\'s is '
                f'{stat_fields(su_pid)["pgrp"]}) holds the lock; Ctrl-Z (SIGTSTP to su\'s group)')
@@ -432,7 +433,7 @@ KNOWN_BUGS_TEXT = {
                             'controlling terminal) of su/login/sudo. The terminal driver signals that group '
                             'without any permission check, so the user at the terminal stops (Ctrl-Z) or kills '
                             '(Ctrl-C, Ctrl-\\) the root helper mid-setup: stopped while it holds '
-                            '/run/nscell/lock, every isolated login on the host waits (the module gives up after '
+                            'its registry lock, every isolated login on the host waits (the module gives up after '
                             '15 s: refused with session required); killed, it leaks a cell or a registry entry',
     'init-in-login-pgrp': 'helper/cell.c cell_create()/child_setup(): nscell-init never calls setsid(), so it stays '
                           'in the process group and session of the PAM application that spawned the helper (su, '
@@ -476,8 +477,10 @@ def _(t):
     env = t.env
     t.require(not nt.cell_sockets(), 'no cell is running')
     os.makedirs('/run/nscell', exist_ok=True)
-    # root dir + cells/ + lock + one socket
-    nt.sh(['mount', '-t', 'tmpfs', '-o', 'mode=0700,nr_inodes=4,size=64k', 'nscit-runfull', '/run/nscell'])
+    # root dir + cells/ + locks/ + nscit-a's lock + nscit-a's socket, and one
+    # more: nscit-b's lock fits, its socket does not (locks stay; sockets go
+    # with their cells)
+    nt.sh(['mount', '-t', 'tmpfs', '-o', 'mode=0700,nr_inodes=6,size=64k', 'nscit-runfull', '/run/nscell'])
     try:
         a = held(env, 'nscit-a', tag='full1')
         t.require(a.wait_held(), 'the first login takes the last inode', a.describe())
