@@ -24,20 +24,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "open-fds.h"
 #include "proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FDS_MAX 40
-
-static int count_open_fds(void)
-{
-	int n = 0;
-	for (int fd = 0; fd < 1024; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
-			n++;
-	return n;
-}
 
 /* Send `payload` with `n` fds (dups of `src`), in `parts` SCM_RIGHTS headers. */
 static int send_msg(int sock, const void *payload, size_t len, int src, size_t n, size_t parts)
@@ -77,7 +69,7 @@ static int send_msg(int sock, const void *payload, size_t len, int src, size_t n
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int baseline = -1;
+	struct open_fds before;
 	uint8_t payload_buf[512];
 	uint8_t rbuf[256 + 16];
 	int fds[FDS_MAX + 1];
@@ -89,8 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 4)
 		return 0;
-	if (baseline < 0)
-		baseline = count_open_fds();
+	open_fds_get(&before);
 	flags = data[0];
 	n_send = data[1] % (FDS_MAX + 1);
 	max_fds = data[2] % (FDS_MAX + 1);
@@ -165,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sv[0] >= 0)
 		close(sv[0]);
 	close(sv[1]);
-	if (count_open_fds() != baseline)
-		abort(); /* a descriptor leaked */
+	if (!open_fds_unchanged(&before))
+		abort(); /* a descriptor leaked (or one not ours was closed) */
 	return 0;
 }
