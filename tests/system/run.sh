@@ -20,6 +20,8 @@
 #                         instead of building them with tools/build-deb
 #   NSCELL_SYSTEM_CACHE   image cache (default: tests/system/cache)
 #   NSCELL_SYSTEM_STAGE   "boot": stop after the first ssh login (timing only)
+#   NSCELL_SYSTEM_PREFETCH  releases whose images are built in the background
+#                         while this run goes (waited for before it ends)
 #   TMPDIR                where the run's temporary directory goes
 #
 # Exit status: 0 all passed, 1 something failed, 77 cannot run here.
@@ -34,7 +36,9 @@ if [ $# -ne 1 ]; then
 	trap 'rm -f "$out"' EXIT
 	summary="" all_p=0 all_f=0 ran=0 status=0
 	for r in "$@"; do
-		"$here/run.sh" "$r" | tee "$out"
+		shift
+		# The next releases' images are built while this one runs.
+		NSCELL_SYSTEM_PREFETCH="$*" "$here/run.sh" "$r" | tee "$out"
 		rc=${PIPESTATUS[0]}
 		counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
 		if [ "$rc" = 77 ]; then
@@ -74,6 +78,10 @@ skip() { echo "SKIP: $*"; exit 77; }
 for tool in qemu-system-x86_64 debootstrap mke2fs unshare ssh scp ssh-keygen python3 timeout; do
 	command -v "$tool" >/dev/null || skip "$tool not found (apt-get install qemu-system-x86 debootstrap openssh-client)"
 done
+# image_opts RELEASE: image.sh's options for RELEASE's run on this machine.
+image_opts() {
+	if [ -z "${NSCELL_DEBS_DIR:-}" ] && [ "$1" != "$host_release" ]; then echo --build-tree; fi
+}
 build_here=0 build_tree=0
 if [ -z "${NSCELL_DEBS_DIR:-}" ] && [ "$stage" != boot ]; then
 	if [ "$release" = "$host_release" ]; then
@@ -91,13 +99,15 @@ if [ -z "${NSCELL_DEBS_DIR:-}" ] && [ "$stage" != boot ]; then
 fi
 
 VM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nscell-system.XXXXXX")
-bg_pids=()
+bg_pids=() prefetch=()
 cleanup() {
 	local p
 	for p in "${bg_pids[@]}"; do
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	# An image build is never cut short (it cleans up after itself).
+	for p in "${prefetch[@]}"; do wait "${p#*:}" 2>/dev/null; done
 	vm_stop
 	rm -rf "$VM_TMP"
 }
@@ -119,6 +129,16 @@ check() { # check DESCRIPTION COMMAND...: passes when COMMAND exits 0
 }
 note() { echo "# $*"; }
 finish() {
+	local p
+	for p in "${prefetch[@]}"; do
+		if wait "${p#*:}"; then
+			note "the Debian ${p%%:*} image, in the background: $(grep -o 'built in [0-9]* s' "$VM_TMP/prefetch-${p%%:*}.log" || echo 'in the cache already')"
+		else
+			note "the background build of the Debian ${p%%:*} image failed:"
+			sed 's/^/#   /' "$VM_TMP/prefetch-${p%%:*}.log"
+		fi
+	done
+	prefetch=()
 	note "timings: ${timings:-}total $(($(date +%s) - t_start)) s"
 	local k
 	for k in "${known[@]}"; do note "known failure (TODO) $k"; done
@@ -130,12 +150,15 @@ timings=
 timed() { timings="$timings$1 $2 s, "; }
 
 # guest helpers -------------------------------------------------------------
+# apt and the maintainer scripts (perl, dpkg's database) under emulation on a
+# loaded host: a purge took 40 s with load 4 and went past 60 s with more.
+apt_timeout=600
 as_root() { vm_ssh root "$@"; }
 as_user() { vm_ssh alice "$@"; }
 
 # Host-side pid of every nscell-init in the guest, one per line.
 cell_inits() {
-	as_root 'for d in /proc/[0-9]*; do [ "$(cat $d/comm 2>/dev/null)" = nscell-init ] && echo ${d#/proc/}; done; true'
+	as_root 'for d in /proc/[0-9]*; do c=; { read -r c <$d/comm; } 2>/dev/null; [ "$c" = nscell-init ] && echo ${d#/proc/}; done; true'
 }
 # Waits up to $1 seconds for `cell_inits` to be empty.
 wait_no_cells() {
@@ -174,6 +197,14 @@ alice_session() {
 note "Debian $release ($codename)"
 
 # 1. the image ----------------------------------------------------------------
+# Images of later releases build beside this one's (most of the time goes to
+# the mirror and dpkg, not the CPU the VM needs).
+for r in ${NSCELL_SYSTEM_PREFETCH:-}; do
+	[ "$r" = "$release" ] && continue
+	# shellcheck disable=SC2046
+	"$here/image.sh" $(image_opts "$r") "$r" "$cache" >"$VM_TMP/prefetch-$r.log" 2>&1 &
+	prefetch+=("$r:$!")
+done
 t=$(date +%s)
 tree_opt=
 [ "$build_tree" = 1 ] && tree_opt=--build-tree
@@ -265,7 +296,7 @@ else
 	copy_debs "$debs" debs || { not_ok "copy the .debs into the guest"; finish; }
 	what=
 fi
-if as_root "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $guest_debs" \
+if VM_SSH_TIMEOUT=$apt_timeout as_root "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $guest_debs" \
 	>"$VM_TMP/install.log" 2>&1; then
 	ok "apt-get install ./libpam-nscell_*.deb ./nscell_*.deb$what"
 else
@@ -312,7 +343,7 @@ if [ -n "$first_debs" ]; then
 else
 	what="reinstalling (as an upgrade does)"
 fi
-as_root "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall $guest_debs" \
+VM_SSH_TIMEOUT=$apt_timeout as_root "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall $guest_debs" \
 	>"$VM_TMP/reinstall.log" 2>&1 || cat "$VM_TMP/reinstall.log"
 check "$what keeps the enabled stack as it was" \
 	test "$(as_root md5sum /etc/pam.d/common-session)" = "$stack_on"
@@ -345,7 +376,7 @@ elif echo "$user_state" | grep -q "^Failed to connect to user scope bus via loca
 	# $XDG_RUNTIME_DIR/systemd/private fails, so covering that socket is not
 	# enough there (see README.md, "systemctl --user in a cell").
 	todo "$what" "systemd 257 has no fallback from the covered private socket"
-	note "the same through the user's D-Bus (no \$XDG_RUNTIME_DIR): $(as_user 'DBUS_SESSION_BUS_ADDRESS=unix:path=$XDG_RUNTIME_DIR/bus XDG_RUNTIME_DIR= systemctl --user is-system-running 2>&1' | tr '\n' ' ')"
+	note "the same through the user's D-Bus (no \$XDG_RUNTIME_DIR): $(as_user 'env -u XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS=unix:path=$XDG_RUNTIME_DIR/bus systemctl --user is-system-running 2>&1' | tr '\n' ' ')"
 else
 	not_ok "$what"
 	# systemctl --user talks to $XDG_RUNTIME_DIR/systemd/private and insists
@@ -399,7 +430,7 @@ fi
 # 7. remove: plain logins again; purge: the stack as before, no cells ----------
 hold_session 2 || not_ok "a second held login is up"
 check "before removal, a cell is running" test -n "$(cell_inits)"
-if as_root 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q libpam-nscell nscell' >"$VM_TMP/remove.log" 2>&1; then
+if VM_SSH_TIMEOUT=$apt_timeout as_root 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q libpam-nscell nscell' >"$VM_TMP/remove.log" 2>&1; then
 	ok "apt-get remove libpam-nscell nscell"
 else
 	cat "$VM_TMP/remove.log"
@@ -412,7 +443,7 @@ check "after remove, a new login is plain (host pid namespace)" \
 check "after remove, the running cell is left to end with its session" test -n "$(cell_inits)"
 t=$(date +%s)
 rc=0
-as_root 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q libpam-nscell nscell' >"$VM_TMP/purge.log" 2>&1 || rc=$?
+VM_SSH_TIMEOUT=$apt_timeout as_root 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q libpam-nscell nscell' >"$VM_TMP/purge.log" 2>&1 || rc=$?
 timed "purge" $(($(date +%s) - t))
 if [ "$rc" = 0 ]; then
 	ok "apt-get purge libpam-nscell nscell"
