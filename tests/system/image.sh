@@ -1,11 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# image.sh CACHE_DIR
+# image.sh [--build-tree] RELEASE CACHE_DIR
 #
-# Makes sure CACHE_DIR/<key>/ holds a bootable Debian 12 image for the system
-# test and prints that directory. <key> is a hash of this file, so editing the
-# recipe below builds a new image and an unchanged recipe reuses the old one.
+# Makes sure CACHE_DIR/RELEASE/<key>/ holds a bootable image of Debian RELEASE
+# (12, bookworm, or 13, trixie) for the system test and prints that directory.
+# <key> is a hash of this file, the release and the options (and, with
+# --build-tree, of the Build-Depends of debian/control), so editing the recipe
+# builds a new image and an unchanged recipe reuses the old one.
 #
 # The directory holds:
 #   rootfs.raw          ext4 file system image (sparse), the guest's /dev/vda
@@ -13,20 +15,23 @@
 #   id_ed25519[.pub]    the key that logs in as root and as the test user
 #   known_hosts         the guest's host key, for "[127.0.0.1]:*"
 #   build.log           what debootstrap and apt printed
+#   build/              with --build-tree: a tree of the same release with the
+#                       package's Build-Depends and lintian, for
+#                       `tools/build-deb --root` (a release the host is not)
 #
-# The guest: debootstrap --variant=minbase of bookworm from deb.debian.org plus
-# systemd, logind, dbus, openssh-server and a kernel; systemd-networkd does
-# DHCP on the QEMU user-mode network; sshd accepts only keys. It has no package
-# mirror: whatever it needs later is copied in over ssh.
+# The guest: debootstrap --variant=minbase of the release from deb.debian.org
+# plus systemd, logind, dbus, openssh-server and a kernel; systemd-networkd
+# does DHCP on the QEMU user-mode network; sshd accepts only keys. It has no
+# package mirror: whatever it needs later is copied in over ssh. The build
+# tree is a copy of the same debootstrap (one download for both).
 #
 # Needs root, debootstrap, mke2fs (e2fsprogs >= 1.43 for -d) and unshare. The
 # build runs in its own pid and mount namespace, so every process and mount it
 # makes is gone when it ends, whatever happens. Nothing is written outside
-# CACHE_DIR (staging happens in CACHE_DIR/<key>.tmp.<pid>, removed at the end;
-# CACHE_DIR/.lock serializes concurrent builds).
+# CACHE_DIR (staging happens in CACHE_DIR/RELEASE/<key>.tmp.<pid>, removed at
+# the end; CACHE_DIR/RELEASE/.lock serializes concurrent builds of a release).
 set -eu
 
-SUITE=bookworm
 MIRROR=${NSCELL_VM_MIRROR:-http://deb.debian.org/debian}
 # Installed by debootstrap (minbase has apt, bash, coreutils, passwd, login...).
 INCLUDE=systemd,systemd-sysv,udev,dbus,dbus-user-session,libpam-systemd,openssh-server,procps,iproute2,kmod,initramfs-tools,zstd
@@ -35,9 +40,31 @@ TEST_USER=alice
 
 die() { echo "image.sh: $*" >&2; exit 1; }
 
+suite_of() {
+	case "$1" in
+	12 | bookworm) echo bookworm ;;
+	13 | trixie) echo trixie ;;
+	*) return 1 ;;
+	esac
+}
+
+# build_tree TREE CONTROL: the package's Build-Depends and lintian in TREE (a
+# copy of the fresh debootstrap, with /proc and /dev mounted by the caller).
+build_tree() {
+	mkdir -p "$1/tmp/nscell-src/debian"
+	cp "$2" "$1/tmp/nscell-src/debian/control"
+	chroot "$1" apt-get update -q
+	DEBIAN_FRONTEND=noninteractive chroot "$1" \
+		apt-get build-dep -y -q --no-install-recommends /tmp/nscell-src
+	DEBIAN_FRONTEND=noninteractive chroot "$1" \
+		apt-get install -y -q --no-install-recommends lintian
+	chroot "$1" apt-get clean
+	rm -rf "$1"/var/lib/apt/lists/* "$1/tmp/nscell-src" "$1/etc/dpkg/dpkg.cfg.d/nscell-image"
+}
+
 if [ "${1:-}" = "--inner" ]; then
 	# Runs inside `unshare --pid --mount --fork`: PID 1 of a fresh pid namespace.
-	stage=$2 log=$3
+	stage=$2 log=$3 SUITE=$4 control=$5
 	root=$stage/root
 	mkdir -p "$root"
 	{
@@ -47,6 +74,21 @@ if [ "${1:-}" = "--inner" ]; then
 		# No service may start inside the chroot while packages are installed.
 		printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 		chmod 755 "$root/usr/sbin/policy-rc.d"
+		# Nor need dpkg sync every file it unpacks: a failed build is thrown
+		# away whole.
+		echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/nscell-image"
+
+		# The build tree fills while the kernel goes into the guest's tree
+		# (both mostly wait for the mirror and dpkg's fsyncs).
+		tree_pid=
+		if [ -n "$control" ]; then
+			echo "== build tree (log: build-tree.log)"
+			cp -a "$root" "$stage/build"
+			mount -t proc proc "$stage/build/proc"
+			mount --bind /dev "$stage/build/dev"
+			build_tree "$stage/build" "$control" >"$stage/build-tree.log" 2>&1 &
+			tree_pid=$!
+		fi
 
 		# An initramfs with just what finds the root file system: virtio_blk on
 		# the PCI transport and ext4 (their dependencies are added for us).
@@ -64,8 +106,17 @@ if [ "${1:-}" = "--inner" ]; then
 		DEBIAN_FRONTEND=noninteractive chroot "$root" \
 			apt-get install -y -q --no-install-recommends linux-image-amd64
 		chroot "$root" apt-get clean
-		rm -rf "$root"/var/lib/apt/lists/* "$root/usr/sbin/policy-rc.d"
+		rm -rf "$root"/var/lib/apt/lists/* "$root/usr/sbin/policy-rc.d" \
+			"$root/etc/dpkg/dpkg.cfg.d/nscell-image"
 		umount "$root/dev" "$root/sys" "$root/proc"
+		if [ -n "$tree_pid" ]; then
+			tree_ok=0
+			wait "$tree_pid" && tree_ok=1
+			cat "$stage/build-tree.log"
+			rm -f "$stage/build-tree.log"
+			umount "$stage/build/dev" "$stage/build/proc"
+			[ "$tree_ok" = 1 ] || { echo "== the build tree failed"; exit 1; }
+		fi
 
 		echo "== configuration"
 		echo nscell-vm >"$root/etc/hostname"
@@ -84,6 +135,14 @@ if [ "${1:-}" = "--inner" ]; then
 			KbdInteractiveAuthentication no
 			PermitRootLogin prohibit-password
 		EOF
+		# OpenSSH 9.8 and later refuse a source address for a while after
+		# connections that end before authenticating (here: boot-time tries
+		# whose banner came too late) or whose session process was killed
+		# (terminate-session). Every connection of the test comes from
+		# QEMU's one NAT address, so penalties would lock the test out.
+		if grep -qa persourcepenalties "$root/usr/sbin/sshd"; then
+			echo 'PerSourcePenalties no' >>"$root/etc/ssh/sshd_config.d/10-nscell-test.conf"
+		fi
 		mkdir -p "$root/etc/systemd/journald.conf.d"
 		printf '[Journal]\nStorage=volatile\n' >"$root/etc/systemd/journald.conf.d/10-volatile.conf"
 
@@ -112,17 +171,38 @@ if [ "${1:-}" = "--inner" ]; then
 	exit 0
 fi
 
-[ $# -eq 1 ] || die "usage: image.sh CACHE_DIR"
-cache=$1
+with_tree=0
+if [ "${1:-}" = --build-tree ]; then
+	with_tree=1
+	shift
+fi
+[ $# -eq 2 ] || die "usage: image.sh [--build-tree] RELEASE CACHE_DIR"
+suite=$(suite_of "$1") || die "unknown release '$1' (12, 13, bookworm or trixie)"
+case "$suite" in bookworm) release=12 ;; trixie) release=13 ;; esac
+cache=$2
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot)"
 for t in debootstrap mke2fs unshare flock ssh-keygen sha256sum; do
 	command -v "$t" >/dev/null || die "$t not found"
 done
 
 self=$(readlink -f "$0")
-key=$(sha256sum "$self" | cut -c1-16)
+control=
+deps=
+if [ "$with_tree" = 1 ]; then
+	control=$(dirname "$self")/../../debian/control
+	[ -f "$control" ] || die "no $control"
+	control=$(readlink -f "$control")
+	deps=$(sed -n '/^Build-Depends:/,/^[^ ]/p' "$control")
+fi
+key=$({ cat "$self"; echo "$suite $with_tree"; echo "$deps"; } | sha256sum | cut -c1-16)
 mkdir -p "$cache"
 cache=$(readlink -f "$cache")
+# Images of the layout before releases (CACHE_DIR/<key>/) go.
+for old in "$cache"/????????????????; do
+	[ ! -d "$old" ] || rm -rf "$old"
+done
+cache=$cache/$release
+mkdir -p "$cache"
 dir=$cache/$key
 # One build at a time; a run that waited here then finds the image ready.
 exec 9>"$cache/.lock"
@@ -140,7 +220,7 @@ log=$stage/build.log
 start=$(date +%s)
 echo "image.sh: building $dir (log: $log)" >&2
 if ! unshare --pid --mount --fork --propagation private --mount-proc \
-	"$self" --inner "$stage" "$log"; then
+	"$self" --inner "$stage" "$log" "$suite" "$control"; then
 	tail -n 30 "$log" >&2
 	die "image build failed"
 fi

@@ -56,12 +56,20 @@ vm_start() {
 	done
 
 	vm_boot_start=$(date +%s)
+	vm_ct=2
 	while :; do
 		# A short ConnectTimeout: until the guest's network is up, QEMU
-		# accepts the connection and nothing answers.
-		if VM_CONNECT_TIMEOUT=2 vm_ssh_quiet root true; then
+		# accepts the connection and nothing answers. It grows by a second
+		# (up to 10 s) after each try that ran into it: a guest busy booting
+		# under emulation on a loaded host can take longer than 2 s to send
+		# sshd's banner (OpenSSH 10 starts sshd-session for each one).
+		vm_try=$(date +%s)
+		if VM_CONNECT_TIMEOUT=$vm_ct vm_ssh_quiet root true; then
 			vm_start_mux
 			return 0
+		fi
+		if [ $(($(date +%s) - vm_try)) -ge "$vm_ct" ] && [ "$vm_ct" -lt 10 ]; then
+			vm_ct=$((vm_ct + 1))
 		fi
 		if ! kill -0 "$VM_PID" 2>/dev/null; then
 			echo "vm: qemu exited during boot; console:" >&2
@@ -130,8 +138,11 @@ vm_ssh_quiet() {
 	vm_ssh "$@" >/dev/null 2>&1
 }
 
-# vm_copy FILE... : copies files into the guest's /root/.
+# vm_copy DIR FILE... : copies files into the guest's DIR (relative to
+# root's home, which must exist).
 vm_copy() {
+	vm_dest=$1
+	shift
 	# shellcheck disable=SC2046
-	scp -q $(vm_ssh_opts) -P "$VM_PORT" "$@" root@127.0.0.1:/root/
+	scp -q $(vm_ssh_opts) -P "$VM_PORT" "$@" "root@127.0.0.1:$vm_dest/"
 }
