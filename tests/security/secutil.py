@@ -240,6 +240,10 @@ def _child(spec):
     pid = os.fork()
     if pid == 0:
         try:
+            # Python's own SIGINT handler would turn a signal that comes
+            # before the exec into KeyboardInterrupt ("never ran"); the
+            # helper gets the default either way (exec resets handlers).
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.close(rfd)
             # fds: first to high numbers, then into place; closed ones closed.
             srcs = {t: s for t, s in fds.items() if s is not None}
