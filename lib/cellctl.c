@@ -224,12 +224,12 @@ int nscell_cellctl_status(const char *id, struct nscell_cell_status *ret)
 	return 0;
 }
 
-int nscell_cellctl_terminate(const char *id)
+/* Ask a cell's init a question without descriptors: connect, send the op,
+ * read one answer of up to `size` bytes. Returns its length or -errno. */
+static ssize_t ask(const char *id, uint32_t op, void *answer, size_t size)
 {
 	_cleanup_close_ int fd = -1;
-	const uint32_t req[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_TERMINATE };
-	struct nscell_cell_reply r;
-	ssize_t n;
+	const uint32_t req[2] = { NSCELL_PROTO_MAGIC, op };
 	int rc;
 
 	rc = cell_connect(id, &fd);
@@ -238,7 +238,14 @@ int nscell_cellctl_terminate(const char *id)
 	rc = nscell_send_fds(fd, req, sizeof(req), NULL, 0);
 	if (rc < 0)
 		return rc;
-	n = recv_answer(fd, &r, sizeof(r), NULL, 0, NULL);
+	return recv_answer(fd, answer, size, NULL, 0, NULL);
+}
+
+int nscell_cellctl_terminate(const char *id)
+{
+	struct nscell_cell_reply r;
+	ssize_t n = ask(id, NSCELL_CELL_TERMINATE, &r, sizeof(r));
+
 	if (n < 0)
 		return (int)n;
 	if ((size_t)n != sizeof(r) || r.magic != NSCELL_PROTO_MAGIC || r.op != NSCELL_CELL_TERMINATE)
@@ -248,19 +255,9 @@ int nscell_cellctl_terminate(const char *id)
 
 int nscell_cellctl_settings(const char *id, struct nscell_settings *ret)
 {
-	_cleanup_close_ int fd = -1;
-	const uint32_t req[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_SETTINGS };
 	struct nscell_cell_settings a;
-	ssize_t n;
-	int rc;
+	ssize_t n = ask(id, NSCELL_CELL_SETTINGS, &a, sizeof(a));
 
-	rc = cell_connect(id, &fd);
-	if (rc < 0)
-		return rc;
-	rc = nscell_send_fds(fd, req, sizeof(req), NULL, 0);
-	if (rc < 0)
-		return rc;
-	n = recv_answer(fd, &a, sizeof(a), NULL, 0, NULL);
 	if (n == -EMSGSIZE)
 		return -EPROTO;
 	if (n < 0)
