@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libFuzzer target: nscell-init's cell protocol, driven through the init's
- * own code (helper/init.c is compiled into this file). Up to four clients
+ * own code (helper/init-conn.c is linked into this target). Up to four clients
  * connect to the cell socket and send JOIN, LEAVE, STATUS, SETTINGS,
  * TERMINATE or any bytes, with no, one or two descriptors (a pidfd, a pipe
  * standing for the opener, /dev/null); openers exit; clients hang up; the
@@ -14,8 +14,9 @@
  * connection is gone, the open descriptors are exactly those open before
  * the run (received fds the protocol did not ask for are closed).
  *
- * The init's kill(-1, SIGKILL), _exit(), syslog and its look at /proc are
- * redirected here; nothing else is changed.
+ * What init-conn.c asks of the program around it (kill everything, exit,
+ * log) is provided here, and its /proc is a directory of this run;
+ * nothing else is changed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -43,26 +44,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "init-conn.h"
 #include "open-fds.h"
 #include "proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int nscell_init_main(int argc, char **argv);
-static void fuzz_kill(pid_t pid, int sig);
-static _Noreturn void fuzz_exit(int code);
-static DIR *fuzz_opendir(const char *path);
-
-#define main nscell_init_main
-#define kill(pid, sig) fuzz_kill(pid, sig)
-#define _exit(code) fuzz_exit(code)
-#define vsyslog(prio, fmt, ap) ((void)(prio), (void)(fmt))
-#define opendir(path) fuzz_opendir(path)
-#include "../../helper/init.c"
-#undef main
-#undef kill
-#undef _exit
-#undef vsyslog
-#undef opendir
 
 #define CLIENTS 4
 
@@ -78,24 +64,34 @@ static struct client {
 	int opener;  /* write end of the pipe standing for its opener, or -1 */
 } clients[CLIENTS];
 
-static void fuzz_kill(pid_t pid, int sig)
+/* Only ending the cell kills, and it kills everything in it. */
+void init_kill_all(void)
 {
-	/* Only ending the cell kills, and it kills everything in it. */
-	if (pid != -1 || sig != SIGKILL)
+	if (g.state != NSCELL_CELL_ENDING)
 		abort();
 }
 
-static _Noreturn void fuzz_exit(int code)
+_Noreturn void init_exit(int code)
 {
 	exit_code = code;
 	longjmp(exit_jump, 1);
 }
 
-static DIR *fuzz_opendir(const char *path)
+/* Formatted, so that a field the init did not bound is caught here. */
+void logf_(int prio, const char *fmt, ...)
 {
-	if (strcmp(path, "/proc") != 0)
-		abort();
-	return opendir(procs_busy ? proc_busy_dir : proc_empty_dir);
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+}
+
+static void set_procs_busy(bool busy)
+{
+	procs_busy = busy;
+	g.proc_path = busy ? proc_busy_dir : proc_empty_dir;
 }
 
 static void make_listener(void)
@@ -231,28 +227,8 @@ static void dispatch(void)
 		int n = epoll_wait(g.epfd, evs, 16, 0);
 		if (n <= 0)
 			break;
-		for (int k = 0; k < n; k++) {
-			uint64_t tag = evs[k].data.u64;
-			size_t idx = (size_t)(tag >> 8);
-			switch (tag & 0xff) {
-			case TAG_LISTEN:
-				if (g.listenfd >= 0)
-					on_accept();
-				break;
-			case TAG_TIMER:
-				on_timer();
-				break;
-			case TAG_CONN:
-				on_conn(idx);
-				break;
-			case TAG_OPENER:
-				if (idx < g.n_conns && g.conns[idx].kind == CONN_SESSION)
-					session_end(idx, "opener-exit");
-				break;
-			default:
-				break;
-			}
-		}
+		for (int k = 0; k < n; k++)
+			conn_dispatch(evs[k].data.u64);
 		check_invariants();
 	}
 }
@@ -399,7 +375,7 @@ static void run(struct input *in)
 			cl->opener = -1;
 			break;
 		case 5: /* processes come and go in the cell */
-			procs_busy = !procs_busy;
+			set_procs_busy(!procs_busy);
 			break;
 		case 6: /* read what the init answered */
 			drain_client(cl);
@@ -431,7 +407,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	open_fds_get(&before);
 	logout = next(&in);
 	drain = next(&in);
-	procs_busy = logout & 2;
+	set_procs_busy(logout & 2);
 	reset_cell(logout, drain);
 	make_listener();
 
