@@ -43,6 +43,7 @@
 
 #include "cleanup.h"
 #include "helper.h"
+#include "namespaces.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3 /* waitid() on a pidfd, Linux 5.4 */
@@ -66,20 +67,6 @@ static _Noreturn void child_fail(int errfd, int err, const char *fmt, ...)
 	va_end(ap);
 	(void)!write(errfd, &e, sizeof(e));
 	_exit(127);
-}
-
-static unsigned clone_flags(unsigned ns)
-{
-	unsigned f = CLONE_NEWPID | CLONE_NEWNS;
-	if (ns & NSCELL_NS_IPC)
-		f |= CLONE_NEWIPC;
-	if (ns & NSCELL_NS_UTS)
-		f |= CLONE_NEWUTS;
-	if (ns & NSCELL_NS_NET)
-		f |= CLONE_NEWNET;
-	if (ns & NSCELL_NS_CGROUP)
-		f |= CLONE_NEWCGROUP;
-	return f;
 }
 
 static void tmpfs_options(const struct nscell_dir_setting *d, char *buf, size_t size)
@@ -489,7 +476,9 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 		goto out;
 	}
 
-	args.flags = clone_flags(l->settings->namespaces) | CLONE_PIDFD;
+	/* Always pid and mount; the user namespace is made on its own (userns.c). */
+	args.flags = (unsigned)nscell_ns_clone_flags((l->settings->namespaces | NSCELL_NS_PID | NSCELL_NS_MNT) &
+						     ~NSCELL_NS_USER) | CLONE_PIDFD;
 	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	args.exit_signal = SIGCHLD;
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));

@@ -18,26 +18,8 @@
 #include <unistd.h>
 
 #include "cellenter.h"
+#include "namespaces.h"
 #include "restrict.h"
-
-int nscell_ns_clone_flags(unsigned namespaces)
-{
-	int f = 0;
-
-	if (namespaces & NSCELL_NS_MNT)
-		f |= CLONE_NEWNS;
-	if (namespaces & NSCELL_NS_PID)
-		f |= CLONE_NEWPID;
-	if (namespaces & NSCELL_NS_IPC)
-		f |= CLONE_NEWIPC;
-	if (namespaces & NSCELL_NS_UTS)
-		f |= CLONE_NEWUTS;
-	if (namespaces & NSCELL_NS_NET)
-		f |= CLONE_NEWNET;
-	if (namespaces & NSCELL_NS_CGROUP)
-		f |= CLONE_NEWCGROUP;
-	return f;
-}
 
 static int drop_to(const struct nscell_identity *as, char *err, size_t errlen)
 {
@@ -63,7 +45,8 @@ int nscell_cell_enter(int init_pidfd, unsigned namespaces, int userns_fd,
 		      const struct nscell_settings *restrictions, const struct nscell_identity *as,
 		      char *err, size_t errlen)
 {
-	int flags = nscell_ns_clone_flags(namespaces) & ~CLONE_NEWPID;
+	/* The pid namespace is our parent's business; the user namespace comes last. */
+	int flags = nscell_ns_clone_flags(namespaces & ~(NSCELL_NS_PID | NSCELL_NS_USER));
 	int r;
 
 	if (flags && setns(init_pidfd, flags) < 0) {

@@ -16,9 +16,6 @@
 /* The PATH of a session started by nscell (run, enter): fixed, never the caller's. */
 #define NSCELL_SESSION_PATH "/usr/local/bin:/usr/bin:/bin"
 
-/* CLONE_NEW* for NSCELL_NS_* except the user namespace (entered on its own, last). */
-int nscell_ns_clone_flags(unsigned namespaces);
-
 /*
  * nscell_cell_enter - make the calling process a process of a cell.
  *

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/capability.h>
 
+#include "capability.h"
 #include "cleanup.h"
 #include "policy-internal.h"
 #include "settings-keys.h"
@@ -315,7 +315,7 @@ static int parse_drop_capabilities(struct nscell_parser *p, const struct nscell_
 	for (size_t i = 0; i < n_elems; i++) {
 		const struct nscell_token *t = &elems[i];
 		_cleanup_free_ char *name = NULL;
-		cap_value_t cap = -1;
+		int cap = -1;
 		bool has_prefix;
 
 		if (nscell_token_equal(t, "none") || nscell_token_equal(t, "all")) {
@@ -328,14 +328,14 @@ static int parse_drop_capabilities(struct nscell_parser *p, const struct nscell_
 			continue;
 		}
 
-		/* libcap also takes numbers; the policy wants names people can read. */
+		/* Names only: the policy wants names people can read. */
 		has_prefix = t->len >= 4 && strncasecmp(t->start, "cap_", 4) == 0;
 		if (span(t->start, t->len, "0123456789") < t->len &&
 		    asprintf(&name, "%s%.*s", has_prefix ? "" : "cap_", (int) t->len, t->start) < 0) {
 			name = NULL;
 			return -ENOMEM;
 		}
-		if (!name || cap_from_name(name, &cap) < 0 || cap < 0 || cap > CAP_LAST_CAP) {
+		if (!name || (cap = nscell_cap_from_name(name)) < 0) {
 			r = nscell_parser_error(p, t, "unknown capability '%.*s' in %s; expected %s",
 						(int) t->len, t->start, kw->name, kw->expected);
 			continue;

@@ -7,7 +7,9 @@
  */
 #pragma once
 
+#include <linux/filter.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "settings.h"
 
@@ -17,3 +19,8 @@ int nscell_restrict_apply(const struct nscell_settings *s, char *err, size_t err
 
 /* Only the seccomp part (RestrictNamespaces); 0 when there is nothing to do. */
 int nscell_restrict_namespaces(unsigned restrict_mask);
+
+/* The RestrictNamespaces filter as a classic BPF program: its length, 0 when
+ * there is nothing to restrict, or -ENOBUFS when `size` is too small. */
+#define NSCELL_RESTRICT_FILTER_MAX 16
+ssize_t nscell_restrict_filter(unsigned restrict_mask, struct sock_filter *buf, size_t size);

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
+#include <linux/capability.h>
 
+#include "capability.h"
 #include "cleanup.h"
+#include "namespaces.h"
 #include "settings-keys.h"
 
 void nscell_settings_init(struct nscell_settings *s)
@@ -84,16 +86,9 @@ const char *nscell_key_name(enum nscell_key k)
 
 const char *nscell_namespace_name(unsigned ns_bit)
 {
-	switch (ns_bit) {
-	case NSCELL_NS_PID: return "pid";
-	case NSCELL_NS_MNT: return "mount";
-	case NSCELL_NS_IPC: return "ipc";
-	case NSCELL_NS_UTS: return "uts";
-	case NSCELL_NS_NET: return "net";
-	case NSCELL_NS_CGROUP: return "cgroup";
-	case NSCELL_NS_USER: return "user";
-	default: return NULL;
-	}
+	const struct nscell_ns_type *t = nscell_ns_type_of(ns_bit);
+
+	return t ? t->policy_name : NULL;
 }
 
 /* Table lookups that tolerate an out-of-range value (a corrupted struct must
@@ -433,13 +428,13 @@ static void format_caps(struct strbuf *b, uint64_t caps)
 	for (unsigned c = 0; c < 64; c++) {
 		if (!(caps & (UINT64_C(1) << c)))
 			continue;
-		char *name = cap_to_name((cap_value_t) c);
-		if (!name) {
-			b->oom = true;
-			return;
+		const char *name = nscell_cap_name((int) c);
+		char num[16];
+		if (!name) { /* not a bit the parser sets; said as libcap did */
+			snprintf(num, sizeof(num), "%u", c);
+			name = num;
 		}
 		strbuf_word(b, name);
-		cap_free(name);
 	}
 }
 
