@@ -43,6 +43,7 @@
 #include "policy.h"
 #include "relay.h"
 #include "verbs.h"
+#include "verdict.h"
 
 #define ENTER_SERVICE "nscell-enter"
 
@@ -81,30 +82,24 @@ static void help(void)
 /* The restrictions of a session of `id`, from the installed policy. A policy
  * that does not load gives the built-in defaults, with a warning: debugging
  * a cell must not depend on a policy file that has a typo. */
-static void session_restrictions(const struct nscell_identity *id, struct nscell_settings *ret)
+static void session_restrictions(struct nscell_identity *id, struct nscell_settings *ret)
 {
-	struct nscell_policy *policy = NULL;
-	struct nscell_diag diag = { 0 };
-	struct nscell_decision d;
-	struct nscell_login login;
-	int r;
+	const struct nscell_verdict_query q = {
+		.dropin = NSCELL_CONF_DROPIN_DIR, .load_flags = NSCELL_POLICY_CHECK_OWNER,
+		.service = ENTER_SERVICE,
+	};
+	struct nscell_verdict v;
+	char why[600];
 
-	r = nscell_policy_load(NSCELL_CONF_PATH, NSCELL_CONF_DROPIN_DIR, NSCELL_POLICY_CHECK_OWNER,
-			       &policy, &diag);
-	if (r == 0) {
-		nscell_identity_to_login(id, ENTER_SERVICE, NULL, NULL, &login);
-		r = nscell_policy_decide(policy, &login, &d);
-	}
-	if (r < 0) {
+	if (nscell_verdict_decide(id, &q, &v, why, sizeof(why)) < 0) {
 		fprintf(stderr,
-			"nscell enter: the policy cannot be used (%s); applying the built-in default restrictions. Run 'nscell check'.\n",
-			diag.n_lines ? diag.lines[0] : strerror(-r));
+			"nscell enter: %s; applying the built-in default restrictions. Run 'nscell check'.\n",
+			why);
 		nscell_settings_init(ret);
 	} else {
-		*ret = d.settings;
+		*ret = v.decision.settings;
 	}
-	nscell_policy_free(policy);
-	nscell_diag_free(&diag);
+	nscell_verdict_free(&v);
 }
 
 /* What the child of `enter` runs. Never returns. */

@@ -17,6 +17,7 @@
 #include "identity.h"
 #include "policy-admin.h"
 #include "policy.h"
+#include "verdict.h"
 #include "settings-keys.h"
 #include "verbs.h"
 
@@ -221,8 +222,8 @@ int nscell_verb_explain(int argc, char *argv[])
 	const char *service = NULL, *rhost = NULL, *tty = NULL, *config = NULL, *user;
 	bool owner_check = nscell_cli_default_owner_check();
 	struct nscell_identity *id = NULL;
-	struct nscell_policy *policy = NULL;
-	struct nscell_diag diag = {};
+	const struct nscell_policy *policy;
+	struct nscell_verdict v = { 0 };
 	struct nscell_decision decision;
 	struct nscell_login login;
 	int c, r, ret = NSCELL_EXIT_FAILURE;
@@ -268,28 +269,32 @@ int nscell_verb_explain(int argc, char *argv[])
 		return NSCELL_EXIT_FAILURE;
 	}
 
-	unsigned flags = owner_check ? NSCELL_POLICY_CHECK_OWNER : 0;
-	if (config)
-		r = nscell_policy_load(config, NULL, flags, &policy, &diag);
-	else
-		r = nscell_policy_load(NSCELL_CONF_PATH, NSCELL_CONF_DROPIN_DIR, flags, &policy, &diag);
-	if (r < 0) {
-		for (size_t i = 0; i < diag.n_lines; i++) {
-			_cleanup_free_ char *line = cli_escape(diag.lines[i]);
+	const struct nscell_verdict_query q = {
+		.conf = config, .dropin = config ? NULL : NSCELL_CONF_DROPIN_DIR,
+		.load_flags = owner_check ? NSCELL_POLICY_CHECK_OWNER : 0,
+		.service = service, .rhost = rhost, .tty = tty, .nss = nss_ops(),
+	};
+	char why[600];
+
+	r = nscell_verdict_decide(id, &q, &v, why, sizeof(why));
+	if (r < 0 && !v.policy) {
+		for (size_t i = 0; i < v.diag.n_lines; i++) {
+			_cleanup_free_ char *line = cli_escape(v.diag.lines[i]);
 			fprintf(stderr, "%s\n", line ?: "?");
 		}
 		fprintf(stderr, "nscell explain: the policy %s is invalid%s%s; run 'nscell check'.\n",
-			CLI_ESC(config ?: NSCELL_CONF_PATH), diag.n_lines ? "" : ": ", diag.n_lines ? "" : strerror(-r));
+			CLI_ESC(config ?: NSCELL_CONF_PATH), v.diag.n_lines ? "" : ": ",
+			v.diag.n_lines ? "" : strerror(-r));
 		goto finish;
 	}
-
-	set_base_dir(config ?: NSCELL_CONF_PATH);
-	nscell_identity_to_login(id, service, rhost, tty, &login);
-	r = nscell_policy_decide(policy, &login, &decision);
 	if (r < 0) {
-		fprintf(stderr, "nscell explain: cannot decide: %s\n", strerror(-r));
+		fprintf(stderr, "nscell explain: %s\n", CLI_ESC(why));
 		goto finish;
 	}
+	policy = v.policy;
+	decision = v.decision;
+	login = v.login;
+	set_base_dir(config ?: NSCELL_CONF_PATH);
 
 	print_login(id, &login);
 	if (print_policy(policy) < 0) {
@@ -303,8 +308,7 @@ int nscell_verb_explain(int argc, char *argv[])
 	}
 	ret = fflush(stdout) == 0 ? NSCELL_EXIT_OK : NSCELL_EXIT_FAILURE;
 finish:
-	nscell_diag_free(&diag);
-	nscell_policy_free(policy);
+	nscell_verdict_free(&v);
 	nscell_identity_free(id);
 	return ret;
 }

@@ -114,6 +114,7 @@
 #include "cellctl.h"
 #include "cleanup.h"
 #include "helper.h"
+#include "verdict.h"
 #include "settings-keys.h"
 #include "identity.h"
 #include "policy.h"
@@ -368,54 +369,32 @@ static void new_session_id(char *buf, size_t size)
 void helper_load_policy(const struct nscell_request *req, struct nscell_identity *id,
 			struct nscell_policy **ret_policy, struct nscell_decision *ret)
 {
-	struct nscell_diag diag = { 0 };
-	struct nscell_login login;
-	const char *path = req->conf[0] ? req->conf : NSCELL_CONF_PATH;
-	_cleanup_free_ char *dropin = NULL;
-	int rc;
+	/* Groups only when a Match block asks, or the user namespace maps them. */
+	const struct nscell_verdict_query q = {
+		.conf = req->conf[0] ? req->conf : NULL, .dropin_default = true,
+		.load_flags = NSCELL_POLICY_CHECK_OWNER, .service = req->service,
+		.rhost = req->rhost, .tty = req->tty, .root_passes = !answer_to_stderr,
+		.userns_groups = true,
+	};
+	struct nscell_verdict v;
+	char why[sizeof(reply.message)];
+	int rc = nscell_verdict_decide(id, &q, &v, why, sizeof(why));
 
-	if (asprintf(&dropin, "%s.d", path) < 0)
-		helper_fail(req, PAM_BUF_ERR, "out of memory");
-	rc = nscell_policy_load(path, dropin, NSCELL_POLICY_CHECK_OWNER, ret_policy, &diag);
+	for (size_t i = 0; i < v.diag.n_lines && i < 5; i++)
+		helper_log(LOG_ERR, "event=policy-error %s", v.diag.lines[i]);
+	if (rc == NSCELL_VERDICT_ROOT_PASSES) {
+		snprintf(reply.message, sizeof(reply.message), "%s", why);
+		nscell_verdict_free(&v);
+		answer(PAM_IGNORE, NULL, 0);
+	}
 	if (rc < 0) {
-		for (size_t i = 0; i < diag.n_lines && i < 5; i++)
-			helper_log(LOG_ERR, "event=policy-error %s", diag.lines[i]);
-		if (id->uid == 0 && !answer_to_stderr) {
-			/* Root is never locked out by a typo in the policy. */
-			snprintf(reply.message, sizeof(reply.message),
-				 "policy error: %s; root passes unisolated",
-				 diag.n_lines ? diag.lines[0] : strerror(-rc));
-			nscell_diag_free(&diag);
-			answer(PAM_IGNORE, NULL, 0);
-		}
-		snprintf(reply.message, sizeof(reply.message), "policy error: %s%s",
-			 diag.n_lines ? diag.lines[0] : strerror(-rc),
-			 diag.n_lines > 1 ? " (and more)" : "");
-		nscell_diag_free(&diag);
-		helper_log(LOG_ERR, "event=refused user=%s service=%s error=\"%s\"", req->user,
-			   req->service[0] ? req->service : "-", reply.message);
-		answer(PAM_SESSION_ERR, NULL, 0);
+		int status = rc == -ENOMEM ? PAM_BUF_ERR : v.policy ? PAM_SYSTEM_ERR : PAM_SESSION_ERR;
+		nscell_verdict_free(&v);
+		helper_fail(req, status, "%s", why);
 	}
-	/* Groups only when a Match block asks, or the user namespace maps them:
-	 * a fresh process pays for loading the NSS group modules. */
-	if (nscell_policy_matches_groups(*ret_policy)) {
-		rc = nscell_identity_add_groups(id, &nscell_nss_libc);
-		if (rc < 0)
-			helper_fail(req, PAM_SYSTEM_ERR, "cannot resolve the groups of %s: %s",
-				    req->user, strerror(-rc));
-	}
-	nscell_identity_to_login(id, req->service[0] ? req->service : NULL,
-				 req->rhost[0] ? req->rhost : NULL, req->tty[0] ? req->tty : NULL,
-				 &login);
-	rc = nscell_policy_decide(*ret_policy, &login, ret);
-	if (rc < 0)
-		helper_fail(req, PAM_SYSTEM_ERR, "cannot decide: %s", strerror(-rc));
-	if (ret->settings.isolate && (ret->settings.namespaces & NSCELL_NS_USER)) {
-		rc = nscell_identity_add_groups(id, &nscell_nss_libc);
-		if (rc < 0)
-			helper_fail(req, PAM_SYSTEM_ERR, "cannot resolve the groups of %s: %s",
-				    req->user, strerror(-rc));
-	}
+	*ret_policy = TAKE_PTR(v.policy);
+	*ret = v.decision;
+	nscell_verdict_free(&v);
 }
 
 /* Remove what a failed attempt left in the registry: its entry under either

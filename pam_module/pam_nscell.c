@@ -46,6 +46,7 @@
 #include "proto.h"
 #include "restrict.h"
 #include "settings-keys.h"
+#include "verdict.h"
 
 #define STATE_KEY "pam_nscell_state"
 #define RESTORE_SEEN_KEY "pam_nscell_restore_seen" /* a restore entry ran first */
@@ -213,13 +214,12 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
 			  const char *service, const char *rhost, const char *tty,
 			  struct nscell_settings *ret_settings, uid_t *ret_uid, char *why, size_t whylen)
 {
+	const struct nscell_verdict_query q = {
+		.conf = o->conf, .dropin_default = true, .load_flags = NSCELL_POLICY_CHECK_OWNER,
+		.service = service, .rhost = rhost, .tty = tty, .root_passes = true,
+	};
 	struct nscell_identity *id = NULL;
-	struct nscell_policy *p = NULL;
-	struct nscell_diag diag = { 0 };
-	struct nscell_decision d;
-	struct nscell_login login;
-	_cleanup_free_ char *dropin = NULL;
-	const char *path = o->conf ? o->conf : NSCELL_CONF_PATH;
+	struct nscell_verdict v;
 	int rc;
 
 	rc = nscell_identity_resolve_user(user, &nscell_nss_libc, &id);
@@ -228,51 +228,24 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
 			 rc == -ENOENT ? "no such user" : strerror(-rc));
 		return PAM_USER_UNKNOWN;
 	}
-	if (asprintf(&dropin, "%s.d", path) < 0) {
-		nscell_identity_free(id);
-		return PAM_BUF_ERR;
-	}
-	rc = nscell_policy_load(path, dropin, NSCELL_POLICY_CHECK_OWNER, &p, &diag);
-	if (rc < 0) {
-		snprintf(why, whylen, "policy error: %s%s",
-			 diag.n_lines ? diag.lines[0] : strerror(-rc),
-			 diag.n_lines > 1 ? " (and more; run nscell check)" : "");
-		nscell_diag_free(&diag);
-		rc = id->uid == 0 ? PAM_IGNORE : PAM_SESSION_ERR;
-		if (rc == PAM_IGNORE)
-			pam_syslog(pamh, LOG_ERR, "%s; root is never locked out: session not isolated",
-				   why);
-		nscell_identity_free(id);
-		return rc;
-	}
-	if (nscell_policy_matches_groups(p)) {
-		rc = nscell_identity_add_groups(id, &nscell_nss_libc);
-		if (rc < 0) {
-			snprintf(why, whylen, "cannot resolve the groups of %s: %s", user,
-				 strerror(-rc));
-			nscell_policy_free(p);
-			nscell_identity_free(id);
-			return PAM_SYSTEM_ERR;
-		}
-	}
-	nscell_identity_to_login(id, service[0] ? service : NULL, rhost[0] ? rhost : NULL,
-				 tty[0] ? tty : NULL, &login);
-	rc = nscell_policy_decide(p, &login, &d);
-	if (rc < 0) {
-		snprintf(why, whylen, "cannot decide: %s", strerror(-rc));
-		rc = PAM_SYSTEM_ERR;
-	} else if (!d.settings.isolate) {
+	rc = nscell_verdict_decide(id, &q, &v, why, whylen);
+	if (rc == NSCELL_VERDICT_ROOT_PASSES) {
+		pam_syslog(pamh, LOG_ERR, "%s", why);
+		rc = PAM_IGNORE;
+	} else if (rc < 0) {
+		rc = rc == -ENOMEM ? PAM_BUF_ERR : v.policy ? PAM_SYSTEM_ERR : PAM_SESSION_ERR;
+	} else if (!v.decision.settings.isolate) {
 		if (o->debug)
 			pam_syslog(pamh, LOG_DEBUG, "user %s is exempt (%s)", user,
-				   d.root_exempt ? "root" :
-				   d.rule.file ? "Isolate no" : "defaults");
+				   v.decision.root_exempt ? "root" :
+				   v.decision.rule.file ? "Isolate no" : "defaults");
 		rc = PAM_IGNORE;
 	} else {
-		*ret_settings = d.settings;
+		*ret_settings = v.decision.settings;
 		*ret_uid = id->uid;
 		rc = PAM_SUCCESS;
 	}
-	nscell_policy_free(p);
+	nscell_verdict_free(&v);
 	nscell_identity_free(id);
 	return rc;
 }
