@@ -114,6 +114,7 @@
 #include "cellctl.h"
 #include "cleanup.h"
 #include "helper.h"
+#include "registry.h"
 #include "verdict.h"
 #include "settings-keys.h"
 #include "identity.h"
@@ -408,50 +409,6 @@ static void drop_entry(struct runtime *rt, const char *id)
 	unlinkat(rt->cellsfd, live, 0);
 }
 
-static bool cell_gone(int rc)
-{
-	return rc == -ENOENT || rc == -ECONNREFUSED || rc == -ESTALE || rc == -ECONNRESET ||
-	       rc == -EPIPE;
-}
-
-/*
- * Whether a login may join the live cell `id` (Scope user). Returns 1 to join,
- * 0 when the cell is gone (make it), 2 when it lives but was made under other
- * cell-level settings (or cannot say which: an older init): the login gets a
- * cell of its own, logged; or -errno with a sentence in err.
- */
-static int may_join(const struct helper_login *l, const char *id, char *err, size_t errlen)
-{
-	struct nscell_settings cell;
-	char diff[400];
-	int rc;
-
-	rc = nscell_cellctl_settings(id, &cell);
-	if (rc == -ENODATA || rc == -ECONNRESET || rc == -EPROTO) {
-		snprintf(diff, sizeof(diff), "the cell does not report its settings (%s)",
-			 strerror(-rc));
-	} else if (cell_gone(rc)) {
-		return 0;
-	} else if (rc < 0) {
-		snprintf(err, errlen, "cannot ask cell %s for its settings: %s", id, strerror(-rc));
-		return rc;
-	} else {
-		rc = nscell_settings_cell_diff(&cell, l->settings, diff, sizeof(diff));
-		if (rc < 0) {
-			snprintf(err, errlen, "cannot compare the settings of cell %s: %s", id,
-				 strerror(-rc));
-			return rc;
-		}
-		if (rc == 0)
-			return 1;
-	}
-	helper_log(LOG_WARNING,
-		   "event=cell-settings-differ cell=%s user=%s uid=%u service=%s action=own-cell differ=\"%s\"",
-		   id, l->req->user, (unsigned)l->id->uid,
-		   l->req->service[0] ? l->req->service : "-", diff);
-	return 2;
-}
-
 int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char *err,
 		     size_t errlen)
 {
@@ -480,26 +437,34 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 
 	rc = -ENOENT;
 	if (own.scope == NSCELL_SCOPE_USER) {
-		snprintf(c.id, sizeof(c.id), "user-%u", (unsigned)l->id->uid);
-		rc = may_join(l, c.id, err, errlen);
-		if (rc < 0)
-			goto out;
-		if (rc == 1) {
-			rc = cell_join(c.id, l, &c.sock, &c.init_pidfd, &c.userns_fd,
-				       &c.session_no, &cell_ns);
-			if (rc < 0 && !cell_gone(rc)) {
-				snprintf(err, errlen, "cannot join cell %s: %s", c.id,
-					 strerror(-rc));
-				goto out;
-			}
-		} else if (rc == 2) {
+		struct nscell_cellctl_session sess;
+		char diff[400];
+
+		nscell_registry_user_cell_id(l->id->uid, c.id, sizeof(c.id));
+		rc = nscell_registry_join_same(c.id, &own, l->opener_pidfd, l->opener_pid,
+					       req->service, req->tty, req->rhost, &sess,
+					       diff, sizeof(diff));
+		if (rc == 0) {
+			c.sock = sess.sock;
+			c.init_pidfd = sess.init_pidfd;
+			c.userns_fd = sess.userns_fd;
+			c.session_no = sess.session_no;
+			cell_ns = sess.namespaces;
+		} else if (rc == NSCELL_REGISTRY_DIFFERS) {
 			/* A cell of its own, with this login's settings, lasting as
 			 * long as this session: the user's cell keeps its own. */
+			helper_log(LOG_WARNING,
+				   "event=cell-settings-differ cell=%s user=%s uid=%u service=%s action=own-cell differ=\"%s\"",
+				   c.id, req->user, (unsigned)l->id->uid,
+				   req->service[0] ? req->service : "-", diff);
 			own.scope = NSCELL_SCOPE_SESSION;
 			new_session_id(c.id, sizeof(c.id));
 			rc = -ENOENT;
-		} else {
+		} else if (rc == NSCELL_REGISTRY_GONE) {
 			rc = -ENOENT;
+		} else {
+			snprintf(err, errlen, "%s", diff);
+			goto out;
 		}
 	} else {
 		new_session_id(c.id, sizeof(c.id));

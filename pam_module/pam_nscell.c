@@ -42,8 +42,10 @@
 #include "cellctl.h"
 #include "cleanup.h"
 #include "identity.h"
+#include "nsjoin.h"
 #include "policy.h"
 #include "proto.h"
+#include "registry.h"
 #include "restrict.h"
 #include "settings-keys.h"
 #include "verdict.h"
@@ -92,31 +94,14 @@ static const struct {
 	{ "sudo-i", USERNS_OPEN },
 };
 
-/* One entry per namespace type we may join, in the order we restore them. */
-static const struct {
-	unsigned bit;
-	int flag;
-	const char *name;
-} ns_types[] = {
-	{ NSCELL_NS_MNT, CLONE_NEWNS, "mnt" },
-	{ NSCELL_NS_PID, CLONE_NEWPID, "pid" },
-	{ NSCELL_NS_IPC, CLONE_NEWIPC, "ipc" },
-	{ NSCELL_NS_UTS, CLONE_NEWUTS, "uts" },
-	{ NSCELL_NS_NET, CLONE_NEWNET, "net" },
-	{ NSCELL_NS_CGROUP, CLONE_NEWCGROUP, "cgroup" },
-};
-#define N_NS_TYPES (sizeof(ns_types) / sizeof(ns_types[0]))
-
 struct state {
-	int saved[N_NS_TYPES]; /* our namespaces before the join */
-	unsigned joined;       /* NSCELL_NS_* */
+	struct nscell_ns_return ns; /* our namespaces before the join */
 	int session_sock;      /* closing it tells the cell we left */
 	int userns;            /* the cell's user namespace, to enter at setcred */
 	pid_t opener;          /* the process that ran open_session */
 	bool in_userns;        /* the opener entered it: no way back */
 	struct nscell_settings settings; /* restrictions, again after setcred's join */
 	bool restored;
-	char *cwd;
 	char cell_id[NSCELL_CELL_ID_MAX];
 };
 
@@ -147,11 +132,9 @@ static void state_free(struct state *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < N_NS_TYPES; i++)
-		nscell_closep(&s->saved[i]);
+	nscell_ns_return_free(&s->ns);
 	nscell_closep(&s->session_sock);
 	nscell_closep(&s->userns);
-	free(s->cwd);
 	free(s);
 }
 
@@ -164,7 +147,8 @@ static void state_cleanup(pam_handle_t *pamh, void *data, int error_status)
 
 static int restore(pam_handle_t *pamh, struct state *s, bool debug)
 {
-	int rc = 0;
+	char why[300];
+	int rc;
 
 	if (s->restored)
 		return 0;
@@ -176,17 +160,9 @@ static int restore(pam_handle_t *pamh, struct state *s, bool debug)
 			pam_syslog(pamh, LOG_DEBUG, "in the user namespace of %s: staying", s->cell_id);
 		return 0;
 	}
-	for (size_t i = 0; i < N_NS_TYPES; i++) {
-		if (!(s->joined & ns_types[i].bit) || s->saved[i] < 0)
-			continue;
-		if (setns(s->saved[i], ns_types[i].flag) < 0) {
-			rc = -errno;
-			pam_syslog(pamh, LOG_ERR, "cannot return to the %s namespace: %m",
-				   ns_types[i].name);
-		}
-	}
-	if (s->cwd && chdir(s->cwd) < 0 && chdir("/") < 0)
-		rc = rc ? rc : -errno;
+	rc = nscell_ns_leave(&s->ns, why, sizeof(why));
+	if (rc < 0)
+		pam_syslog(pamh, LOG_ERR, "%s", why);
 	if (debug)
 		pam_syslog(pamh, LOG_DEBUG, "left the namespaces of cell %s", s->cell_id);
 	return rc;
@@ -264,32 +240,20 @@ static int join_live_cell(uid_t uid, const struct nscell_settings *set, const ch
 			  const char *tty, const char *rhost, struct nscell_reply *rep, int fds[3])
 {
 	struct nscell_cellctl_session sess;
-	char id[NSCELL_CELL_ID_MAX];
+	char id[NSCELL_CELL_ID_MAX], why[400];
 	int self, rc;
 
 	if (set->scope != NSCELL_SCOPE_USER || geteuid() != 0)
 		return -ENOENT;
-	snprintf(id, sizeof(id), "user-%u", (unsigned)uid);
-	{
-		struct nscell_settings cell;
-		rc = nscell_cellctl_settings(id, &cell);
-		if (rc < 0)
-			return rc;
-		rc = nscell_settings_cell_diff(&cell, set, NULL, 0);
-		if (rc != 0)
-			return rc < 0 ? rc : -EEXIST;
-	}
+	nscell_registry_user_cell_id(uid, id, sizeof(id));
 	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (self < 0)
 		return -errno;
-	rc = nscell_cellctl_join(id, self, getpid(), service, tty, rhost, &sess);
+	rc = nscell_registry_join_same(id, set, self, getpid(), service, tty, rhost, &sess,
+				       why, sizeof(why));
 	close(self);
-	if (rc < 0)
-		return rc;
-	if (sess.namespaces != set->namespaces) {
-		nscell_cellctl_session_close(&sess);
-		return -EEXIST;
-	}
+	if (rc != 0)
+		return -ENOENT; /* the helper decides again, and logs why */
 	*rep = (struct nscell_reply){
 		.magic = NSCELL_PROTO_MAGIC,
 		.pam_status = PAM_SUCCESS,
@@ -420,38 +384,6 @@ static int ask_helper(pam_handle_t *pamh, const struct options *o, const struct 
 	}
 	snprintf(why, whylen, "%s", rep->message);
 	return rep->pam_status;
-}
-
-static int join(pam_handle_t *pamh, const struct nscell_reply *rep, int init_pidfd,
-		struct state *s, char *why, size_t whylen)
-{
-	int flags = 0;
-
-	s->cwd = getcwd(NULL, 0);
-	/* Open every namespace we will come back to before leaving: afterwards
-	 * our /proc belongs to a pid namespace we are not in. */
-	for (size_t i = 0; i < N_NS_TYPES; i++) {
-		char path[32];
-		if (!(rep->namespaces & ns_types[i].bit))
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns_types[i].name);
-		s->saved[i] = open(path, O_RDONLY | O_CLOEXEC);
-		if (s->saved[i] < 0) {
-			snprintf(why, whylen, "cannot open %s: %s", path, strerror(errno));
-			return PAM_SESSION_ERR;
-		}
-		flags |= ns_types[i].flag;
-	}
-	if (setns(init_pidfd, flags) < 0) {
-		snprintf(why, whylen, "cannot enter the namespaces of cell %s: %s", rep->cell_id,
-			 strerror(errno));
-		return PAM_SESSION_ERR;
-	}
-	s->joined = rep->namespaces;
-	/* setns(CLONE_NEWNS) moved us to the cell's /. */
-	if (!s->cwd || chdir(s->cwd) < 0)
-		(void)!chdir("/");
-	return PAM_SUCCESS;
 }
 
 static long elapsed_us(const struct timespec *t0)
@@ -585,14 +517,14 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 		rc = PAM_BUF_ERR;
 		goto fail;
 	}
-	for (size_t i = 0; i < N_NS_TYPES; i++)
-		s->saved[i] = -1;
+	nscell_ns_return_init(&s->ns);
 	s->session_sock = TAKE_FD(fds[1]);
 	s->userns = TAKE_FD(fds[2]);
 	s->opener = getpid();
 	snprintf(s->cell_id, sizeof(s->cell_id), "%s", rep.cell_id);
 
-	rc = join(pamh, &rep, fds[0], s, why, sizeof(why));
+	rc = nscell_ns_join(fds[0], rep.namespaces, &s->ns, why, sizeof(why)) < 0 ? PAM_SESSION_ERR :
+									      PAM_SUCCESS;
 	nscell_closep(&fds[0]);
 	if (rc != PAM_SUCCESS)
 		goto fail;

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "nsjoin.h"
+
+void nscell_ns_return_init(struct nscell_ns_return *r)
+{
+	*r = (struct nscell_ns_return){ .joined = 0 };
+	for (size_t i = 0; i < NSCELL_NS_TYPES; i++)
+		r->saved[i] = -1;
+}
+
+void nscell_ns_return_free(struct nscell_ns_return *r)
+{
+	for (size_t i = 0; i < NSCELL_NS_TYPES; i++)
+		nscell_closep(&r->saved[i]);
+	free(r->cwd);
+	r->cwd = NULL;
+}
+
+int nscell_ns_join(int pidfd, unsigned namespaces, struct nscell_ns_return *r, char *why,
+		   size_t whylen)
+{
+	int flags = 0;
+
+	namespaces &= ~NSCELL_NS_USER;
+	r->cwd = getcwd(NULL, 0);
+	/* Open every namespace we will come back to before leaving: afterwards
+	 * our /proc belongs to a pid namespace we are not in. */
+	for (size_t i = 0; i < NSCELL_NS_TYPES; i++) {
+		const struct nscell_ns_type *t = &nscell_ns_types[i];
+		char path[32];
+
+		if (!(namespaces & t->bit))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", t->proc_name);
+		r->saved[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (r->saved[i] < 0) {
+			snprintf(why, whylen, "cannot open %s: %s", path, strerror(errno));
+			return -errno;
+		}
+		flags |= t->clone_flag;
+	}
+	if (setns(pidfd, flags) < 0) {
+		snprintf(why, whylen, "cannot enter the namespaces: %s", strerror(errno));
+		return -errno;
+	}
+	r->joined = namespaces;
+	/* setns(CLONE_NEWNS) moved us to the cell's /. */
+	if (!r->cwd || chdir(r->cwd) < 0)
+		(void)!chdir("/");
+	return 0;
+}
+
+int nscell_ns_leave(struct nscell_ns_return *r, char *why, size_t whylen)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < NSCELL_NS_TYPES; i++) {
+		const struct nscell_ns_type *t = &nscell_ns_types[i];
+
+		if (!(r->joined & t->bit) || r->saved[i] < 0)
+			continue;
+		if (setns(r->saved[i], t->clone_flag) < 0 && rc == 0) {
+			rc = -errno;
+			snprintf(why, whylen, "cannot return to the %s namespace: %s", t->proc_name,
+				 strerror(errno));
+		}
+	}
+	r->joined = 0;
+	if (r->cwd && chdir(r->cwd) < 0 && chdir("/") < 0 && rc == 0) {
+		rc = -errno;
+		snprintf(why, whylen, "cannot return to %s: %s", r->cwd, strerror(errno));
+	}
+	return rc;
+}

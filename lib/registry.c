@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "registry.h"
+#include "settings-keys.h"
+
+void nscell_registry_user_cell_id(uid_t uid, char *buf, size_t size)
+{
+	snprintf(buf, size, "user-%u", (unsigned)uid);
+}
+
+static bool gone(int rc)
+{
+	return rc == -ENOENT || rc == -ECONNREFUSED || rc == -ESTALE || rc == -ECONNRESET ||
+	       rc == -EPIPE;
+}
+
+int nscell_registry_join_same(const char *id, const struct nscell_settings *want,
+			      int opener_pidfd, pid_t opener_pid, const char *service,
+			      const char *tty, const char *rhost,
+			      struct nscell_cellctl_session *ret, char *why, size_t whylen)
+{
+	struct nscell_settings cell;
+	int rc;
+
+	rc = nscell_cellctl_settings(id, &cell);
+	if (rc == -EPROTONOSUPPORT) {
+		snprintf(why, whylen, "the cell's init speaks another protocol version");
+		return NSCELL_REGISTRY_DIFFERS;
+	}
+	if (rc == -ENODATA || rc == -ECONNRESET || rc == -EPROTO) {
+		snprintf(why, whylen, "the cell does not report its settings (%s)", strerror(-rc));
+		return NSCELL_REGISTRY_DIFFERS;
+	}
+	if (gone(rc))
+		return NSCELL_REGISTRY_GONE;
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot ask cell %s for its settings: %s", id, strerror(-rc));
+		return rc;
+	}
+	rc = nscell_settings_cell_diff(&cell, want, why, whylen);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot compare the settings of cell %s: %s", id, strerror(-rc));
+		return rc;
+	}
+	if (rc > 0)
+		return NSCELL_REGISTRY_DIFFERS;
+
+	rc = nscell_cellctl_join(id, opener_pidfd, opener_pid, service, tty, rhost, ret);
+	if (gone(rc))
+		return NSCELL_REGISTRY_GONE; /* it ended meanwhile */
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot join cell %s: %s", id, strerror(-rc));
+		return rc;
+	}
+	/* Checked by every cell-level key; a cell that answers with other
+	 * namespaces than it reported is not one to enter. */
+	if (ret->namespaces != want->namespaces) {
+		snprintf(why, whylen, "cell %s has other namespaces (0x%x) than it reported (0x%x)",
+			 id, ret->namespaces, want->namespaces);
+		nscell_cellctl_session_close(ret);
+		return -EPROTO;
+	}
+	return 0;
+}

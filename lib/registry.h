@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Joining a user's live cell: the one check and join that the PAM module (its
+ * fast path, without the helper) and the helper (under the user's lock, before
+ * it makes a cell) both take. Making a cell stays the helper's alone.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "cellctl.h"
+#include "settings.h"
+
+/* The id of a user's cell (Scope user). */
+void nscell_registry_user_cell_id(uid_t uid, char *buf, size_t size);
+
+enum {
+	NSCELL_REGISTRY_GONE = 1,    /* no live cell of that id: make one */
+	NSCELL_REGISTRY_DIFFERS = 2, /* it lives, made with other cell-level settings
+				      * than `want` (or it cannot say which) */
+};
+
+/*
+ * nscell_registry_join_same - join the live cell `id` if it was made with the
+ * cell-level settings of `want`, and verify that what it hands back is what
+ * it reported. opener_pidfd/opener_pid, service, tty, rhost: as for
+ * nscell_cellctl_join().
+ *
+ * Returns 0 with the session in *ret (the caller owns its fds),
+ * NSCELL_REGISTRY_GONE, NSCELL_REGISTRY_DIFFERS with what differs in `why`,
+ * or -errno with a sentence in `why`.
+ */
+int nscell_registry_join_same(const char *id, const struct nscell_settings *want,
+			      int opener_pidfd, pid_t opener_pid, const char *service,
+			      const char *tty, const char *rhost,
+			      struct nscell_cellctl_session *ret, char *why, size_t whylen);
