@@ -19,19 +19,13 @@
  * logout policy on its own time.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +35,7 @@
 
 #include "cellctl.h"
 #include "cleanup.h"
+#include "helperctl.h"
 #include "identity.h"
 #include "nsjoin.h"
 #include "policy.h"
@@ -53,10 +48,6 @@
 #define STATE_KEY "pam_nscell_state"
 #define RESTORE_SEEN_KEY "pam_nscell_restore_seen" /* a restore entry ran first */
 #define SETCRED_SEEN_KEY "pam_nscell_setcred_seen" /* setcred ran before open_session */
-#define HELPER_TIMEOUT_MS 15000
-/* After its answer (or a SIGKILL) the helper only exits: reaping it takes
- * milliseconds unless it is stuck in the kernel. */
-#define HELPER_REAP_MS 2000
 
 /* Where a session can enter its user namespace (see pam_nscell(8)). */
 enum userns_point {
@@ -268,124 +259,6 @@ static int join_live_cell(uid_t uid, const struct nscell_settings *set, const ch
 	return 0;
 }
 
-/* Spawn the helper without copying the caller's memory (posix_spawn uses
- * CLONE_VM|CLONE_VFORK), with /dev/null on 0-2, the request socket on 3,
- * nothing else, default signal dispositions and an empty environment. */
-static int spawn_helper(const char *path, int sock, pid_t *ret_pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	char *const argv[] = { (char *)"nscell-helper", (char *)"open", NULL };
-	char *const envp[] = { NULL };
-	int rc;
-
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_adddup2(&fa, sock, 3);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-	posix_spawn_file_actions_adddup2(&fa, 0, 1);
-	posix_spawn_file_actions_adddup2(&fa, 0, 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(ret_pid, path, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return -rc;
-}
-
-static int ask_helper(pam_handle_t *pamh, const struct options *o, const struct nscell_request *req,
-		      struct nscell_reply *rep, int *ret_fds, char *why, size_t whylen)
-{
-	_cleanup_close_ int mine = -1, theirs = -1;
-	char buf[NSCELL_REQUEST_MAX];
-	int sv[2];
-	size_t n_fds = 0;
-	ssize_t len, n;
-	pid_t pid;
-	int rc, status = -1;
-	struct pollfd pfd;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		snprintf(why, whylen, "socketpair: %s", strerror(errno));
-		return PAM_SYSTEM_ERR;
-	}
-	mine = sv[0];
-	theirs = sv[1];
-	len = nscell_request_encode(req, buf, sizeof(buf));
-	if (len < 0) {
-		snprintf(why, whylen, "request too large");
-		return PAM_SYSTEM_ERR;
-	}
-	rc = spawn_helper(o->helper, theirs, &pid);
-	if (rc < 0) {
-		snprintf(why, whylen, "cannot run %s: %s", o->helper, strerror(-rc));
-		return PAM_SYSTEM_ERR;
-	}
-	nscell_closep(&theirs);
-	theirs = -1;
-
-	n = nscell_send_fds(mine, buf, (size_t)len, NULL, 0);
-	if (n == 0) {
-		pfd = (struct pollfd){ .fd = mine, .events = POLLIN };
-		do
-			rc = poll(&pfd, 1, HELPER_TIMEOUT_MS);
-		while (rc < 0 && errno == EINTR);
-		if (rc > 0)
-			n = nscell_recv_fds(mine, rep, sizeof(*rep), ret_fds, 3, &n_fds);
-		else
-			n = rc == 0 ? -ETIMEDOUT : -errno;
-	}
-	if (n == -ETIMEDOUT)
-		kill(pid, SIGKILL);
-	/* The answer is the authority; the exit status only confirms it (an
-	 * application's own SIGCHLD handler may have reaped the helper). A
-	 * helper that does not end even after SIGKILL (stuck in the kernel)
-	 * must not hold the login: wait HELPER_REAP_MS, then leave it. */
-	{
-		_cleanup_close_ int pfdesc = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (pfdesc >= 0) {
-			struct pollfd pp = { .fd = pfdesc, .events = POLLIN };
-			while (poll(&pp, 1, HELPER_REAP_MS) < 0 && errno == EINTR)
-				;
-		}
-		while (waitpid(pid, &status, pfdesc >= 0 ? WNOHANG : 0) < 0 && errno == EINTR)
-			;
-	}
-
-	if (n != (ssize_t)sizeof(*rep) || rep->magic != NSCELL_PROTO_MAGIC) {
-		for (size_t i = 0; i < n_fds; i++)
-			close(ret_fds[i]);
-		if (n == -ETIMEDOUT)
-			snprintf(why, whylen, "%s did not answer within %d s", o->helper,
-				 HELPER_TIMEOUT_MS / 1000);
-		else if (n <= 0 && status != -1 && WIFEXITED(status))
-			snprintf(why, whylen, "%s exited with status %d without an answer", o->helper,
-				 WEXITSTATUS(status));
-		else if (n <= 0 && status != -1 && WIFSIGNALED(status))
-			snprintf(why, whylen, "%s was killed by signal %d", o->helper,
-				 WTERMSIG(status));
-		else
-			snprintf(why, whylen, "%s gave no valid answer", o->helper);
-		return PAM_SESSION_ERR;
-	}
-	rep->message[sizeof(rep->message) - 1] = '\0';
-	rep->cell_id[sizeof(rep->cell_id) - 1] = '\0';
-	if (rep->pam_status == PAM_SUCCESS &&
-	    n_fds != ((rep->namespaces & NSCELL_NS_USER) ? 3u : 2u)) {
-		for (size_t i = 0; i < n_fds; i++)
-			close(ret_fds[i]);
-		snprintf(why, whylen, "%s answered without the cell's descriptors", o->helper);
-		return PAM_SESSION_ERR;
-	}
-	snprintf(why, whylen, "%s", rep->message);
-	return rep->pam_status;
-}
-
 static long elapsed_us(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -502,7 +375,8 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	if (join_live_cell(uid, &verdict, service, tty, rhost, &rep, fds) == 0)
 		rc = PAM_SUCCESS;
 	else
-		rc = ask_helper(pamh, &o, &req, &rep, fds, why, sizeof(why));
+		rc = nscell_helper_ask(o.helper, &req, &rep, fds, why, sizeof(why)) < 0 ?
+			     PAM_SESSION_ERR : rep.pam_status;
 	if (rc == PAM_IGNORE) {
 		if (o.debug)
 			pam_syslog(pamh, LOG_DEBUG, "helper: %s", why);

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "helperctl.h"
+
+/* PAM_SUCCESS, without the PAM headers in lib/. */
+#define NSCELL_HELPER_PAM_SUCCESS 0
+
+/* Spawn the helper without copying the caller's memory (posix_spawn uses
+ * CLONE_VM|CLONE_VFORK), with /dev/null on 0-2, the request socket on 3,
+ * nothing else, default signal dispositions and an empty environment. */
+static int spawn_helper(const char *path, int sock, pid_t *ret_pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	char *const argv[] = { (char *)"nscell-helper", (char *)"open", NULL };
+	char *const envp[] = { NULL };
+	int rc;
+
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_adddup2(&fa, sock, 3);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+	posix_spawn_file_actions_adddup2(&fa, 0, 1);
+	posix_spawn_file_actions_adddup2(&fa, 0, 2);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(ret_pid, path, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return -rc;
+}
+
+int nscell_helper_ask(const char *path, const struct nscell_request *req,
+		      struct nscell_reply *rep, int ret_fds[3], char *why, size_t whylen)
+{
+	_cleanup_close_ int mine = -1, theirs = -1;
+	char buf[NSCELL_REQUEST_MAX];
+	int sv[2];
+	size_t n_fds = 0;
+	ssize_t len, n;
+	pid_t pid;
+	int rc, status = -1;
+	struct pollfd pfd;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(why, whylen, "socketpair: %s", strerror(errno));
+		return -errno;
+	}
+	mine = sv[0];
+	theirs = sv[1];
+	len = nscell_request_encode(req, buf, sizeof(buf));
+	if (len < 0) {
+		snprintf(why, whylen, "request too large");
+		return -EIO;
+	}
+	rc = spawn_helper(path, theirs, &pid);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot run %s: %s", path, strerror(-rc));
+		return -EIO;
+	}
+	nscell_closep(&theirs);
+	theirs = -1;
+
+	n = nscell_send_fds(mine, buf, (size_t)len, NULL, 0);
+	if (n == 0) {
+		pfd = (struct pollfd){ .fd = mine, .events = POLLIN };
+		do
+			rc = poll(&pfd, 1, NSCELL_HELPER_TIMEOUT_MS);
+		while (rc < 0 && errno == EINTR);
+		if (rc > 0)
+			n = nscell_recv_fds(mine, rep, sizeof(*rep), ret_fds, 3, &n_fds);
+		else
+			n = rc == 0 ? -ETIMEDOUT : -errno;
+	}
+	if (n == -ETIMEDOUT)
+		kill(pid, SIGKILL);
+	/* The answer is the authority; the exit status only confirms it (an
+	 * application's own SIGCHLD handler may have reaped the helper). A
+	 * helper that does not end even after SIGKILL (stuck in the kernel)
+	 * must not hold the login: wait NSCELL_HELPER_REAP_MS, then leave it. */
+	{
+		_cleanup_close_ int pfdesc = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (pfdesc >= 0) {
+			struct pollfd pp = { .fd = pfdesc, .events = POLLIN };
+			while (poll(&pp, 1, NSCELL_HELPER_REAP_MS) < 0 && errno == EINTR)
+				;
+		}
+		while (waitpid(pid, &status, pfdesc >= 0 ? WNOHANG : 0) < 0 && errno == EINTR)
+			;
+	}
+
+	if (n != (ssize_t)sizeof(*rep) || rep->magic != NSCELL_PROTO_MAGIC) {
+		for (size_t i = 0; i < n_fds; i++)
+			close(ret_fds[i]);
+		if (n == -ETIMEDOUT)
+			snprintf(why, whylen, "%s did not answer within %d s", path,
+				 NSCELL_HELPER_TIMEOUT_MS / 1000);
+		else if (n <= 0 && status != -1 && WIFEXITED(status))
+			snprintf(why, whylen, "%s exited with status %d without an answer", path,
+				 WEXITSTATUS(status));
+		else if (n <= 0 && status != -1 && WIFSIGNALED(status))
+			snprintf(why, whylen, "%s was killed by signal %d", path,
+				 WTERMSIG(status));
+		else
+			snprintf(why, whylen, "%s gave no valid answer", path);
+		return -EIO;
+	}
+	rep->message[sizeof(rep->message) - 1] = '\0';
+	rep->cell_id[sizeof(rep->cell_id) - 1] = '\0';
+	if (rep->pam_status == NSCELL_HELPER_PAM_SUCCESS &&
+	    n_fds != ((rep->namespaces & NSCELL_NS_USER) ? 3u : 2u)) {
+		for (size_t i = 0; i < n_fds; i++)
+			close(ret_fds[i]);
+		snprintf(why, whylen, "%s answered without the cell's descriptors", path);
+		return -EIO;
+	}
+	snprintf(why, whylen, "%s", rep->message);
+	return 0;
+}

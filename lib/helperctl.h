@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The PAM module's side of the open helper: spawn it as linux-pam spawns its
+ * helpers (by absolute path, sanitized fds, empty environment), send the
+ * request, wait for the answer within a deadline, and reap the helper.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "proto.h"
+
+/* How long the helper has to answer, and then to exit. */
+#define NSCELL_HELPER_TIMEOUT_MS 15000
+/* After its answer (or a SIGKILL) the helper only exits: reaping it takes
+ * milliseconds unless it is stuck in the kernel. */
+#define NSCELL_HELPER_REAP_MS 2000
+
+/*
+ * nscell_helper_ask - run the helper at `path` for `req`.
+ *
+ * Returns 0 with its answer in *rep (rep->pam_status is the helper's verdict;
+ * for PAM_SUCCESS, ret_fds holds [init pidfd, session socket, userns fd or
+ * -1], owned by the caller) and rep->message in `why`; or -errno with one
+ * sentence in `why` (it did not start, did not answer, or answered nonsense).
+ */
+int nscell_helper_ask(const char *path, const struct nscell_request *req,
+		      struct nscell_reply *rep, int ret_fds[3], char *why, size_t whylen);
