@@ -16,7 +16,8 @@
 #include <string.h>
 
 #include "cleanup.h"
-#include "policy-internal.h"
+#include "policy-check.h"
+#include "policy-match.h"
 #include "settings-keys.h"
 
 #define KEY_BIT(k) (1u << (k))

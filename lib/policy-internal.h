@@ -5,7 +5,10 @@
  *   policy-values.c  the value of each key
  *   policy-check.c   contradictions visible only on effective settings
  *   policy-match.c   Match lines against a login, and the decision
- *   policy.c         files, the drop-in directory, ownership, lifetime
+ *   policy-token.c   tokens and the errors about them
+ *   policy.c         files, the drop-in directory, ownership
+ * Types only: each file's functions are declared in its own header, and the
+ * files call each other without a cycle (tests/unit/test-lib-calls.py).
  */
 #pragma once
 
@@ -95,44 +98,3 @@ static inline unsigned nscell_token_column(const struct nscell_parser *p, const 
 {
 	return (unsigned) (t->start - p->line) + 1;
 }
-
-/* Report an error at a token (t NULL: the whole line). Returns -EINVAL. */
-int nscell_parser_error(struct nscell_parser *p, const struct nscell_token *t, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* policy-parse.c */
-int nscell_parser_init(struct nscell_parser *p);
-void nscell_parser_done(struct nscell_parser *p);
-/* Register a file name; returns the stored copy or NULL on -ENOMEM. */
-const char *nscell_parser_add_file(struct nscell_parser *p, const char *name);
-/* Parse one file's contents (the file was added with nscell_parser_add_file). */
-void nscell_parser_feed(struct nscell_parser *p, const char *buf, size_t len);
-/* Report a problem with the file as a whole. */
-void nscell_parser_file_error(struct nscell_parser *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* Run the checks on effective settings and hand out the policy or the diagnostics. */
-int nscell_parser_finish(struct nscell_parser *p, struct nscell_policy **ret, struct nscell_diag *diag);
-
-/* policy-values.c */
-struct nscell_keyword {
-	const char *name; /* as documented; matched case-insensitively */
-	enum nscell_key key;
-	const char *expected; /* the "expected ..." part of a bad-value error */
-	/* Parse n >= 1 values into s; report errors through p. Returns 0 or -EINVAL. */
-	int (*parse)(struct nscell_parser *p, const struct nscell_keyword *kw,
-		     const struct nscell_token *values, size_t n, struct nscell_settings *s);
-};
-const struct nscell_keyword *nscell_keyword_lookup(const char *name, size_t len);
-/* The known keyword within edit distance 2 of name, for "did you mean". */
-const char *nscell_keyword_suggest(const char *name, size_t len);
-bool nscell_token_equal(const struct nscell_token *t, const char *word);
-
-/* policy-check.c */
-void nscell_policy_check_effective(struct nscell_parser *p);
-
-/* policy-match.c */
-void nscell_block_merge(const struct nscell_block *b, struct nscell_settings *s,
-			struct nscell_origin origin[_NSCELL_KEY_MAX]);
-
-/* policy.c */
-void nscell_block_done(struct nscell_block *b);

@@ -15,7 +15,7 @@
 #include <fnmatch.h>
 #include <string.h>
 
-#include "policy-internal.h"
+#include "policy-match.h"
 #include "settings-keys.h"
 
 void nscell_block_merge(const struct nscell_block *b, struct nscell_settings *s,

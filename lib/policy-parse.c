@@ -5,6 +5,8 @@
  * the first token says what the line is: a key for the current context, or a
  * Match line that opens a new block.
  *
+ * A policy's memory is freed here too, where it is built.
+ *
  * Everything here is linear in the input. A line that is too long is reported
  * once and skipped by a single memchr(); nothing recurses.
  */
@@ -16,19 +18,11 @@
 #include <strings.h>
 
 #include "cleanup.h"
-#include "policy-internal.h"
+#include "policy-check.h"
+#include "policy-parse.h"
+#include "policy-token.h"
+#include "policy-values.h"
 #include "settings-keys.h"
-
-int nscell_parser_error(struct nscell_parser *p, const struct nscell_token *t, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void) nscell_diag_verrorf(&p->diag, p->file_no, p->file, p->line_no,
-				   t ? nscell_token_column(p, t) : 0, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 void nscell_parser_file_error(struct nscell_parser *p, const char *fmt, ...)
 {
@@ -37,6 +31,30 @@ void nscell_parser_file_error(struct nscell_parser *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void) nscell_diag_verrorf(&p->diag, p->file_no, p->file, 0, 0, fmt, ap);
 	va_end(ap);
+}
+
+void nscell_block_done(struct nscell_block *b)
+{
+	for (size_t i = 0; i < b->n_criteria; i++)
+		free(b->criteria[i].patterns);
+	free(b->pattern_storage);
+	free(b->text);
+	b->n_criteria = 0;
+	b->pattern_storage = b->text = NULL;
+}
+
+void nscell_policy_free(struct nscell_policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n_blocks; i++)
+		nscell_block_done(&p->blocks[i]);
+	free(p->blocks);
+	nscell_block_done(&p->defaults);
+	for (size_t i = 0; i < p->n_files; i++)
+		free(p->files[i]);
+	free(p->files);
+	free(p);
 }
 
 static void block_init(struct nscell_block *b)
@@ -91,11 +109,6 @@ oom:
 	if (p->error == 0)
 		p->error = -ENOMEM;
 	return NULL;
-}
-
-bool nscell_token_equal(const struct nscell_token *t, const char *word)
-{
-	return strlen(word) == t->len && strncasecmp(t->start, word, t->len) == 0;
 }
 
 /* The length of the UTF-8 sequence at s, or 0 if it is not well-formed

@@ -19,7 +19,8 @@
 
 #include "capability.h"
 #include "cleanup.h"
-#include "policy-internal.h"
+#include "policy-token.h"
+#include "policy-values.h"
 #include "settings-keys.h"
 
 struct word {

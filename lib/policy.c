@@ -22,31 +22,7 @@
 
 #include "cleanup.h"
 #include "policy-admin.h"
-#include "policy-internal.h"
-
-void nscell_block_done(struct nscell_block *b)
-{
-	for (size_t i = 0; i < b->n_criteria; i++)
-		free(b->criteria[i].patterns);
-	free(b->pattern_storage);
-	free(b->text);
-	b->n_criteria = 0;
-	b->pattern_storage = b->text = NULL;
-}
-
-void nscell_policy_free(struct nscell_policy *p)
-{
-	if (!p)
-		return;
-	for (size_t i = 0; i < p->n_blocks; i++)
-		nscell_block_done(&p->blocks[i]);
-	free(p->blocks);
-	nscell_block_done(&p->defaults);
-	for (size_t i = 0; i < p->n_files; i++)
-		free(p->files[i]);
-	free(p->files);
-	free(p);
-}
+#include "policy-parse.h"
 
 size_t nscell_policy_n_files(const struct nscell_policy *p)
 {
