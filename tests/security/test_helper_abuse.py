@@ -207,16 +207,23 @@ def _(t, d):
     evil = build_evil()
     t.check(True, f'evil shared object: {evil or "no compiler: a nonexistent path is used"}')
     he = hostile_env(evil)
-    for fd3 in ('socketpair', f'connect:seqpacket:{SEQ_SOCK}'):
-        attempt(t, env, f'nscell-open: hostile environment, fd 3 = {fd3.split(":")[0]}', {'env': he, 'fds': {'3': fd3}})
+
+    def marks():
+        return [f for f in os.listdir(EVIL) if f.startswith(('ran-as', 'lddebug', 'asan', 'ubsan'))] \
+            if os.path.isdir(EVIL) else []
+    # The setuid one first: the loader is in secure mode, nothing may load.
     attempt(t, env, 'nscell-run-helper open (setuid, a verb it refuses): hostile environment',
             {'env': he, 'argv': [env.run_helper, 'open']})
     attempt(t, env, 'nscell-run-helper: huge environment (15,000 variables, 1.5 MB) + hostile',
             {'env': he, 'huge_env': 15000, 'argv': [env.run_helper, 'open']}, allow_exec_fail=True)
-    leftovers = [f for f in os.listdir(EVIL) if f.startswith(('ran-as', 'lddebug', 'asan', 'ubsan'))] \
-        if os.path.isdir(EVIL) else []
-    t.check(not leftovers, 'the helper never loaded the preloaded/audit/fake-libcap object, '
-            'never wrote LD_DEBUG_OUTPUT or sanitizer logs', str(leftovers))
+    t.check(not marks(), 'nscell-run-helper never loaded the preloaded/audit/fake-libcap object, '
+            'never wrote LD_DEBUG_OUTPUT or sanitizer logs', str(marks()))
+    # nscell-open has no setuid bit: run by the user it is the user's own
+    # program, and what they preload runs as them, never as root.
+    for fd3 in ('socketpair', f'connect:seqpacket:{SEQ_SOCK}'):
+        attempt(t, env, f'nscell-open: hostile environment, fd 3 = {fd3.split(":")[0]}', {'env': he, 'fds': {'3': fd3}})
+    t.check('ran-as-root' not in marks(), 'nscell-open by the user: whatever the environment loads runs '
+            'as the user, never as root', str(marks()))
     shutil.rmtree(EVIL, ignore_errors=True)
 
 
