@@ -232,7 +232,7 @@ def setup(env):
         f.write('512\n')
     start_sshd(env)
     _ready['yes'] = True
-    RESULTS['env'] = {'module': env.module, 'helper': env.helper, 'policy': POLICY,
+    RESULTS['env'] = {'module': env.module, 'helper': env.open_helper, 'run_helper': env.run_helper, 'policy': POLICY,
                       'pam': {k: v for k, v in stacks.items()}}
     save()
 
