@@ -407,11 +407,14 @@ def trims(sec):
             'what': 'Past the trims above, a new cell is mostly the exec of the open helper (ld.so '
                     'mapping and binding its libraries under -z now) plus the cell itself, whose '
                     'floor is the kernel\'s clone + mounts and one exec of a small static init. '
-                    'Reaching 0.5 ms needs that exec cut too: a static helper (libcap replaced by '
-                    'capget/capset/prctl; NSS kept in the module, which already resolves the user, '
-                    'the helper taking uid and groups from its caller, whom it already requires to '
-                    'be root) or one long-lived privileged process per host instead of one exec per '
-                    'login. Both are design changes rather than trims.',
+                    'nscell-open is root-only (no setuid bit; its caller is root and proven to be its '
+                    'parent), so what the module already knows (the user, uid, gid, groups, home, '
+                    'the verdict) can be taken from the request instead of being resolved again: '
+                    'that is no new trust, the caller could do everything the helper does. Without '
+                    'NSS, and with libcap replaced by capget/capset/prctl, the helper can be a small '
+                    'static musl binary (a static glibc one costs nearly a dynamic one\'s exec); the '
+                    'one step that still needs a library is asking systemd for a scope when the caller\'s '
+                    'cgroup is the user\'s, which can stay in a dynamic fallback.',
             'saves': f'helper exec {F("floor.spawn.helper"):.0f} µs vs a small static binary '
                      f'{F("init.musl.spawn") or F("floor.spawn.static"):.0f} µs; the kernel floor of '
                      f'the cell itself {F("floor.clone"):.0f} µs',
