@@ -67,6 +67,7 @@ POLICY = f"""\
 Isolate yes
 Scope session
 Namespaces pid mount
+MaxCells 1024
 Tmp tmpfs mode=1777
 VarTmp shared
 DevShm shared
