@@ -13,31 +13,29 @@
  *
  * Phases, in order. What the caller controls is marked [caller].
  *
- *  1. Sanitize, before looking at anything else: not dumpable, so the caller
- *     can neither ptrace us nor read our memory; clearenv(); fds 0-2 open
- *     (else /dev/null); every fd above 3 closed. [caller: every process
- *     attribute execve keeps] Then leave them (inherit.c): signals to the
- *     default and unblocked (an ignored SIGCHLD would reap our children behind
- *     our back), rlimits, nice and scheduling, affinity, I/O priority,
- *     oom_score_adj, interval timers, timer slack, personality, process flags,
- *     umask 077, cwd /; noted first, for the run verb's command only; then the
- *     caller's cgroup (cgroup.c). SIGPIPE ignored.
+ *  1. Sanitize (helper.c), before looking at anything else: not dumpable,
+ *     so the caller can neither ptrace us nor read our memory; clearenv();
+ *     fds 0-2 open (else /dev/null); every fd above 3 closed. [caller: every
+ *     process attribute execve keeps] Then leave them (inherit.c): signals to
+ *     the default and unblocked (an ignored SIGCHLD would reap our children
+ *     behind our back), rlimits, nice and scheduling, affinity, I/O priority,
+ *     oom_score_adj, interval timers, timer slack, personality, process
+ *     flags, umask 077, cwd /. SIGPIPE ignored.
  *
  *  2. Authorise. [caller: argv, fd 3] The effective uid must be 0: we have
  *     no setuid bit, so a person who runs us gets their own ids and is
  *     refused here with a sentence, having done nothing (the real uid may be
  *     a user's: su calls PAM as euid 0 with the invoking user's real uid).
- *     argv must be exactly "open". fd 3 must be an AF_UNIX SOCK_SEQPACKET socket from
- *     socketpair() (no peer address) whose other end was made by our parent
- *     while it was root (SO_PEERCRED: uid 0, pid == getppid(), both real:
- *     across a pid namespace both are 0; SO_PEERPIDFD: the same process as
- *     our parent). That is what
- *     pam_nscell inside sshd, su, login, runuser or sudo is; a root
- *     process that merely passes its own fd 3 is not, and is refused
- *     before any further step.
- *     Then real, effective and saved ids all become 0 (su runs us with the
- *     invoking user's real uid: it must not be able to signal the cell's
- *     init) and the capability sets shrink to what making a cell needs.
+ *     argv must be exactly "open". fd 3 must be an AF_UNIX SOCK_SEQPACKET
+ *     socket from socketpair() (no peer address) whose other end was made by
+ *     our parent while it was root (SO_PEERCRED: uid 0, pid == getppid(),
+ *     both real: across a pid namespace both are 0; SO_PEERPIDFD: the same
+ *     process as our parent). That is what pam_nscell inside sshd, su,
+ *     login, runuser or sudo is; a root process that merely passes on some
+ *     other fd 3 is not, and is refused before any further step. Then real,
+ *     effective and saved ids all become 0 (su's caller must not be able to
+ *     signal the cell's init) and the capability sets shrink to what making
+ *     a cell needs.
  *
  *  3. Read one request. [caller: user, service, tty, rhost, ruser, conf]
  *     nscell_request_decode() bounds and validates every field. Then leave
@@ -50,8 +48,9 @@
  *
  *  5. The opener: our parent, pinned by a pidfd in phase 2 (pidfd_open(
  *     getppid()), then getppid() checked unchanged), so it is the process
- *     that called open_session and not whatever inherited us; still alive. The cell watches it: when it exits, the session
- *     is over even if close_session never comes.
+ *     that called open_session and not whatever inherited us; still alive.
+ *     The cell watches it: when it exits, the session is over even if
+ *     close_session never comes.
  *
  *  6. Under the user's lock (RUNDIR/locks/user-<uid>): join the user's cell
  *     (Scope user) if every cell-level setting it was made with is this
