@@ -94,10 +94,10 @@ def _(t):
     B.fig(tab, 'hooks.full.teardown', 'the same, shipped-defaults cell', [d['teardown'] for d in data['full']])
 
     m_new, m_join, m_ex = (B.FIGS[f'hooks.{k}.open']['median'] for k in ('new', 'join', 'exempt'))
-    B.target('open_session, new pid+mnt cell with /proc and /tmp', '≤ 1 ms median', B.fmt_us(m_new),
-           m_new <= 1000, 'measured in-process around pam_open_session (C harness), fresh process per login')
-    B.target('open_session, join of an existing per-user cell', '≤ 0.3 ms median', B.fmt_us(m_join),
-           m_join <= 300, 'same harness; the cell is held by another session')
+    B.target('open_session, new pid+mnt cell with /proc and /tmp', '≤ 0.5 ms median', B.fmt_us(m_new),
+           m_new <= 500, 'measured in-process around pam_open_session (C harness), fresh process per login')
+    B.target('open_session, join of an existing per-user cell', '≤ 0.15 ms median', B.fmt_us(m_join),
+           m_join <= 150, 'same harness; the cell is held by another session')
     m_base = B.FIGS['hooks.base.open']['median']
     B.target('open_session, exempt user', '≤ 0.05 ms median',
              f'{B.fmt_us(m_ex)}; pam_nscell\'s part (above pam_permit) {B.fmt_us(m_ex - m_base)}',
@@ -197,8 +197,8 @@ def _(t):
     for key, what, argv in (
             ('spawn.static', 'posix_spawn + exit + wait: a static binary (nscell-init, which exits at once)', [init]),
             ('spawn.true', 'posix_spawn + exit + wait: /bin/true (glibc, dynamic)', ['/bin/true']),
-            ('spawn.helper', 'posix_spawn + exit + wait: nscell-helper refusing at once (exec, ld.so, '
-             'libcap, sanitize, one syslog line)', [env.helper])):
+            ('spawn.helper', 'posix_spawn + exit + wait: nscell-open refusing at once (exec, ld.so, '
+             'libcap, sanitize, one syslog line)', [env.open_helper])):
         B.fig(tab, f'floor.{key}', what,
             [x[0] / 1000 for x in B.ns_lines(['spawn', '-n', str(n)] + argv)], base=base,
             how=f'nscell-bench-ns spawn -n {n} {" ".join(argv)}')
@@ -402,16 +402,19 @@ def trims(sec):
         })
     if helper_libs and F('hooks.new.open') > 1000:
         out.append({
-            'where': f'nscell-helper (helper/, dynamic: {", ".join(helper_libs)}), spawned by '
+            'where': f'nscell-open (helper/, dynamic: {", ".join(helper_libs)}), spawned by '
                      'pam_module/pam_nscell.c spawn_helper() for every new cell',
-            'what': 'Past the trims above, a new cell is mostly the exec of the setuid helper (ld.so '
+            'what': 'Past the trims above, a new cell is mostly the exec of the open helper (ld.so '
                     'mapping and binding its libraries under -z now) plus the cell itself, whose '
                     'floor is the kernel\'s clone + mounts and one exec of a small static init. '
-                    'Reaching 1 ms needs that exec cut too: a static helper (libcap replaced by '
-                    'capget/capset/prctl; NSS kept in the module, which already resolves the user, '
-                    'the helper taking uid and groups from its caller, whom it already requires to '
-                    'be root) or one long-lived privileged process per host instead of one exec per '
-                    'login. Both are design changes rather than trims.',
+                    'nscell-open is root-only (no setuid bit; its caller is root and proven to be its '
+                    'parent), so what the module already knows (the user, uid, gid, groups, home, '
+                    'the verdict) can be taken from the request instead of being resolved again: '
+                    'that is no new trust, the caller could do everything the helper does. Without '
+                    'NSS, and with libcap replaced by capget/capset/prctl, the helper can be a small '
+                    'static musl binary (a static glibc one costs nearly a dynamic one\'s exec); the '
+                    'one step that still needs a library is asking systemd for a scope when the caller\'s '
+                    'cgroup is the user\'s, which can stay in a dynamic fallback.',
             'saves': f'helper exec {F("floor.spawn.helper"):.0f} µs vs a small static binary '
                      f'{F("init.musl.spawn") or F("floor.spawn.static"):.0f} µs; the kernel floor of '
                      f'the cell itself {F("floor.clone"):.0f} µs',
@@ -515,6 +518,11 @@ def _(t):
         if hooks[key]['close']:
             B.fig(tab, f'ssh.hook.{key}.close', f'close_session, {key}', hooks[key]['close'],
                 base='ssh.hook.new.open')
+    if hooks['new']['open']:
+        m_ssh = B.FIGS['ssh.hook.new.open']['median']
+        B.target('open_session, new cell, inside a real sshd with the host\'s (Debian\'s) PAM stack',
+                 '≤ 0.7 ms median', B.fmt_us(m_ssh), m_ssh <= 700,
+                 'pam_nscell\'s own clock (`debug`) in sshd\'s monitor, nscell last in /etc/pam.d/sshd')
 
     # How much delayed ACKs hide without quickack (a smaller sample).
     k = B.n_(30, 4)

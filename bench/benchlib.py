@@ -67,6 +67,7 @@ POLICY = f"""\
 Isolate yes
 Scope session
 Namespaces pid mount
+MaxCells 1024
 Tmp tmpfs mode=1777
 VarTmp shared
 DevShm shared
@@ -232,7 +233,7 @@ def setup(env):
         f.write('512\n')
     start_sshd(env)
     _ready['yes'] = True
-    RESULTS['env'] = {'module': env.module, 'helper': env.helper, 'policy': POLICY,
+    RESULTS['env'] = {'module': env.module, 'helper': env.open_helper, 'run_helper': env.run_helper, 'policy': POLICY,
                       'pam': {k: v for k, v in stacks.items()}}
     save()
 

@@ -88,7 +88,7 @@ int nscell_verb_check(int argc, char *argv[])
 		if (optind < argc)
 			fprintf(stderr, "%s: invalid policy.\n", CLI_ESC(name));
 		else
-			fprintf(stderr, "%s: invalid policy; nscell-helper refuses every session but root's until it is fixed.\n",
+			fprintf(stderr, "%s: invalid policy; nscell-open refuses every session but root's until it is fixed.\n",
 				CLI_ESC(name));
 		nscell_diag_free(&diag);
 		return NSCELL_EXIT_FAILURE;

@@ -3,10 +3,10 @@
  * nscell run - for an ordinary user: run a command inside the user's own
  * cell (user-<uid>), from outside any cell: cron jobs, systemd --user units.
  *
- * This side is unprivileged and decides nothing: it execs nscell-helper with
+ * This side is unprivileged and decides nothing: it execs nscell-run-helper with
  * the verb "run", which authorises the real uid, applies the policy (service
  * nscell-run), finds or makes the cell and runs the command there as the
- * user (see nscell-helper(8) and SECURITY.md). What it passes on besides the
+ * user (see nscell-run-helper(8) and SECURITY.md). What it passes on besides the
  * command is TERM and LANG, as arguments, since the helper reads no
  * environment.
  *
@@ -86,7 +86,7 @@ int nscell_verb_run(int argc, char *argv[])
 		fprintf(stderr, "nscell run: out of memory\n");
 		return RUN_EXIT_FAILURE;
 	}
-	args[n++] = (char *)"nscell-helper";
+	args[n++] = (char *)"nscell-run-helper";
 	args[n++] = (char *)"run";
 	if (nscell_env_value_ok(term)) {
 		args[n++] = (char *)"--term";
@@ -102,8 +102,8 @@ int nscell_verb_run(int argc, char *argv[])
 	args[n] = NULL;
 
 	char *const envp[] = { NULL };
-	execve(NSCELL_HELPER_PATH, args, envp);
-	fprintf(stderr, "nscell run: cannot run %s: %m\n", NSCELL_HELPER_PATH);
+	execve(NSCELL_RUN_HELPER_PATH, args, envp);
+	fprintf(stderr, "nscell run: cannot run %s: %m\n", NSCELL_RUN_HELPER_PATH);
 	free(args);
 	return RUN_EXIT_FAILURE;
 }

@@ -577,7 +577,7 @@ static int move_into_scope(uid_t uid, char *err, size_t errlen)
 		rc = s.message_open_container(m, 'a', "(sv)");
 	if (rc >= 0)
 		rc = s.message_append(m, "(sv)", "Description", "s",
-				      "nscell-helper and the cells it makes");
+				      "nscell helper and the cells it makes");
 	if (rc >= 0)
 		rc = s.message_append(m, "(sv)", "PIDs", "au", 1, (uint32_t)getpid());
 	/* The slice of the user who could write the cgroup we left; unknown

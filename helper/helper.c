@@ -1,95 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * nscell-helper — the only privileged code of nscell. Installed setuid root;
- * pam_nscell spawns it (by absolute path, empty environment, fds 0-2 on
- * /dev/null, one socket as fd 3) from open_session.
- *
- * Phases, in order. What the caller controls is marked [caller].
- *
- *  1. Sanitize, before looking at anything else: not dumpable, so the caller
- *     can neither ptrace us nor read our memory; clearenv(); fds 0-2 open
- *     (else /dev/null); every fd above 3 closed. [caller: every process
- *     attribute execve keeps] Then leave them (inherit.c): signals to the
- *     default and unblocked (an ignored SIGCHLD would reap our children behind
- *     our back), rlimits, nice and scheduling, affinity, I/O priority,
- *     oom_score_adj, interval timers, timer slack, personality, process flags,
- *     umask 077, cwd /; noted first, for the run verb's command only; then the
- *     caller's cgroup (cgroup.c). SIGPIPE ignored.
- *
- *  2. Authorise. [caller: argv, fd 3] argv must be exactly "open" ("run":
- *     see R1-R6 below). fd 3 must be an AF_UNIX SOCK_SEQPACKET socket from
- *     socketpair() (no peer address) whose other end was made by our parent
- *     while it was root (SO_PEERCRED: uid 0, pid == getppid(), both real:
- *     across a pid namespace both are 0; SO_PEERPIDFD: the same process as
- *     our parent). That is what
- *     pam_nscell inside sshd, su, login, runuser or sudo is; a user running
- *     this binary by hand is not, and is refused before any further step.
- *     Then real, effective and saved ids all become 0 (su runs us with the
- *     invoking user's real uid: it must not be able to signal the cell's
- *     init) and the capability sets shrink to what making a cell needs.
- *
- *  3. Read one request. [caller: user, service, tty, rhost, ruser, conf]
- *     nscell_request_decode() bounds and validates every field. Then leave
- *     the caller's cgroup if a user could write it (freeze, kill, starve
- *     us) for a root-owned one, or refuse (cgroup.c).
- *
- *  4. Decide. The user is resolved through NSS; the policy is read from
- *     root-owned files only (NSCELL_POLICY_CHECK_OWNER), the conf override
- *     included. Exempt: answer PAM_IGNORE and stop.
- *
- *  5. The opener: our parent, pinned by a pidfd in phase 2 (pidfd_open(
- *     getppid()), then getppid() checked unchanged), so it is the process
- *     that called open_session and not whatever inherited us; still alive. The cell watches it: when it exits, the session
- *     is over even if close_session never comes.
- *
- *  6. Under the user's lock (RUNDIR/locks/user-<uid>): join the user's cell
- *     (Scope user) if every cell-level setting it was made with is this
- *     login's, or make a new one (cell.c) if the user is below MaxCells, then
- *     JOIN it (runtime.c).
- *
- *  7. Answer with [init pidfd, session socket]; the exit status is the same
- *     PAM code as in the answer.
- *
- * The run verb (nscell run: an ordinary user's command in their own cell,
- * from cron or a systemd --user unit; run.c). The caller is the user:
- *
- *  R1. Sanitize, as 1, and close fd 3 too: there is no request socket. What
- *      the caller had is handed back to the command only, as far as the user
- *      may set it. The signals a
- *      terminal sends whatever our uid are ignored: ^Z must not stop us while
- *      we hold the user's lock, ^C not end us between making and joining a cell.
- *
- *  R2. Authorise. [caller: argv, real uid, namespaces] argv must be
- *      "run [--term T] [--lang L] -- CMD [ARG...]"; T and L are kept only if
- *      printable and short; CMD is never looked at while privileged: it goes
- *      to execvp() after the drop. The effective uid must be 0 (no_new_privs
- *      or a user namespace void the setuid bit). The caller must not be in a
- *      cell (RUNDIR there is an empty read-only tmpfs: refused, since the
- *      registry is out of reach by design) and must share PID 1's mount
- *      namespace (a namespace sandbox is not a way out to the user's cell).
- *      Who: the real uid, and nothing else, resolved through NSS. Then all ids
- *      become 0, as in 2: the user can signal neither us nor the cell's init;
- *      and out of the caller's cgroup, as in 3 (a systemd --user unit's is
- *      the user's to freeze or kill). The command goes back into it.
- *
- *  R3. Decide, as 4, for that user with service "nscell-run", no tty, no
- *      host. Not isolated, or not Scope user: refused, with the reason.
- *
- *  R4. Pin the opener: ourselves, pidfd_open(getpid()). The session lasts
- *      exactly as long as we wait for the command. Capabilities: those of 4,
- *      plus CAP_SYS_PTRACE (setns() by pidfd checks ptrace access to the
- *      init, which is not dumpable) and CAP_SYS_CHROOT (joining a mount
- *      namespace needs it).
- *
- *  R5. Find or make user-<uid> and JOIN it: the code of 6, under the lock.
- *
- *  R6. setns(CLONE_NEWPID) for our children only, then fork. The child
- *      joins the cell's other namespaces (by the init's pidfd, the set the
- *      JOIN answer names), then its user namespace, applies the
- *      session restrictions, setgid -> setuid to the user (the groups are set
- *      before the user namespace, which denies setgroups), takes
- *      a clean environment, chdir(HOME), and execvp(CMD). We wait, LEAVE, and
- *      exit with its status (125: refused or failed before CMD ran).
+ * What nscell-open (open.c) and nscell-run-helper (run.c) share: leaving the
+ * caller's process state, the capability set, the answer and its one refusal
+ * idiom, the policy's verdict, and phase 6 / R5, finding or making the
+ * user's cell under their lock. Each program's phases are in its own top
+ * comment; nothing here decides who may call it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,11 +20,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
-#include <sys/vfs.h>
 #include <syslog.h>
 #include <unistd.h>
-#include <grp.h>
 
 #include "cellctl.h"
 #include "cleanup.h"
@@ -120,7 +32,6 @@
 #include "identity.h"
 #include "policy.h"
 
-#define REQUEST_FD 3
 
 void helper_log(int prio, const char *fmt, ...)
 {
@@ -130,27 +41,18 @@ void helper_log(int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
-static _Noreturn void refuse(const char *why)
-{
-	/* Nobody but a person runs us with a terminal on stderr; tell them. */
-	helper_log(LOG_WARNING, "event=refused uid=%u reason=\"%s\"", (unsigned)getuid(), why);
-	fprintf(stderr, "nscell-helper: %s\n"
-		"nscell-helper is started by pam_nscell(8) only; see nscell-helper(8).\n", why);
-	exit(PAM_PERM_DENIED);
-}
-
 /* Before anything privileged, and before we know who is asking: a message
  * to the person (there is nobody else to tell), syslog, and the verb's
  * failure status. */
-static _Noreturn void sanitize_fail(bool run, const char *err)
+static _Noreturn void sanitize_fail(const char *ident, bool run, const char *err)
 {
-	openlog("nscell-helper", LOG_PID, LOG_AUTHPRIV);
+	openlog(ident, LOG_PID, LOG_AUTHPRIV);
 	helper_log(LOG_ERR, "event=refused uid=%u reason=\"%s\"", (unsigned)getuid(), err);
-	fprintf(stderr, "nscell-helper: %s; refusing\n", err);
+	fprintf(stderr, "%s: %s; refusing\n", ident, err);
 	_exit(run ? HELPER_RUN_EXIT_FAILURE : PAM_SYSTEM_ERR);
 }
 
-static void sanitize(bool run)
+void helper_sanitize(const char *ident, bool run)
 {
 	struct stat st;
 	char err[256];
@@ -164,91 +66,16 @@ static void sanitize(bool run)
 				_exit(PAM_SYSTEM_ERR);
 		}
 	}
-	syscall(SYS_close_range, REQUEST_FD + 1, ~0U, 0);
+	syscall(SYS_close_range, HELPER_REQUEST_FD + 1, ~0U, 0);
 	/* Signals, rlimits, scheduling, oom_score_adj, timers...: noted for the
 	 * run verb's command, never used by us (inherit.c). Without euid 0 (the
 	 * setuid bit voided by no_new_privs or a user namespace) some of it
 	 * cannot be reset, and nothing privileged can follow: phases 2 and R2
 	 * refuse such a caller with their own message. */
 	if (helper_leave_caller_state(err, sizeof(err)) < 0 && geteuid() == 0)
-		sanitize_fail(run, err);
+		sanitize_fail(ident, run, err);
 	signal(SIGPIPE, SIG_IGN);
-	openlog("nscell-helper", LOG_PID, LOG_AUTHPRIV);
-}
-
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77 /* Linux 6.5 */
-#endif
-#define PID_FS_MAGIC 0x50494446
-
-/*
- * Whether the other end of fd 3 was made by our parent; if so, returns a
- * pidfd of the parent (the opener of phase 5: pinned here, where it was
- * proven, so a reparenting later can never hand us another process), else
- * -1. SO_PEERCRED's pid is 0 when the creator is outside our pid namespace,
- * and so is getppid() when the parent is: inside a cell the two can be
- * 0 == 0. Only a real pid counts. That pid is the creator's at socketpair()
- * time and may have been recycled since; SO_PEERPIDFD names the creator
- * itself: before Linux 6.16 it fails once the creator is gone, and with
- * pidfs (6.9) the peer's pidfd and our parent's have one inode exactly when
- * they are one process.
- */
-static int pin_parent_if_peer(const struct ucred *cred, pid_t *ret_ppid)
-{
-	_cleanup_close_ int peer = -1, parent = -1;
-	socklen_t len = sizeof(peer);
-	pid_t ppid = getppid();
-	struct statfs fs;
-	struct stat a, b;
-
-	if (cred->pid <= 0 || ppid <= 0 || cred->pid != ppid)
-		return -1;
-	parent = (int)syscall(SYS_pidfd_open, ppid, 0);
-	if (parent < 0 || getppid() != ppid)
-		return -1;
-	if (getsockopt(REQUEST_FD, SOL_SOCKET, SO_PEERPIDFD, &peer, &len) < 0) {
-		if (errno != ENOPROTOOPT)
-			return -1;
-		/* An older kernel: the pid is all there is. */
-	} else if (fstatfs(peer, &fs) == 0 && fs.f_type == PID_FS_MAGIC) {
-		if (fstat(peer, &a) < 0 || fstat(parent, &b) < 0 || a.st_dev != b.st_dev ||
-		    a.st_ino != b.st_ino)
-			return -1;
-	}
-	/* (Anonymous-inode pidfds, 6.5-6.8: the creator is alive and has our
-	 * parent's pid, so it is our parent.) */
-	*ret_ppid = ppid;
-	return TAKE_FD(parent);
-}
-
-/* Returns a pidfd of our parent, the proven caller. */
-static int authorise(int argc, char **argv, pid_t *ret_ppid)
-{
-	struct sockaddr_un peer;
-	socklen_t plen = sizeof(peer);
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
-	int type, parent = -1;
-	socklen_t tlen = sizeof(type);
-
-	if (argc != 2 || strcmp(argv[1], "open") != 0)
-		refuse("unknown or missing verb");
-	if (getsockopt(REQUEST_FD, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_SEQPACKET)
-		refuse("fd 3 is not a request socket");
-	/* socketpair() ends have no address; a socket connected to some root
-	 * daemon's listener has one, and its SO_PEERCRED would say uid 0. */
-	if (getpeername(REQUEST_FD, (struct sockaddr *)&peer, &plen) < 0 ||
-	    peer.sun_family != AF_UNIX || plen != sizeof(sa_family_t))
-		refuse("fd 3 is not a socketpair");
-	if (getsockopt(REQUEST_FD, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
-	    cred.uid != 0 || (parent = pin_parent_if_peer(&cred, ret_ppid)) < 0)
-		refuse("the caller is not a root PAM application");
-
-	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
-		helper_log(LOG_ERR, "event=error error=\"cannot become root: %m\"");
-		exit(PAM_SYSTEM_ERR);
-	}
-	return parent;
+	openlog(ident, LOG_PID, LOG_AUTHPRIV);
 }
 
 /* Keep only the capabilities that making a cell uses (those we have: a
@@ -294,7 +121,7 @@ out:
 	return rc;
 }
 
-static struct nscell_reply reply = { .magic = NSCELL_PROTO_MAGIC };
+struct nscell_reply helper_reply = { .magic = NSCELL_PROTO_MAGIC };
 
 /* Where a refusal goes: to the module over fd 3 (open), or to the person on
  * stderr (run, whose caller is the user). */
@@ -305,15 +132,15 @@ void helper_answer_to_stderr(void)
 	answer_to_stderr = true;
 }
 
-static _Noreturn void answer(int status, const int *fds, size_t n_fds)
+_Noreturn void helper_answer(int status, const int *fds, size_t n_fds)
 {
 	if (answer_to_stderr) {
 		/* Only refusals and failures come here in run. */
-		fprintf(stderr, "nscell run: %s\n", reply.message);
+		fprintf(stderr, "nscell run: %s\n", helper_reply.message);
 		exit(HELPER_RUN_EXIT_FAILURE);
 	}
-	reply.pam_status = status;
-	if (nscell_send_fds(REQUEST_FD, &reply, sizeof(reply), fds, n_fds) < 0)
+	helper_reply.pam_status = status;
+	if (nscell_send_fds(HELPER_REQUEST_FD, &helper_reply, sizeof(helper_reply), fds, n_fds) < 0)
 		helper_log(LOG_ERR, "event=error error=\"cannot answer the module: %m\"");
 	exit(status);
 }
@@ -322,38 +149,15 @@ _Noreturn void helper_fail(const struct nscell_request *req, int status, const c
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(reply.message, sizeof(reply.message), fmt, ap);
+	vsnprintf(helper_reply.message, sizeof(helper_reply.message), fmt, ap);
 	va_end(ap);
 	helper_log(LOG_ERR, "event=refused user=%s service=%s error=\"%s\"", req->user,
-		   req->service[0] ? req->service : "-", reply.message);
-	answer(status, NULL, 0);
+		   req->service[0] ? req->service : "-", helper_reply.message);
+	helper_answer(status, NULL, 0);
 }
 
-static void read_request(struct nscell_request *req)
-{
-	static char buf[NSCELL_REQUEST_MAX + 1];
-	struct timeval tv = { .tv_sec = 10 };
-	ssize_t n;
-	int rc;
 
-	setsockopt(REQUEST_FD, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	do
-		n = recv(REQUEST_FD, buf, sizeof(buf), MSG_TRUNC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 || (size_t)n > NSCELL_REQUEST_MAX) {
-		snprintf(reply.message, sizeof(reply.message), "unreadable request");
-		helper_log(LOG_ERR, "event=refused error=\"unreadable request\"");
-		answer(PAM_SYSTEM_ERR, NULL, 0);
-	}
-	rc = nscell_request_decode(buf, (size_t)n, req);
-	if (rc < 0) {
-		snprintf(reply.message, sizeof(reply.message), "malformed request");
-		helper_log(LOG_ERR, "event=refused error=\"malformed request\"");
-		answer(PAM_SYSTEM_ERR, NULL, 0);
-	}
-}
-
-static void new_session_id(char *buf, size_t size)
+void helper_new_session_id(char *buf, size_t size)
 {
 	unsigned char r[8];
 	size_t got = 0;
@@ -378,15 +182,15 @@ void helper_load_policy(const struct nscell_request *req, struct nscell_identity
 		.userns_groups = true,
 	};
 	struct nscell_verdict v;
-	char why[sizeof(reply.message)];
+	char why[sizeof(helper_reply.message)];
 	int rc = nscell_verdict_decide(id, &q, &v, why, sizeof(why));
 
 	for (size_t i = 0; i < v.diag.n_lines && i < 5; i++)
 		helper_log(LOG_ERR, "event=policy-error %s", v.diag.lines[i]);
 	if (rc == NSCELL_VERDICT_ROOT_PASSES) {
-		snprintf(reply.message, sizeof(reply.message), "%s", why);
+		snprintf(helper_reply.message, sizeof(helper_reply.message), "%s", why);
 		nscell_verdict_free(&v);
-		answer(PAM_IGNORE, NULL, 0);
+		helper_answer(PAM_IGNORE, NULL, 0);
 	}
 	if (rc < 0) {
 		int status = rc == -ENOMEM ? PAM_BUF_ERR : v.policy ? PAM_SYSTEM_ERR : PAM_SESSION_ERR;
@@ -458,7 +262,7 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 				   c.id, req->user, (unsigned)l->id->uid,
 				   req->service[0] ? req->service : "-", diff);
 			own.scope = NSCELL_SCOPE_SESSION;
-			new_session_id(c.id, sizeof(c.id));
+			helper_new_session_id(c.id, sizeof(c.id));
 			rc = -ENOENT;
 		} else if (rc == NSCELL_REGISTRY_GONE) {
 			rc = -ENOENT;
@@ -467,7 +271,7 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 			goto out;
 		}
 	} else {
-		new_session_id(c.id, sizeof(c.id));
+		helper_new_session_id(c.id, sizeof(c.id));
 	}
 
 	if (rc < 0) {
@@ -539,68 +343,3 @@ out:
 	return rc;
 }
 
-int main(int argc, char **argv)
-{
-	struct nscell_request req;
-	struct nscell_identity *id = NULL;
-	struct nscell_policy *policy = NULL;
-	struct nscell_decision decision;
-	struct helper_login l = { 0 };
-	struct helper_cell cell;
-	char err[256];
-	int rc;
-
-	sanitize(argc >= 2 && strcmp(argv[1], "run") == 0);
-	if (argc >= 2 && strcmp(argv[1], "run") == 0)
-		helper_run(argc, argv); /* run.c; does not return */
-	l.opener_pidfd = authorise(argc, argv, &l.opener_pid);
-	setsid(); /* out of the caller's session: its terminal cannot reach us */
-	/* We run in the PAM application's process group: a ^Z or ^C on su's
-	 * terminal must not stop us while we hold the user's lock, nor leave a
-	 * cell half made. SIGKILL still ends us. */
-	for (int sig = 1; sig < SIGRTMIN; sig++)
-		if (sig == SIGINT || sig == SIGQUIT || sig == SIGHUP || sig == SIGTSTP ||
-		    sig == SIGTTIN || sig == SIGTTOU || sig == SIGTERM)
-			signal(sig, SIG_IGN);
-	read_request(&req);
-	/* Out of a cgroup the caller can freeze, kill or starve, before any
-	 * privileged step, and only now that we are root in every id: on cgroup
-	 * v1 a process may move any other whose real uid is its own. */
-	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0)
-		helper_fail(&req, PAM_SESSION_ERR, "%s; login refused", err);
-
-	rc = nscell_identity_resolve_user(req.user, &nscell_nss_libc, &id);
-	if (rc < 0)
-		helper_fail(&req, rc == -ENOENT ? PAM_USER_UNKNOWN : PAM_SYSTEM_ERR,
-			    "cannot resolve user %s: %s", req.user,
-			    rc == -ENOENT ? "no such user" : strerror(-rc));
-	helper_load_policy(&req, id, &policy, &decision);
-	if (!decision.settings.isolate) {
-		snprintf(reply.message, sizeof(reply.message), "exempt");
-		answer(PAM_IGNORE, NULL, 0);
-	}
-	if (helper_shrink_caps(false) < 0)
-		helper_fail(&req, PAM_SYSTEM_ERR, "cannot limit capabilities: %s", strerror(errno));
-
-	/* Pinned in phase 2, where it was proven to be our caller. */
-	if (syscall(SYS_pidfd_send_signal, l.opener_pidfd, 0, NULL, 0) < 0)
-		helper_fail(&req, PAM_SESSION_ERR, "the calling process went away");
-	l.req = &req;
-	l.id = id;
-	l.settings = &decision.settings;
-
-	rc = helper_cell_open(&l, &cell, err, sizeof(err));
-	if (rc < 0)
-		helper_fail(&req, PAM_SESSION_ERR, "%s", err);
-
-	reply.flags = cell.created ? NSCELL_REPLY_CREATED : 0;
-	reply.namespaces = decision.settings.namespaces;
-	reply.settings = decision.settings;
-	snprintf(reply.cell_id, sizeof(reply.cell_id), "%s", cell.id);
-	snprintf(reply.message, sizeof(reply.message), "%s cell %s",
-		 cell.created ? "new" : "joined", cell.id);
-	{
-		int fds[3] = { cell.init_pidfd, cell.sock, cell.userns_fd };
-		answer(PAM_SUCCESS, fds, cell.userns_fd >= 0 ? 3 : 2);
-	}
-}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Shared between the parts of nscell-helper. */
+/* Shared between nscell-open (open.c) and nscell-run-helper (run.c). */
 #pragma once
 
 #include <sched.h>
@@ -69,6 +69,12 @@ int userns_create(const struct nscell_identity *id, int *ret_fd, char *err, size
 
 /* helper.c */
 void helper_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* nscell-open's request socket (pam_nscell's socketpair end). */
+#define HELPER_REQUEST_FD 3
+/* Phase 1 / R1: not dumpable, clearenv(), fds 0-2 open and every fd above 3
+ * closed, the caller's state left (inherit.c), syslog opened as `ident`
+ * (fixed: argv[0] is the caller's). Exits on failure. */
+void helper_sanitize(const char *ident, bool run);
 
 /* inherit.c: leave what the caller set (signals, rlimits, scheduling,
  * affinity, oom_score_adj, timers, process flags, umask, cwd), noting it
@@ -108,6 +114,12 @@ extern struct helper_caller helper_caller;
 
 /* Refusals and failures go to the person on stderr instead of the module. */
 void helper_answer_to_stderr(void);
+/* nscell-open's answer (message, cell, settings), sent by helper_answer():
+ * over fd 3 with `fds`, then exit(status). */
+extern struct nscell_reply helper_reply;
+_Noreturn void helper_answer(int status, const int *fds, size_t n_fds);
+/* A new "session-<16 hex>" cell id. */
+void helper_new_session_id(char *buf, size_t size);
 /* Log one event=refused line, answer `status` with the message, exit. */
 _Noreturn void helper_fail(const struct nscell_request *req, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -147,6 +159,3 @@ int helper_leave_caller_cgroup(char *err, size_t errlen);
 /* For the run verb's command, before exec: back into the cgroups the caller
  * had (its systemd --user unit keeps its command). 0 or -errno. */
 int helper_return_to_caller_cgroup(void);
-
-/* run.c: the run verb (phases R1-R6 in helper.c). */
-_Noreturn void helper_run(int argc, char **argv);

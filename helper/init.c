@@ -2,7 +2,7 @@
 /*
  * nscell-init: PID 1 of a cell.
  *
- * nscell-helper execs this inside the cell's fresh namespaces, after it has
+ * nscell-open (or nscell-run-helper) execs this inside the cell's fresh namespaces, after it has
  * made the mounts, with these fds (see proto.h) and nothing else:
  *   3  the cell socket, listening (RUNDIR/cells/<id>.sock, root-only dir)
  *   4  RUNDIR/cells, to unlink that socket when the cell ends
@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 
 	if (getpid() != 1 || argc < 2) {
-		static const char msg[] = "nscell-init: started by nscell-helper as PID 1 of a cell only\n";
+		static const char msg[] = "nscell-init: started by nscell-open or nscell-run-helper as PID 1 of a cell only\n";
 		(void)!write(2, msg, sizeof(msg) - 1);
 		return 1;
 	}

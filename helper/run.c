@@ -1,14 +1,61 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The run verb: `nscell run -- CMD` by an ordinary user runs CMD inside the
- * user's own cell, user-<uid>, with the restrictions of a login; for cron
- * jobs and systemd --user units, which start outside any cell. Its phases,
- * R1-R6, are written at the top of helper.c and in SECURITY.md.
+ * nscell-run-helper — the run verb, and the only setuid-root program of
+ * nscell: `nscell run -- CMD` by an ordinary user runs CMD inside the user's
+ * own cell, user-<uid>, with the restrictions of a login; for cron jobs and
+ * systemd --user units, which start outside any cell. nscell(1)'s run execs
+ * it; the shared code is in helper.c.
  *
  * The caller is the user, so nothing it hands us selects anything: the cell
  * follows from the real uid alone, the settings from the policy for that
  * user and the fixed service name "nscell-run". The command's argv is not
  * looked at while we are privileged; it is given to execvp() after the drop.
+ *
+ * Phases, in order. What the caller controls is marked [caller].
+ *
+ *  R1. Sanitize (helper.c): not dumpable, clearenv(), fds 0-2 open, every
+ *      other fd closed, fd 3 too (there is no request socket). The caller's
+ *      signals, rlimits, scheduling, timers, umask, cwd... are noted, then
+ *      left (inherit.c); the command alone gets them back, as far as the
+ *      user may set them. The signals a terminal sends whatever our uid are
+ *      ignored: ^Z must not stop us while we hold the user's lock, ^C not
+ *      end us between making and joining a cell.
+ *
+ *  R2. Authorise. [caller: argv, real uid, namespaces] argv[1] must be
+ *      "run" (any other verb is refused: open is nscell-open's, which has
+ *      no setuid bit), then "[--term T] [--lang L] -- CMD [ARG...]"; T and
+ *      L are kept only if printable and short; CMD is never looked at while
+ *      privileged: it goes to execvp() after the drop. The effective uid
+ *      must be 0 (no_new_privs or a user namespace void the setuid bit).
+ *      The caller must not be in a cell (RUNDIR there is an empty read-only
+ *      tmpfs: refused, since the registry is out of reach by design) and
+ *      must share PID 1's mount namespace (a namespace sandbox is not a way
+ *      out to the user's cell). Who: the real uid, and nothing else,
+ *      resolved through NSS. Then all ids become 0: the user can signal
+ *      neither us nor the cell's init; and out of the caller's cgroup
+ *      (cgroup.c; a systemd --user unit's is the user's to freeze or kill).
+ *      The command goes back into it.
+ *
+ *  R3. Decide (helper_load_policy: root-owned policy files only) for that
+ *      user with service "nscell-run", no tty, no host. Not isolated, or
+ *      not Scope user: refused, with the reason.
+ *
+ *  R4. Pin the opener: ourselves, pidfd_open(getpid()). The session lasts
+ *      exactly as long as we wait for the command. Capabilities: those
+ *      making a cell needs, plus CAP_SYS_PTRACE (setns() by pidfd checks
+ *      ptrace access to the init, which is not dumpable) and CAP_SYS_CHROOT
+ *      (joining a mount namespace needs it).
+ *
+ *  R5. Find or make user-<uid> and JOIN it, under the user's lock
+ *      (helper_cell_open, the code nscell-open uses).
+ *
+ *  R6. setns(CLONE_NEWPID) for our children only, then fork. The child
+ *      joins the cell's other namespaces (by the init's pidfd, the set the
+ *      JOIN answer names), then its user namespace, applies the
+ *      session restrictions, setgid -> setuid to the user (the groups are set
+ *      before the user namespace, which denies setgroups), takes
+ *      a clean environment, chdir(HOME), and execvp(CMD). We wait, LEAVE, and
+ *      exit with its status (125: refused or failed before CMD ran).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -199,7 +246,7 @@ static _Noreturn void child(const struct helper_cell *cell, const struct nscell_
 	_exit(r == ENOENT ? 127 : 126);
 }
 
-_Noreturn void helper_run(int argc, char **argv)
+int main(int argc, char **argv)
 {
 	struct run_args a = { 0 };
 	struct nscell_request req = { .verb = NSCELL_VERB_OPEN };
@@ -216,6 +263,7 @@ _Noreturn void helper_run(int argc, char **argv)
 	pid_t pid;
 
 	/* R1: no request socket in this verb; fd 3 is whatever the user left. */
+	helper_sanitize("nscell-run-helper", true);
 	close(3);
 	helper_answer_to_stderr();
 	/* The caller's terminal can signal us whatever our uid: ^Z must not
@@ -225,12 +273,14 @@ _Noreturn void helper_run(int argc, char **argv)
 		signal(terminal_signals[i], SIG_IGN);
 
 	/* R2 */
+	if (argc < 2 || strcmp(argv[1], "run") != 0)
+		run_refuse(uid, "unknown or missing verb: nscell-run-helper only runs \"nscell run\" (see nscell-run-helper(8))");
 	parse_args(argc, argv, &a);
 	if (nscell_inside_cell())
 		run_refuse(uid, "already inside a cell (%s is hidden here), so there is no other cell to run in; run the command directly",
 			   NSCELL_RUNDIR);
 	if (geteuid() != 0)
-		run_refuse(uid, "nscell-helper is not running as root (its setuid bit is ignored under no_new_privs or in a user namespace)");
+		run_refuse(uid, "nscell-run-helper is not running as root (its setuid bit is ignored under no_new_privs or in a user namespace)");
 	check_mount_ns(uid);
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		run_refuse(uid, "cannot become root: %s", strerror(errno));

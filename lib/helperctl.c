@@ -25,7 +25,7 @@ static int spawn_helper(const char *path, int sock, pid_t *ret_pid)
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	char *const argv[] = { (char *)"nscell-helper", (char *)"open", NULL };
+	char *const argv[] = { (char *)"nscell-open", (char *)"open", NULL };
 	char *const envp[] = { NULL };
 	int rc;
 

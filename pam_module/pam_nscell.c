@@ -3,7 +3,7 @@
  * pam_nscell — moves a login session into its cell.
  *
  * open_session: decide from the policy whether this login is isolated (exempt
- * logins cost a policy read and nothing else); if so, spawn nscell-helper,
+ * logins cost a policy read and nothing else); if so, spawn nscell-open,
  * which finds or makes the cell and hands back [init pidfd, session socket];
  * then setns() this process into the cell's namespaces. The pid namespace part
  * only applies to children: everything the application forks from now on
@@ -98,7 +98,7 @@ struct state {
 
 static void parse_args(pam_handle_t *pamh, int argc, const char **argv, struct options *o)
 {
-	*o = (struct options){ .conf = NULL, .helper = NSCELL_HELPER_PATH };
+	*o = (struct options){ .conf = NULL, .helper = NSCELL_OPEN_HELPER_PATH };
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "debug") == 0)
 			o->debug = true;

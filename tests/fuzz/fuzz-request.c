@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libFuzzer target: any bytes as the module->helper request, exactly as
- * nscell-helper hands them to nscell_request_decode() (the first parse of
+ * nscell-open hands them to nscell_request_decode() (the first parse of
  * caller data in the setuid helper).
  *
  * Beyond memory safety (ASan/UBSan), it checks what the helper relies on

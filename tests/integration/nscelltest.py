@@ -63,6 +63,10 @@ METHODS = ['ssh', 'ssh-tty', 'su', 'runuser', 'login', 'sudo']
 SERVICE_OF = {'ssh': 'sshd', 'ssh-tty': 'sshd', 'su': 'su-l', 'runuser': 'runuser-l',
               'login': 'login', 'sudo': 'sudo-i'}
 
+# The privileged programs, as /proc/PID/comm names them (15 bytes at most).
+HELPER_COMMS = ('nscell-open', 'nscell-run-help')
+# Their syslog idents, as a regex for syslog_event().
+HELPERS_RX = r'nscell-(?:open|run-helper)'
 BEGIN = '__NSCIT_BEGIN__'
 END = '__NSCIT_END__'
 HELD = '__NSCIT_HELD__'
@@ -634,7 +638,7 @@ class Env:
                     return
                 self.installed[f] = path
         sh(['cp', '-a', f'{stage}/usr/local/.', '/usr/local/'])
-        for f in ('pam_nscell.so', 'nscell-helper', 'nscell-init'):
+        for f in ('pam_nscell.so', 'nscell-open', 'nscell-run-helper', 'nscell-init'):
             if f not in self.installed:
                 self.installed.clear()
                 self.install_error = f'the build does not install {f}'
@@ -645,8 +649,14 @@ class Env:
         return self.installed.get('pam_nscell.so')
 
     @property
-    def helper(self):
-        return self.installed.get('nscell-helper')
+    def open_helper(self):
+        """nscell-open: the open verb, root-only, no setuid bit."""
+        return self.installed.get('nscell-open')
+
+    @property
+    def run_helper(self):
+        """nscell-run-helper: the run verb, setuid root."""
+        return self.installed.get('nscell-run-helper')
 
     def _setup_ssh(self):
         d = f'{WORK}/ssh'

@@ -18,7 +18,8 @@ from nscelltest import (HOLD, PROBE, USERS, WORK, cell_of, check_in_cell, host_p
                         policy, procs, sh, sshd_monitor, syslog_event, test)
 
 NSCELL = '/usr/local/bin/nscell'
-HELPER = '/usr/local/libexec/nscell/nscell-helper'
+OPEN_HELPER = '/usr/local/libexec/nscell/nscell-open'
+RUN_HELPER = '/usr/local/libexec/nscell/nscell-run-helper'
 USER_POLICY = policy(scope='user', matches=[('User nscit-x', 'Isolate no')])
 USER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/bin'
 
@@ -560,13 +561,13 @@ def _(t):
             v.get('groups'))
     t.eq(v.get('tmpfs'), 'tmpfs', 'run: the cell\'s private /tmp')
     t.eq(v.get('nnp'), 'NoNewPrivs:1', 'run: the restrictions the policy gives service nscell-run (NoNewPrivs yes)')
-    t.syslog(syslog_event('nscell-helper', 'cell-created', cell=f'user-{uid}', user='nscit-a',
+    t.syslog(syslog_event('nscell-run-helper', 'cell-created', cell=f'user-{uid}', user='nscit-a',
                           service='nscell-run', scope='user'), mark,
-             'syslog: nscell-helper event=cell-created service=nscell-run')
+             'syslog: nscell-run-helper event=cell-created service=nscell-run')
     t.syslog(syslog_event('nscell-init', 'session-joined', cell=f'user-{uid}', service='nscell-run'),
              mark, 'syslog: nscell-init event=session-joined service=nscell-run')
-    t.syslog(syslog_event('nscell-helper', 'run-exited', cell=f'user-{uid}', user='nscit-a', status=0),
-             mark, 'syslog: nscell-helper event=run-exited status=0')
+    t.syslog(syslog_event('nscell-run-helper', 'run-exited', cell=f'user-{uid}', user='nscit-a', status=0),
+             mark, 'syslog: nscell-run-helper event=run-exited status=0')
     t.clean('after the command, the cell it made is gone (Logout kill, no other session)')
     t.syslog(syslog_event('nscell-init', 'cell-ended', cell=f'user-{uid}', reason='logout'), mark,
              'syslog: nscell-init event=cell-ended')
@@ -629,10 +630,13 @@ def _(t):
     t.check(not env.syslog.find_all(rf'event=session-joined cell=user-{ub} .*service=nscell-run', mark),
             'syslog: no nscell-run session ever joined nscit-b\'s cell')
 
-    # The helper by hand, as nscit-a: every other way in is refused.
-    r = as_user('nscit-a', [HELPER, 'open'])
-    t.check(r.returncode == 6 and 'not a request socket' in r.stderr,
-            'nscit-a running the helper\'s open verb by hand is refused (PAM_PERM_DENIED, 6)',
+    # The helpers by hand, as nscit-a: every other way in is refused.
+    st = os.stat(OPEN_HELPER)
+    t.check(not st.st_mode & 0o6000 and st.st_uid == 0,
+            'nscell-open is root\'s and has neither a setuid nor a setgid bit', oct(st.st_mode))
+    r = as_user('nscit-a', [OPEN_HELPER, 'open'])
+    t.check(r.returncode == 6 and 'not started by root' in r.stderr,
+            'nscit-a running nscell-open by hand: it runs with nscit-a\'s ids and refuses (PAM_PERM_DENIED, 6)',
             r.stdout + r.stderr)
     # ... and with a request socket of its own on fd 3, as pam_nscell would pass one.
     fake = ('import os, socket, subprocess, sys\n'
@@ -641,22 +645,26 @@ def _(t):
             'def on3():\n'
             '    os.dup2(b.fileno(), 3)\n'
             '    os.set_inheritable(3, True)\n'
-            f'p = subprocess.run(["{HELPER}", "open"], preexec_fn=on3, close_fds=False,\n'
+            f'p = subprocess.run(["{OPEN_HELPER}", "open"], preexec_fn=on3, close_fds=False,\n'
             '                   stderr=subprocess.PIPE, text=True)\n'
             'sys.stdout.write(f"rc={p.returncode}\\n{p.stderr}")\n')
     r = as_user('nscit-a', ['python3', '-c', fake])
-    t.check('rc=6' in r.stdout and 'the caller is not a root PAM application' in r.stdout,
-            'nscit-a running the open verb with a socketpair of its own on fd 3, asking for nscit-b: refused (6)',
+    t.check('rc=6' in r.stdout and 'not started by root' in r.stdout,
+            'nscit-a running nscell-open with a socketpair of its own on fd 3, asking for nscit-b: refused (6)',
             r.stdout + r.stderr)
-    t.syslog(rf'nscell-helper\[\d+\]: event=refused uid={ua} reason="the caller is not a root PAM application"',
-             mark, 'syslog: event=refused for the open verb, with the caller\'s uid')
-    for args, what in ((['run', '--user', 'nscit-b', '--', 'id'], 'an option naming another user'),
+    t.syslog(rf'nscell-open\[\d+\]: event=refused uid={ua} reason="not started by root', mark,
+             'syslog: nscell-open event=refused, with the caller\'s uid')
+    for args, what in ((['open'], 'the open verb'),
+                       ([], 'no verb'),
+                       (['run', '--user', 'nscit-b', '--', 'id'], 'an option naming another user'),
                        (['run', 'id'], 'a command without --'),
                        (['run', '--'], 'no command')):
-        r = as_user('nscit-a', [HELPER] + args)
+        r = as_user('nscit-a', [RUN_HELPER] + args)
         t.check(r.returncode == 125 and r.stderr.startswith('nscell run: '),
-                f'helper run with {what}: refused (125)', r.stdout + r.stderr)
-    t.syslog(rf'nscell-helper\[\d+\]: event=refused verb=run uid={ua} reason="bad arguments', mark,
+                f'nscell-run-helper with {what}: refused (125)', r.stdout + r.stderr)
+    t.syslog(rf'nscell-run-helper\[\d+\]: event=refused verb=run uid={ua} reason="unknown or missing verb', mark,
+             'syslog: nscell-run-helper event=refused for a verb other than run')
+    t.syslog(rf'nscell-run-helper\[\d+\]: event=refused verb=run uid={ua} reason="bad arguments', mark,
              'syslog: event=refused verb=run for bad arguments')
     t.eq([s['service'] for s in listing(t).get(f'user-{ub}', {}).get('sessions', [])], ['sshd'],
          'nscit-b\'s cell still has its ssh session only')
@@ -673,7 +681,7 @@ def _(t):
     r = as_user('nscit-a', [NSCELL, 'run', '--', 'true'])
     t.check(r.returncode == 125 and 'Scope user' in r.stderr and 'nscit-a' in r.stderr,
             'Scope session (the default): refused with a message naming Scope user', r.stdout + r.stderr)
-    t.syslog(syslog_event('nscell-helper', 'refused', user='nscit-a', service='nscell-run'), mark,
+    t.syslog(syslog_event('nscell-run-helper', 'refused', user='nscit-a', service='nscell-run'), mark,
              'syslog: event=refused user=nscit-a service=nscell-run')
     r = as_user('nscit-x', [NSCELL, 'run', '--', 'true'])
     t.check(r.returncode == 125 and 'does not isolate' in r.stderr, 'an exempt user: refused', r.stdout + r.stderr)
@@ -697,7 +705,7 @@ def _(t):
     mark = env.syslog.mark()
     inner = (f'{NSCELL} run -- sh -c \'echo "inner_pidns=$(readlink /proc/self/ns/pid)"; '
              f'echo "inner_init=$(tr "\\0" "|" < /proc/1/cmdline)"\'; echo "run_rc=$?"\n'
-             f'{HELPER} run -- true; echo "helper_rc=$?"\n')
+             f'{RUN_HELPER} run -- true; echo "helper_rc=$?"\n')
     for scope in ('session', 'user'):
         env.set_policy(policy(scope=scope, matches=[('User nscit-x', 'Isolate no')]))
         s = env.run('ssh', 'nscit-a', PROBE + inner)
@@ -710,7 +718,7 @@ def _(t):
         t.check('nscell run: already inside a cell' in s.raw,
                 f'Scope {scope}: ... saying it is already inside a cell', s.raw)
         t.clean()
-    t.syslog(rf'nscell-helper\[\d+\]: event=refused verb=run uid={USERS["nscit-a"]} reason="already inside a cell',
+    t.syslog(rf'nscell-run-helper\[\d+\]: event=refused verb=run uid={USERS["nscit-a"]} reason="already inside a cell',
              mark, 'syslog: event=refused verb=run reason="already inside a cell ..."')
     t.eq(len(env.syslog.find_all(r'event=cell-created', mark)), 2, 'only the two logins made cells')
 

@@ -39,7 +39,7 @@ def _(t):
             '\n'.join(s.describe() for s in sessions if not s.ok))
     t.clean('all 20 logged out: no process, cell, mount or /run/nscell entry left', timeout=10)
     created = Counter(l.split('cell=')[1].split()[0] for l in env.syslog.find_all(
-        syslog_event('nscell-helper', 'cell-created'), mark))
+        syslog_event('nscell-open', 'cell-created'), mark))
     ended = Counter(l.split('cell=')[1].split()[0] for l in env.syslog.find_all(
         syslog_event('nscell-init', 'cell-ended'), mark))
     want = 3 * 4 + len(USER_SCOPE)

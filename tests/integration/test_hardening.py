@@ -436,7 +436,7 @@ def _(t):
                 f'{" ".join(argv[:2])}: runs in a cell', r.stdout + r.stderr)
         t.eq((got.get('uid_map'), got.get('suid_id')), (USER_MAP, str(UID)),
              f'{" ".join(argv[:2])}: (uid_map, euid of the setuid-root id): only the user\'s uid, no root')
-        t.syslog(syslog_event('nscell-helper', 'cell-created', user=USER, service=svc), mark,
+        t.syslog(syslog_event('nscell-open', 'cell-created', user=USER, service=svc), mark,
                  f'syslog: the cell was made for PAM service {svc}')
     os.unlink(script)
     t.clean()

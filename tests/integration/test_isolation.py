@@ -63,9 +63,9 @@ def isolation(t, method):
     t.check(len(inits) == 1 and inits[0].argv == ['nscell-init', cell or '?'],
             'outside: the cell\'s PID 1 is one nscell-init process with the cell id as its argument',
             '\n'.join(map(str, inits)))
-    t.syslog(syslog_event('nscell-helper', 'cell-created', cell=cell, user=user, uid=uid,
+    t.syslog(syslog_event('nscell-open', 'cell-created', cell=cell, user=user, uid=uid,
                           service=SERVICE_OF[method]), mark,
-             'syslog: nscell-helper event=cell-created with cell, user, uid and service')
+             'syslog: nscell-open event=cell-created with cell, user, uid and service')
     s.release()
     s.wait()
     t.check(s.ok, f'{method}: the session ends with status 0', s.describe())

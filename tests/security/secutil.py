@@ -81,7 +81,7 @@ def state(nt, extra_infra=()):
     users = sorted(f'{p.pid} uid={p.uid} {" ".join(p.argv)}' for p in test_user_procs(nt)
                    if p.pid not in infra)
     helpers = sorted(f'{p.pid} {" ".join(p.argv)}' for p in nt.procs()
-                     if p.comm == 'nscell-helper' and p.pid not in infra)
+                     if p.comm in nt.HELPER_COMMS and p.pid not in infra)
     return {'rundir': rundir_listing(), 'inits': inits, 'user processes': users,
             'helpers': helpers, 'mounts': nt.mount_points()}
 

@@ -119,7 +119,7 @@ def _(t):
 
         def started():
             inits = [p for p in su.cell_inits(nt) if p.argv[1:2] == [cell]]
-            helpers = [p for p in nt.procs() if p.comm == 'nscell-helper']
+            helpers = [p for p in nt.procs() if p.comm in nt.HELPER_COMMS]
             sleeps = [p for p in nt.procs() if p.argv == ['sleep', '60'] and p.uid == uid]
             return (inits[0], helpers[0], sleeps[0]) if inits and helpers and sleeps else None
         got = nt.poll(started, timeout=20)
@@ -264,7 +264,7 @@ def _(t):
         t.require(line.startswith(('caught', 'missed')), 'the attacker\'s freeze loop ran', line)
         # Root's: the run verb's child becomes the user and goes back into the
         # caller's cgroup just before it executes the command.
-        helpers = [p for p in nt.procs() if p.comm == 'nscell-helper' and p.uid == 0]
+        helpers = [p for p in nt.procs() if p.comm in nt.HELPER_COMMS and p.uid == 0]
         in_deleg = [p for p in helpers if (cgroup_of(p.pid) or '').startswith(deleg[len(mnt):] + '/')]
         t.check(not in_deleg, 'no root helper is in the user\'s (frozen) cgroup',
                 '\n'.join(f'{p} cgroup={cgroup_of(p.pid)}' for p in in_deleg))
@@ -327,7 +327,7 @@ def _(t):
         nt.log(f'    su in {rel}/terminal.scope: the init of {cell} is in {icg}')
         t.check(icg is not None and not (icg + '/').startswith(rel + '/'),
                 'the init made for su\'s login is not in the user\'s delegated cgroup', icg)
-        t.syslog(nt.syslog_event('nscell-helper', 'cgroup-leave', hierarchy='cgroup2'), mark,
+        t.syslog(nt.syslog_event('nscell-open', 'cgroup-leave', hierarchy='cgroup2'), mark,
                  'syslog: event=cgroup-leave, naming the hierarchy and the cgroup')
         ok, err = user_write(ATTACKER, f'{unit}/cgroup.freeze', '1')
         t.require(ok, 'the user freezes the cgroup su runs in', err)
@@ -383,7 +383,7 @@ def _(t):
         t.check('ran' not in r.stdout, 'the command did not run', r.stdout)
         t.check('cgroup' in r.stderr and 'refused' in r.stderr and own in r.stderr,
                 'the message names the cgroup and says it is refused', r.stderr)
-        t.syslog(nt.syslog_event('nscell-helper', 'refused', verb='run', uid=uid), mark,
+        t.syslog(nt.syslog_event('nscell-run-helper', 'refused', verb='run', uid=uid), mark,
                  'syslog: event=refused verb=run with the reason')
         diff = su.settle(nt, before)
         t.check(not diff, 'no cell, no /run/nscell entry, no process left', '\n'.join(diff))

@@ -150,8 +150,8 @@ def _(t):
         done = attacker.wait_held(timeout=60) or attacker.eof
         t.check(done, f'{ATTACKER}\'s own login finished while the stall is held (not left waiting)',
                 attacker.describe())
-        t.check(nt.poll(lambda: not [p for p in nt.procs() if p.comm == 'nscell-helper'], timeout=20),
-                'no nscell-helper is left running or stuck while the stall is held')
+        t.check(nt.poll(lambda: not [p for p in nt.procs() if p.comm in nt.HELPER_COMMS], timeout=20),
+                'no nscell-open is left running or stuck while the stall is held')
         stuck = [p for p in d_state_root_procs() if p.pid != probe.pid]
         t.check(not stuck, 'no root process other than the test\'s own stat is stuck in D state',
                 '\n'.join(str(p) for p in stuck))
@@ -187,17 +187,17 @@ def _(t):
         victim = env.run('ssh', VICTIM, PROBE, timeout=60)
         t.check(not victim.ok and not cell_of(victim),
                 f'ssh {VICTIM}: refused (session required): its cell could not mount /tmp', victim.describe())
-        t.syslog(r'nscell-helper\[\d+\]: event=refused user=nscit-a .*cell setup did not finish within 5 s',
+        t.syslog(r'nscell-open\[\d+\]: event=refused user=nscit-a .*cell setup did not finish within 5 s',
                  mark, 'syslog: the helper gave up at its deadline and said why (not the module\'s 15 s timeout)')
         t.check(not env.syslog.find_all(r'did not answer within', mark),
                 'the module never had to time the helper out')
-        t.check(nt.poll(lambda: not [p for p in nt.procs() if p.comm == 'nscell-helper'
+        t.check(nt.poll(lambda: not [p for p in nt.procs() if p.comm in nt.HELPER_COMMS
                                      and p.pidns == env.host_pidns], timeout=10),
                 'the helper itself is gone while the stall is held')
         # Its setup child (a clone of the helper, first process of the new
         # pid namespace) cannot die inside the kernel's wait: it must have
         # been killed, so that it goes the moment the user lets go.
-        stuck = [p for p in nt.procs() if p.comm == 'nscell-helper' and p.pidns != env.host_pidns]
+        stuck = [p for p in nt.procs() if p.comm in nt.HELPER_COMMS and p.pidns != env.host_pidns]
         t.check(all(sigkill_pending(p.pid) for p in stuck),
                 f'the stuck setup child ({len(stuck)}) has SIGKILL pending', '\n'.join(map(str, stuck)))
         t.check(nt.poll(lambda: not nt.cell_sockets(), timeout=10),
@@ -242,9 +242,9 @@ def _(t):
     t.check(second.value('pidns') not in (None, env.host_pidns, first.value('pidns')),
             'ssh: in a cell of its own, not the su session\'s',
             f'ssh {second.value("pidns")}, su {first.value("pidns")}, harness {env.host_pidns}')
-    t.syslog(syslog_event('nscell-helper', 'cell-created', user=user, service='sshd', scope='session'), mark,
+    t.syslog(syslog_event('nscell-open', 'cell-created', user=user, service='sshd', scope='session'), mark,
              'syslog: event=cell-created for the ssh session, a cell of its own (scope=session)')
-    t.syslog(syslog_event('nscell-helper', 'cell-settings-differ', cell=f'user-{USERS[user]}', user=user,
+    t.syslog(syslog_event('nscell-open', 'cell-settings-differ', cell=f'user-{USERS[user]}', user=user,
                           action='own-cell'), mark,
              'syslog: event=cell-settings-differ ... action=own-cell, naming the settings')
     line = env.syslog.wait_for(r'event=cell-settings-differ', mark, 1) or ''
@@ -280,7 +280,7 @@ def _(t):
     third = env.run('ssh', user, PROBE, timeout=60)
     t.check(not third.ok and not cell_of(third), f'a third ssh login of {user} is refused (session required)',
             third.describe())
-    t.syslog(r'nscell-helper\[\d+\]: event=refused user=nscit-e .*has 2 live cells, MaxCells is 2', mark,
+    t.syslog(r'nscell-open\[\d+\]: event=refused user=nscit-e .*has 2 live cells, MaxCells is 2', mark,
              'syslog: the refusal names the user and the count')
     other = env.run('ssh', 'nscit-a', PROBE, timeout=60)
     t.check(other.ok and cell_of(other), 'another user is not counted against it')

@@ -271,7 +271,7 @@ def _(t):
             '\n'.join(s.describe() for s, u in zip(sessions, up) if not u))
     cells = {cell_of(s) for s in sessions}
     t.eq(cells, {f'user-{USERS[user]}'}, 'every racing login is in the same cell')
-    created = env.syslog.find_all(nt.syslog_event('nscell-helper', 'cell-created', user=user), mark)
+    created = env.syslog.find_all(nt.syslog_event('nscell-open', 'cell-created', user=user), mark)
     t.eq(len(created), 1, 'syslog: exactly one event=cell-created')
     t.eq(len([p for p in su.cell_inits(nt) if p.argv[1:] == [f'user-{USERS[user]}']]), 1,
          'one nscell-init for the user')

@@ -84,7 +84,7 @@ while time.monotonic() < deadline:
         if [ln for ln in f if ln.startswith('TracerPid:')][0].split()[1] != '0':
             break
     time.sleep(0.001)
-os.execv({env.helper!r}, ['nscell-helper', 'open'])
+os.execv({env.open_helper!r}, ['nscell-open', 'open'])
 ''', 0o755)
 
 
@@ -380,7 +380,7 @@ def _(t):
     try:
         def helper_with_lock():
             for p in nt.procs():
-                if p.comm == 'nscell-helper':
+                if p.comm in nt.HELPER_COMMS:
                     with open('/proc/locks') as f:
                         if any(ln.split()[1] == 'FLOCK' and ln.split()[4] == str(p.pid) for ln in f):
                             return p

@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The setuid helper, run by hand by an unprivileged user with everything an
-# attacker controls: environment, fds 0-3, argv, rlimits, signals, ptrace,
-# another user's name, from inside a cell. Every attempt must be refused and
-# leave nothing behind: no cell, no file under /run/nscell, no process.
+# The privileged programs, run by hand by an unprivileged user with everything
+# an attacker controls: environment, fds 0-3, argv, rlimits, signals, ptrace,
+# another user's name, from inside a cell. nscell-open has no setuid bit: by
+# hand it has the caller's ids and must refuse at once; nscell-run-helper is
+# setuid root and must refuse every verb but run, and run where it must.
+# Every attempt must be refused and leave nothing behind: no cell, no file
+# under /run/nscell, no process.
 
 import os
 import shutil
@@ -20,7 +23,8 @@ ATTACKER, VICTIM = 'nscit-b', 'nscit-a'
 DAEMON_DIR = '/run/nscell-sec'
 SEQ_SOCK, STREAM_SOCK = f'{DAEMON_DIR}/root-seqpacket.sock', f'{DAEMON_DIR}/root-stream.sock'
 EVIL = '/tmp/nscit-evil'
-REFUSED = (su.PAM_SYSTEM_ERR, su.PAM_PERM_DENIED)
+# nscell-open's PAM codes, nscell-run-helper's 125.
+REFUSED = (su.PAM_SYSTEM_ERR, su.PAM_PERM_DENIED, 125)
 
 
 def request(user=ATTACKER, **fields):
@@ -110,7 +114,7 @@ def hostile_env(evil):
 def attempt(t, env, name, spec, expect=REFUSED, allow_signal=False, allow_exec_fail=False):
     """One attack: refused (or the helper killed / never run), no answer on the
     socket, nothing changed. Prints the attack and its result."""
-    full = {'user': ATTACKER, 'argv': [env.helper, 'open'], 'env': {},
+    full = {'user': ATTACKER, 'argv': [env.open_helper, 'open'], 'env': {},
             'fds': {'3': 'socketpair'}, 'request': request()}
     full.update(spec)
     before = su.state(nt)
@@ -154,6 +158,26 @@ def with_daemon(fn):
     return run
 
 
+@test('helper abuse: nscell-open has no setuid bit: by hand it has the caller\'s ids, refuses and says why')
+@with_daemon
+def _(t, d):
+    env = t.env
+    st = os.stat(env.open_helper)
+    t.eq((oct(st.st_mode & 0o7777), st.st_uid), ('0o755', 0), 'nscell-open is root\'s, mode 0755: no setuid bit')
+    rst = os.stat(env.run_helper)
+    t.eq((oct(rst.st_mode & 0o7777), rst.st_uid), ('0o4755', 0), 'nscell-run-helper is setuid root (4755)')
+    mark = env.syslog.mark()
+    for name, spec in (('a valid request for the caller over its own socketpair', {}),
+                       ('a request for another user over a root daemon\'s socket',
+                        {'fds': {'3': f'connect:seqpacket:{SEQ_SOCK}'}, 'request': request(VICTIM)})):
+        status, _ = attempt(t, env, f'nscell-open by hand: {name}', spec, expect=(su.PAM_PERM_DENIED,))
+    rc, out, rep = su.launch({'user': ATTACKER, 'argv': [env.open_helper, 'open'], 'env': {},
+                              'fds': {'3': 'socketpair'}, 'request': request()})
+    t.check('nscell-open: not started by root' in out, 'by hand, nscell-open says it was not started by root', out)
+    t.syslog(nt.syslog_event('nscell-open', 'refused', uid=USERS[ATTACKER]), mark,
+             'syslog: nscell-open event=refused with the caller\'s uid')
+
+
 @test('helper abuse: fd 3 absent, of the wrong kind, a user socketpair, a root daemon\'s socket')
 @with_daemon
 def _(t, d):
@@ -183,15 +207,23 @@ def _(t, d):
     evil = build_evil()
     t.check(True, f'evil shared object: {evil or "no compiler: a nonexistent path is used"}')
     he = hostile_env(evil)
-    for fd3 in ('socketpair', f'connect:seqpacket:{SEQ_SOCK}', 'closed'):
-        attempt(t, env, f'hostile environment, fd 3 = {fd3.split(":")[0]}', {'env': he, 'fds': {'3': fd3}})
-    attempt(t, env, 'huge environment (15,000 variables, 1.5 MB) + hostile', {'env': he, 'huge_env': 15000,
-                                                                             'fds': {'3': f'connect:seqpacket:{SEQ_SOCK}'}},
-            allow_exec_fail=True)
-    leftovers = [f for f in os.listdir(EVIL) if f.startswith(('ran-as', 'lddebug', 'asan', 'ubsan'))] \
-        if os.path.isdir(EVIL) else []
-    t.check(not leftovers, 'the helper never loaded the preloaded/audit/fake-libcap object, '
-            'never wrote LD_DEBUG_OUTPUT or sanitizer logs', str(leftovers))
+
+    def marks():
+        return [f for f in os.listdir(EVIL) if f.startswith(('ran-as', 'lddebug', 'asan', 'ubsan'))] \
+            if os.path.isdir(EVIL) else []
+    # The setuid one first: the loader is in secure mode, nothing may load.
+    attempt(t, env, 'nscell-run-helper open (setuid, a verb it refuses): hostile environment',
+            {'env': he, 'argv': [env.run_helper, 'open']})
+    attempt(t, env, 'nscell-run-helper: huge environment (15,000 variables, 1.5 MB) + hostile',
+            {'env': he, 'huge_env': 15000, 'argv': [env.run_helper, 'open']}, allow_exec_fail=True)
+    t.check(not marks(), 'nscell-run-helper never loaded the preloaded/audit/fake-libcap object, '
+            'never wrote LD_DEBUG_OUTPUT or sanitizer logs', str(marks()))
+    # nscell-open has no setuid bit: run by the user it is the user's own
+    # program, and what they preload runs as them, never as root.
+    for fd3 in ('socketpair', f'connect:seqpacket:{SEQ_SOCK}'):
+        attempt(t, env, f'nscell-open: hostile environment, fd 3 = {fd3.split(":")[0]}', {'env': he, 'fds': {'3': fd3}})
+    t.check('ran-as-root' not in marks(), 'nscell-open by the user: whatever the environment loads runs '
+            'as the user, never as root', str(marks()))
     shutil.rmtree(EVIL, ignore_errors=True)
 
 
@@ -217,19 +249,21 @@ def _(t, d):
 @with_daemon
 def _(t, d):
     env = t.env
-    h = env.helper
+    # The setuid one is where argv matters; nscell-open refuses before it.
+    h = env.run_helper
     root_fd3 = {'3': f'connect:seqpacket:{SEQ_SOCK}'}
     cases = [
-        ('argc 0 (empty argv, the pkexec CVE-2021-4034 class)', {'empty_argv': True}),
-        ('argv = [helper]', {'argv': [h]}),
-        ('argv = [helper, open, extra]', {'argv': [h, 'open', 'extra']}),
-        ('argv = [helper, OPEN]', {'argv': [h, 'OPEN']}),
-        ('argv = [helper, "open\\n"]', {'argv': [h, 'open\n']}),
-        ('argv = [helper, --help]', {'argv': [h, '--help']}),
-        ('argv[0] of 100 KiB', {'argv': ['A' * 100000, 'open']}),
-        ('argv[1] of 100 KiB', {'argv': [h, 'open' * 25000]}),
-        ('5,000 arguments', {'argv': [h] + ['open'] * 5000}),
-        ('argv with control characters and %n%s', {'argv': [h, 'open\x1b[2J%n%s%s%s']}),
+        ('argc 0 (empty argv, the pkexec CVE-2021-4034 class)', {'empty_argv': True, 'argv': [h]}),
+        ('argv = [run-helper]', {'argv': [h]}),
+        ('argv = [run-helper, open] (the verb that is nscell-open\'s)', {'argv': [h, 'open']}),
+        ('argv = [run-helper, RUN, --, id]', {'argv': [h, 'RUN', '--', '/usr/bin/id']}),
+        ('argv = [run-helper, "run\\n", --, id]', {'argv': [h, 'run\n', '--', '/usr/bin/id']}),
+        ('argv = [run-helper, --help]', {'argv': [h, '--help']}),
+        ('argv[0] of 100 KiB', {'argv': ['A' * 100000, 'run']}),
+        ('argv[1] of 100 KiB', {'argv': [h, 'run' * 33000]}),
+        ('5,000 arguments', {'argv': [h] + ['run'] * 5000}),
+        ('argv with control characters and %n%s', {'argv': [h, 'run\x1b[2J%n%s%s%s']}),
+        ('nscell-open with argv = [open, extra]', {'argv': [env.open_helper, 'open', 'extra']}),
     ]
     for name, spec in cases:
         spec = dict(spec, fds=root_fd3)
@@ -251,35 +285,38 @@ def _(t, d):
         'RLIMIT_RTPRIO': [0, 0], 'RLIMIT_STACK': [16384, 16384], 'RLIMIT_AS': [8 << 20, 8 << 20],
         'RLIMIT_DATA': [0, 0],
     }
+    # nscell-open (the caller's ids: refused at once) and the setuid nscell-run-helper.
     for name, lim in cases.items():
-        for fd3 in ('socketpair', root_fd3['3']):
-            attempt(t, env, f'{name}={lim[0]}, fd 3 = {fd3.split(":")[0]}',
-                    {'rlimits': {name: lim}, 'fds': {'3': fd3}}, allow_signal=True, allow_exec_fail=True)
-    attempt(t, env, 'every rlimit at zero at once',
+        for what, spec in (('nscell-open, fd 3 = connect', {'fds': root_fd3}),
+                           ('nscell-run-helper open', {'argv': [env.run_helper, 'open']})):
+            attempt(t, env, f'{name}={lim[0]}, {what}', dict(spec, rlimits={name: lim}),
+                    allow_signal=True, allow_exec_fail=True)
+    attempt(t, env, 'every rlimit at zero at once, nscell-run-helper',
             {'rlimits': {k: v for k, v in cases.items() if k not in ('RLIMIT_AS', 'RLIMIT_STACK', 'RLIMIT_DATA')},
-             'fds': root_fd3}, allow_signal=True, allow_exec_fail=True)
+             'argv': [env.run_helper, 'open']}, allow_signal=True, allow_exec_fail=True)
 
 
 @test('helper abuse: signals and ptrace during setup')
 @with_daemon
 def _(t, d):
     env = t.env
-    root_fd3 = f'connect:seqpacket:{SEQ_SOCK}'
-    # Stuck as root writing its refusal to a full stderr: every way in must fail.
+    rh = [env.run_helper, 'open']
+    # The setuid one, stuck as root writing its refusal to a full stderr:
+    # every way in must fail. (nscell-open by hand never runs as root.)
     status, rep = attempt(t, env, 'ptrace / /proc/PID/mem / pidfd_getfd / process_vm_readv while it runs as root',
-                          {'fds': {'2': 'full-pipe', '3': root_fd3}, 'attack': 'stop-ptrace'})
+                          {'fds': {'2': 'full-pipe'}, 'argv': rh, 'attack': 'stop-ptrace'})
     pt = rep.get('ptrace', {})
     t.eq(pt.get('reached'), 'blocked as euid 0', 'the helper was caught while running as euid 0')
     for k in ('PTRACE_ATTACH', 'PTRACE_SEIZE', 'process_vm_readv', 'pidfd_getfd'):
         t.eq(pt.get(k), 'EPERM', f'{k} of the helper: EPERM')
     for k in ('/proc/PID/mem', '/proc/PID/environ', '/proc/PID/fd/3', '/proc/PID/cwd', '/proc/PID/root'):
         t.check(pt.get(k) in ('EACCES', 'EPERM'), f'{k} of the helper: EACCES/EPERM ({pt.get(k)})')
-    attempt(t, env, 'PTRACE_TRACEME, then exec the helper (setuid is not granted to a traced exec)',
-            {'traceme': True, 'fds': {'3': 'socketpair'}}, allow_signal=True)
+    attempt(t, env, 'PTRACE_TRACEME, then exec nscell-run-helper (setuid is not granted to a traced exec)',
+            {'traceme': True, 'argv': rh}, allow_signal=True)
     for sig in ('SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGALRM', 'SIGSEGV', 'SIGXFSZ',
                 'SIGSTOP', 'SIGTSTP', 'SIGPIPE', 'SIGCHLD'):
         for usec in (0, 300, 2000):
-            attempt(t, env, f'{sig} after {usec} us', {'fds': {'3': root_fd3}, 'attack': f'signal:{sig}:{usec}'},
+            attempt(t, env, f'nscell-run-helper: {sig} after {usec} us', {'argv': rh, 'attack': f'signal:{sig}:{usec}'},
                     allow_signal=True)
 
 
@@ -346,7 +383,7 @@ print("ptrace", "OK" if r == 0 else os.strerror(ctypes.get_errno()))
 
 
 INSIDE = r'''
-h=/usr/local/libexec/nscell/nscell-helper
+h=/usr/local/libexec/nscell/nscell-open
 ls -ld /run/nscell /run/nscell/cells 2>&1 | sed 's/^/ls: /'
 $h open 3<&- >/dev/null 2>&1; echo "no_fd3=$?"
 /usr/bin/python3 -c '
@@ -402,7 +439,7 @@ env | sed 's/^/env: /'
 
 def run_verb(t, env, name, argv_tail, expect, spec=None, user=ATTACKER):
     """The run verb by hand: expect 'refused' (exit 125, nothing made) or 'ran'."""
-    full = {'user': user, 'argv': [env.helper, 'run'] + argv_tail, 'env': {}, 'fds': {}}
+    full = {'user': user, 'argv': [env.run_helper, 'run'] + argv_tail, 'env': {}, 'fds': {}}
     full.update(spec or {})
     before = su.state(nt)
     rc, out, rep = su.launch(full)
@@ -437,7 +474,7 @@ def _(t):
         st, out = run_verb(t, env, name, tail, 'refused' if name != 'an option of 100 KiB' else 'ran')
     run_verb(t, env, 'PTRACE_TRACEME (the setuid bit is void)', cmd, 'refused', {'traceme': True})
     run_verb(t, env, 'RLIMIT_NOFILE=3', cmd, 'refused', {'rlimits': {'RLIMIT_NOFILE': [3, 3]}})
-    s = env.run('ssh', ATTACKER, PROBE + f'{env.helper} run -- /usr/bin/id; echo "inside_run=$?"')
+    s = env.run('ssh', ATTACKER, PROBE + f'{env.run_helper} run -- /usr/bin/id; echo "inside_run=$?"')
     t.login_ok(s, 'run from inside a cell: the attacker logs in', require=False)
     nt.log(f'    attack: run: from inside a cell: exit {s.value("inside_run")}')
     t.eq(s.value('inside_run'), '125', 'run from inside a cell: refused (125)')
@@ -473,7 +510,7 @@ def _(t):
     for sig in ('SIGKILL', 'SIGTERM', 'SIGINT', 'SIGTSTP', 'SIGSTOP'):
         for usec in (0, 500, 3000):
             before = su.state(nt)
-            rc, out, rep = su.launch({'user': ATTACKER, 'argv': [env.helper, 'run', '--', '/bin/sleep', '0.2'],
+            rc, out, rep = su.launch({'user': ATTACKER, 'argv': [env.run_helper, 'run', '--', '/bin/sleep', '0.2'],
                                       'env': {}, 'fds': {}, 'attack': f'signal:{sig}:{usec}'})
             diff = su.settle(nt, before, timeout=5)
             nt.log(f'    attack: run: {sig} after {usec} us: exit {rep.get("status")} '
@@ -492,7 +529,7 @@ def _(t):
     mark = env.syslog.mark()
     sessions = [env.login(m, user, PROBE + HOLD) for m in ('ssh', 'su', 'ssh')]
     runs = [subprocess.Popen([sys.executable, os.path.join(os.path.dirname(su.__file__), 'secutil.py'), 'launch',
-                              __import__('json').dumps({'user': user, 'argv': [env.helper, 'run', '--', '/bin/sh', '-c',
+                              __import__('json').dumps({'user': user, 'argv': [env.run_helper, 'run', '--', '/bin/sh', '-c',
                                                        'tr "\\0" "|" </proc/1/cmdline; echo; sleep 1'],
                                                        'env': {}, 'fds': {}, 'report': f'/run/nscell-sec/run-{i}'})],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for i in range(6)]
@@ -501,7 +538,7 @@ def _(t):
     t.check(all(up), 'the racing logins came up')
     cells = {nt.cell_of(s) for s in sessions} | {o.strip().split('|')[1] if '|' in o else o.strip() for o in outs}
     t.eq(cells, {f'user-{USERS[user]}'}, 'every login and every run landed in the one user cell')
-    created = env.syslog.find_all(nt.syslog_event('nscell-helper', 'cell-created', user=user), mark)
+    created = env.syslog.find_all(nt.syslog_event(nt.HELPERS_RX, 'cell-created', user=user), mark)
     t.eq(len(created), 1, 'syslog: one event=cell-created')
     for s in sessions:
         s.release()

@@ -160,7 +160,7 @@ def _(t):
     t.check(not hung, 'every logout and EOF ended its login', '\n'.join(hung[:10]))
     t.clean('after the load: no process, cell, mount or /run/nscell entry left', timeout=20)
     created = Counter(ln.split('cell=')[1].split()[0] for ln in env.syslog.find_all(
-        nt.syslog_event('nscell-helper', 'cell-created'), mark))
+        nt.syslog_event('nscell-open', 'cell-created'), mark))
     ended = Counter(ln.split('cell=')[1].split()[0] for ln in env.syslog.find_all(
         nt.syslog_event('nscell-init', 'cell-ended'), mark))
     t.eq(set(created) - set(ended), set(), f'syslog: each of the {len(created)} cells created has ended')

@@ -308,9 +308,9 @@ timed "install" $(($(date +%s) - t))
 check "installing leaves common-session and common-auth as they were (Default: no)" \
 	test "$(as_root md5sum /etc/pam.d/common-session /etc/pam.d/common-auth)" = "$stack_before
 $auth_before"
-check "the helper is setuid root, /run/nscell is 0700 root" \
-	test "$(as_root "stat -c '%a %U %A' /usr/libexec/nscell/nscell-helper /run/nscell" | tr '\n' ' ')" \
-	= "4755 root -rwsr-xr-x 700 root drwx------ "
+check "nscell-open is root's without a setuid bit, nscell-run-helper setuid root, /run/nscell 0700 root" \
+	test "$(as_root "stat -c '%a %U %A' /usr/libexec/nscell/nscell-open /usr/libexec/nscell/nscell-run-helper /run/nscell" | tr '\n' ' ')" \
+	= "755 root -rwxr-xr-x 4755 root -rwsr-xr-x 700 root drwx------ "
 check "a login after install is still on the host (pid ns $host_pidns)" \
 	test "$(as_user readlink /proc/self/ns/pid)" = "$host_pidns"
 
