@@ -370,6 +370,13 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	if (rootfd >= 0)
 		close(rootfd);
 
+	if (s->private_devices) {
+		const char *what = "";
+		int rc = devices_private(s->namespaces, &what);
+		if (rc < 0)
+			child_fail(errfd, -rc, "PrivateDevices: %s", what);
+	}
+
 	if (hide_user_manager_socket(l->id->uid, l->id->gid) < 0)
 		child_fail(errfd, EPERM, "switch back to root's file identity after %s",
 			   "looking for the user manager's socket");
