@@ -117,14 +117,16 @@ static int copy_node(int host, int dev, const char *name)
 	}
 	if (!S_ISCHR(st.st_mode))
 		return 0;
-	/* The helper's umask is 077: the mode is set after. */
-	if (mknodat(dev, name, S_IFCHR | 0600, st.st_rdev) < 0 ||
-	    fchownat(dev, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    fchmodat(dev, name, st.st_mode & 0777, 0) < 0)
+	/* Under umask 0 (devices_private): the mode is the host's at once. */
+	if (mknodat(dev, name, S_IFCHR | (st.st_mode & 0777), st.st_rdev) < 0)
+		return -errno;
+	if ((st.st_uid != 0 || st.st_gid != 0) &&
+	    fchownat(dev, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;
 }
 
+/* The mountpoint's own mode does not matter: the mount covers it. */
 static int attach(int tree, int dev, const char *name, bool dir)
 {
 	if (dir ? mkdirat(dev, name, 0755) < 0 : mknodat(dev, name, S_IFREG | 0644, 0) < 0)
@@ -184,9 +186,17 @@ int devices_private(unsigned namespaces, const char **ret_what)
 	STEP("mount a tmpfs for /dev",
 	     dev = new_fs("tmpfs", tmpfs_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC));
 	*ret_what = "make the device nodes";
-	for (size_t i = 0; i < NSCELL_ELEMENTSOF(nodes); i++)
-		if ((rc = copy_node(host, dev, nodes[i])) < 0)
+	{
+		/* The helper's umask (077) would take the nodes' modes: one
+		 * syscall here instead of a chmod per node. */
+		mode_t old = umask(0);
+		rc = 0;
+		for (size_t i = 0; i < NSCELL_ELEMENTSOF(nodes) && rc >= 0; i++)
+			rc = copy_node(host, dev, nodes[i]);
+		umask(old);
+		if (rc < 0)
 			return rc;
+	}
 	for (size_t i = 0; i < NSCELL_ELEMENTSOF(links); i++)
 		if (symlinkat(links[i].target, dev, links[i].name) < 0)
 			return -errno;
