@@ -34,6 +34,7 @@ fi
 n=$(script -qc tty /dev/null </dev/null 2>&1)
 echo "script_rc=$?"
 echo "script_tty=$(printf '%s' "$n" | tr -d '\r\n')"
+for p in /proc/[0-9]*/root/dev/nscit-sda; do [ -e "$p" ] && echo "via_proc=$p"; done
 if umount /dev 2>/dev/null; then echo "umount=done"; else echo "umount=refused"; fi
 echo "userns_umount=$(unshare -Urm sh -c 'umount -l /dev 2>/dev/null; if [ -e /dev/nscit-sda ]; then echo uncovered; else echo covered; fi' 2>&1)"
 '''
@@ -130,6 +131,7 @@ def private_devices(t, shape):
         t.eq(s.value('script_rc'), '0', f'{m}: script(1) opens a new pty')
         t.check((s.value('script_tty') or '').startswith('/dev/pts/'),
                 f'{m}: script\'s new pty is named /dev/pts/N', s.describe())
+        t.eq(s.value('via_proc'), None, f'{m}: nor is it reachable through /proc/PID/root of a process in the cell')
         t.eq(s.value('umount'), 'refused', f'{m}: the user cannot umount /dev')
         t.eq(s.value('userns_umount'), 'covered', f'{m}: nor in a user and mount namespace of their own')
         if m == 'ssh':
