@@ -5,9 +5,10 @@
  *
  * Everything the child does happens before any user process exists in the
  * cell, and every path it touches is either fixed (/proc, /tmp, /var/tmp,
- * /dev/shm, /dev with PrivateDevices (devices.c), RUNDIR) or under PersistentRoot, which must be root-owned and
- * unwritable by others along its whole length, checked component by component
- * with O_NOFOLLOW, so no user can race a symlink or a FIFO into it. The one
+ * /dev/shm, /dev with PrivateDevices (devices.c), RUNDIR) or under
+ * PersistentRoot, which must be root-owned and unwritable by others along its
+ * whole length, checked component by component with O_NOFOLLOW, so no user
+ * can race a symlink or a FIFO into it. The one
  * exception, the user's runtime directory, is looked into from the dcache
  * only (RESOLVE_CACHED): no lookup there can wait on a lock or a file system
  * the user controls.
