@@ -5,9 +5,10 @@
  *
  * Everything the child does happens before any user process exists in the
  * cell, and every path it touches is either fixed (/proc, /tmp, /var/tmp,
- * /dev/shm, RUNDIR) or under PersistentRoot, which must be root-owned and
- * unwritable by others along its whole length, checked component by component
- * with O_NOFOLLOW, so no user can race a symlink or a FIFO into it. The one
+ * /dev/shm, /dev with PrivateDevices (devices.c), RUNDIR) or under
+ * PersistentRoot, which must be root-owned and unwritable by others along its
+ * whole length, checked component by component with O_NOFOLLOW, so no user
+ * can race a symlink or a FIFO into it. The one
  * exception, the user's runtime directory, is looked into from the dcache
  * only (RESOLVE_CACHED): no lookup there can wait on a lock or a file system
  * the user controls.
@@ -356,6 +357,13 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	}
 	if (rootfd >= 0)
 		close(rootfd);
+
+	if (s->private_devices) {
+		const char *what = "";
+		int rc = devices_private(s->namespaces, &what);
+		if (rc < 0)
+			child_fail(errfd, -rc, "PrivateDevices: %s", what);
+	}
 
 	if (hide_user_manager_socket(l->id->uid, l->id->gid) < 0)
 		child_fail(errfd, EPERM, "switch back to root's file identity after %s",

@@ -92,6 +92,7 @@ int helper_shrink_caps(bool run)
 		CAP_NET_ADMIN, /* loopback up in a new net namespace */
 		CAP_CHOWN,     /* persistent directories */
 		CAP_FOWNER,    /* chmod of persistent directories */
+		CAP_MKNOD,     /* PrivateDevices: the cell's /dev nodes (devices.c) */
 		CAP_KILL,      /* stop a half-made cell */
 		CAP_SETPCAP,   /* shrink the init's bounding set */
 		CAP_SETUID,    /* write a user namespace's uid_map */

@@ -65,6 +65,9 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 		int listenfd, pid_t *ret_init_pid, char *err, size_t errlen);
 
 /* userns.c: the sessions' user namespace (only the user's ids mapped). */
+/* devices.c: PrivateDevices. On failure, *ret_what says which step failed. */
+int devices_private(unsigned namespaces, const char **ret_what);
+
 int userns_create(const struct nscell_identity *id, int *ret_fd, char *err, size_t errlen);
 
 /* helper.c */

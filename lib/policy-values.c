@@ -93,6 +93,14 @@ static int parse_no_new_privs(struct nscell_parser *p, const struct nscell_keywo
 	return r;
 }
 
+static int parse_private_devices(struct nscell_parser *p, const struct nscell_keyword *kw,
+				 const struct nscell_token *values, size_t n, struct nscell_settings *s)
+{
+	int v = 0, r = parse_enum(p, kw, values, n, yes_no, &v);
+	s->private_devices = v;
+	return r;
+}
+
 static int parse_scope(struct nscell_parser *p, const struct nscell_keyword *kw,
 		       const struct nscell_token *values, size_t n, struct nscell_settings *s)
 {
@@ -643,6 +651,7 @@ static const struct nscell_keyword keywords[] = {
 	{ "RestrictNamespaces", NSCELL_KEY_RESTRICT_NAMESPACES, "none, all or " NAMESPACE_NAMES, parse_restrict_namespaces },
 	{ "UserNamespaceFallback", NSCELL_KEY_USERNS_FALLBACK, "deny or no-new-privs", parse_userns_fallback },
 	{ "MaxCells", NSCELL_KEY_MAX_CELLS, "a number of cells from 1 to 1024", parse_max_cells },
+	{ "PrivateDevices", NSCELL_KEY_PRIVATE_DEVICES, "yes or no", parse_private_devices },
 };
 
 const struct nscell_keyword *nscell_keyword_lookup(const char *name, size_t len)

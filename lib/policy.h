@@ -81,6 +81,7 @@ enum nscell_key {
 	NSCELL_KEY_RESTRICT_NAMESPACES,
 	NSCELL_KEY_USERNS_FALLBACK,
 	NSCELL_KEY_MAX_CELLS,
+	NSCELL_KEY_PRIVATE_DEVICES,
 	_NSCELL_KEY_MAX,
 };
 const char *nscell_key_name(enum nscell_key k);

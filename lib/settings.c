@@ -75,6 +75,7 @@ static const char *const key_names[_NSCELL_KEY_MAX] = {
 	[NSCELL_KEY_RESTRICT_NAMESPACES] = "RestrictNamespaces",
 	[NSCELL_KEY_USERNS_FALLBACK] = "UserNamespaceFallback",
 	[NSCELL_KEY_MAX_CELLS] = "MaxCells",
+	[NSCELL_KEY_PRIVATE_DEVICES] = "PrivateDevices",
 };
 
 const char *nscell_key_name(enum nscell_key k)
@@ -217,6 +218,9 @@ void nscell_settings_copy_key(struct nscell_settings *dst, const struct nscell_s
 	case NSCELL_KEY_MAX_CELLS:
 		dst->max_cells = src->max_cells;
 		break;
+	case NSCELL_KEY_PRIVATE_DEVICES:
+		dst->private_devices = src->private_devices;
+		break;
 	case _NSCELL_KEY_MAX:
 		break;
 	}
@@ -239,6 +243,7 @@ enum nscell_key_level nscell_key_level(enum nscell_key k)
 		[NSCELL_KEY_LOGOUT] = NSCELL_LEVEL_CELL,
 		[NSCELL_KEY_DRAIN_LIMIT] = NSCELL_LEVEL_CELL,
 		[NSCELL_KEY_PROPAGATION] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_PRIVATE_DEVICES] = NSCELL_LEVEL_CELL,
 		[NSCELL_KEY_NO_NEW_PRIVS] = NSCELL_LEVEL_SESSION,
 		[NSCELL_KEY_DROP_CAPABILITIES] = NSCELL_LEVEL_SESSION,
 		[NSCELL_KEY_RESTRICT_NAMESPACES] = NSCELL_LEVEL_SESSION,
@@ -499,6 +504,9 @@ int nscell_settings_format_key(const struct nscell_settings *s, enum nscell_key 
 		strbuf_append(&b, num);
 		break;
 	}
+	case NSCELL_KEY_PRIVATE_DEVICES:
+		strbuf_append(&b, s->private_devices ? "yes" : "no");
+		break;
 	default:
 		return -EINVAL;
 	}

@@ -93,6 +93,7 @@ struct nscell_settings {
 	unsigned restrict_namespaces;     /* NSCELL_NS_* the cell may not create */
 	enum nscell_userns_fallback userns_fallback;
 	unsigned max_cells;               /* live cells one user may have at once */
+	bool private_devices;             /* a /dev of pseudo-devices and terminals (helper/devices.c) */
 };
 
 /* MaxCells: the default bounds what one user's logins (and drained cells,

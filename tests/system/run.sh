@@ -394,6 +394,17 @@ check "with 'Namespaces pid mount ipc user', an ssh login gets its own user name
 	test -n "$user_userns" -a "$user_userns" != "$host_userns"
 as_root rm -f /etc/security/nscell.conf.d/50-system-test.conf
 
+# PrivateDevices on a real host: /dev/ptmx a node beside a devpts with
+# ptmxmode=000, /dev/log a link into the journal, /dev/mqueue and
+# /dev/hugepages mounts, sshd's pty allocated with the cell's /dev.
+as_root 'printf "PrivateDevices yes\n" >/etc/security/nscell.conf.d/50-system-test.conf'
+devs=$(as_user 'ls -A /dev | tr "\n" " "')
+check "with PrivateDevices yes, the cell's /dev holds only the pseudo-devices, ptmx, pts, shm, mqueue, log and the fd links ($devs)" \
+	test "$devs" = "fd full log mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero "
+check "with PrivateDevices yes, ssh -tt: the terminal opens by its /dev/pts/N name and by /dev/tty, script(1) opens a new pty" \
+	vm_ssh alice -tt 't=$(tty) && echo x >"$t" && echo x >/dev/tty && test -c /dev/ptmx && script -qec true /dev/null'
+as_root rm -f /etc/security/nscell.conf.d/50-system-test.conf
+
 # nscell run from a systemd --user unit: the unit's cgroup is delegated to
 # alice (she could freeze or kill what runs in it), so the helper must put
 # itself and the cell's init into a scope of user-1000.slice of its own.

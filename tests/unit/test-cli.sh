@@ -172,6 +172,7 @@ Effective settings
   RestrictNamespaces    none                        built-in default
   UserNamespaceFallback deny                        built-in default
   MaxCells              16                          built-in default
+  PrivateDevices        no                          built-in default
 EOF
 if ! diff -u "$work/want" "$work/out" >&2; then
 	fail "explain carla: output differs"

@@ -253,7 +253,8 @@ static void test_every_key_in_a_block(void **state)
 					   "  DropCapabilities all\n"
 					   "  RestrictNamespaces user\n"
 					   "  UserNamespaceFallback no-new-privs\n"
-					   "  MaxCells 3\n");
+					   "  MaxCells 3\n"
+					   "  PrivateDevices yes\n");
 	struct nscell_decision d;
 	struct test_login t;
 
@@ -267,6 +268,7 @@ static void test_every_key_in_a_block(void **state)
 	assert_int_equal(d.settings.drain_limit_sec, 3600);
 	assert_int_equal(d.settings.userns_fallback, NSCELL_USERNS_FALLBACK_NO_NEW_PRIVS);
 	assert_int_equal(d.settings.max_cells, 3);
+	assert_true(d.settings.private_devices);
 	nscell_policy_free(p);
 }
 
