@@ -374,6 +374,14 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 		child_fail(errfd, EPERM, "switch back to root's file identity after %s",
 			   "looking for the user manager's socket");
 
+	/* The view (view.c): its staging tmpfs goes on RUNDIR, covered next. */
+	{
+		char why[sizeof(((struct setup_error *)0)->what)];
+		int rc = view_setup(l, why, sizeof(why));
+		if (rc < 0)
+			child_fail(errfd, -rc, "%s", why);
+	}
+
 	/* Runtime state stays out of reach from inside: an empty, read-only
 	 * tmpfs over RUNDIR (the init keeps what it needs as open fds). */
 	if (mount("nscell", NSCELL_RUNDIR, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
