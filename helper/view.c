@@ -79,14 +79,13 @@ static int as_root(void)
 	return setfsuid((uid_t)-1) == 0 && setfsgid((gid_t)-1) == 0 ? 0 : -EPERM;
 }
 
+/* What a walk's errno means here; the caller appends strerror(). */
 static const char *walk_error(int err)
 {
 	switch (err) {
-	case ELOOP: return "a symlink on the way (not followed)";
-	case EXDEV: return "a mount point below a user's directory (not crossed)";
-	case ENOENT: return "it does not exist";
-	case EACCES: return "not reachable";
-	default: return strerror(err);
+	case ELOOP: return " (a symlink on the way: not followed)";
+	case EXDEV: return " (a mount point below a user's directory: not crossed)";
+	default: return "";
 	}
 }
 
@@ -138,6 +137,11 @@ static int view_open(const char *path, uid_t uid, gid_t gid)
 			return -err;
 		close(fd);
 		fd = nfd;
+		/* O_PATH | O_NOFOLLOW opens a last-component symlink itself. */
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		if (S_ISLNK(st.st_mode))
+			return -ELOOP;
 	}
 	return TAKE_FD(fd);
 }
@@ -185,7 +189,7 @@ struct view {
 
 static int fail(struct view *v, const struct nscell_view_op *op, const char *what, const char *path, int err)
 {
-	snprintf(v->err, v->errlen, "view: %s %s%s%s: %s", nscell_key_name(op->key), what, what[0] ? " " : "",
+	snprintf(v->err, v->errlen, "view: %s %s%s%s%s", nscell_key_name(op->key), what, what[0] ? " " : "",
 		 path, walk_error(err));
 	return -err;
 }
@@ -208,13 +212,21 @@ static int take_originals(struct view *v)
 		if (fd < 0)
 			return fail(v, op, op->kind == NSCELL_VIEW_OP_BIND ? "source" : "", op->src, -fd);
 		if (kind_of(fd, &kind) < 0)
-			return fail(v, op, "source (not a directory or regular file)", op->src, EINVAL);
+			return fail(v, op, "source, not a directory or regular file,", op->src, EINVAL);
 		if (op->kind == NSCELL_VIEW_OP_OWN && kind != S_IFDIR)
 			return fail(v, op, "", op->src, ENOTDIR);
 		v->originals[i] = clone_tree(fd, "");
 		if (v->originals[i] < 0)
 			return fail(v, op, "clone", op->src, errno);
 	}
+	return 0;
+}
+
+/* mkdirat() with the mode as given: the helper's umask is not the view's. */
+static int make_dir(int dirfd, const char *name, mode_t mode)
+{
+	if (mkdirat(dirfd, name, mode) < 0 || fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
 	return 0;
 }
 
@@ -235,7 +247,7 @@ static int make_staging(struct view *v)
 	mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	if (mnt < 0)
 		return fail(v, first, "staging", "tmpfs", errno);
-	if (mkdirat(mnt, INACCESSIBLE_DIR, 0) < 0 || mkdirat(mnt, EMPTY_DIR, 0755) < 0)
+	if (make_dir(mnt, INACCESSIBLE_DIR, 0) < 0 || make_dir(mnt, EMPTY_DIR, 0755) < 0)
 		return fail(v, first, "staging", "tmpfs", errno);
 	{
 		int f = openat(mnt, INACCESSIBLE_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
@@ -250,10 +262,10 @@ static int make_staging(struct view *v)
 		if (op->kind != NSCELL_VIEW_OP_OWN)
 			continue;
 		snprintf(name, sizeof(name), "own-%zu", i);
-		if (mkdirat(mnt, name, 0755) < 0)
+		if (make_dir(mnt, name, 0755) < 0)
 			return fail(v, op, "staging", name, errno);
 		dir = openat(mnt, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (dir < 0 || (op->keep && mkdirat(dir, op->keep, 0755) < 0))
+		if (dir < 0 || (op->keep && make_dir(dir, op->keep, 0755) < 0))
 			return fail(v, op, "staging", name, errno);
 	}
 	/* RUNDIR is root's and fixed; the child covers it right after. */
@@ -299,7 +311,7 @@ static int apply(struct view *v, size_t i)
 	if (target < 0)
 		return fail(v, op, op->kind == NSCELL_VIEW_OP_BIND ? "target" : "", op->dst, -target);
 	if (kind_of(target, &kind) < 0)
-		return fail(v, op, "(not a directory or regular file)", op->dst, EINVAL);
+		return fail(v, op, "target, not a directory or regular file,", op->dst, EINVAL);
 
 	switch (op->kind) {
 	case NSCELL_VIEW_OP_READ_ONLY:
@@ -311,7 +323,7 @@ static int apply(struct view *v, size_t i)
 	case NSCELL_VIEW_OP_BIND: {
 		mode_t src_kind = 0;
 		if (kind_of(v->originals[i], &src_kind) < 0 || src_kind != kind)
-			return fail(v, op, "target (not the same kind of file as its source)", op->dst, EINVAL);
+			return fail(v, op, "target, not the same kind of file as its source,", op->dst, EINVAL);
 		if (op->read_only && make_read_only(v->originals[i], "") < 0)
 			return fail(v, op, "", op->src, errno);
 		if (attach(v->originals[i], target) < 0)
