@@ -289,3 +289,37 @@ def _(t):
             'a target inside a hidden tree is reported', out)
     os.unlink(path)
     os.unlink(path2)
+
+
+@test('view: a mount the harness makes later below the own home comes in (slave); one below another home never appears')
+def _(t):
+    env = t.env
+    late = {u: f'/home/{u}/nscit-late' for u in (A, B)}
+    env.set_policy(policy(extra='ProtectHome own\nProtectSystem strict\n', matches=[('User nscit-x', 'Isolate no')]))
+    s = env.login('ssh', A, PROBE + 'echo __NSCIT_HELD__; read _nscit_line\n'
+                  f'echo "late=$(cat {late[A]}/flag 2>/dev/null || echo none)"\n'
+                  f'echo "home_ls=$(ls -A /home | tr \'\\n\' \' \')"\n'
+                  f'echo "other=$(ls {late[B]} 2>&1 | grep -o \'No such file or directory\')"\n')
+    mounted = []
+    try:
+        t.require(s.wait_held(), f'{A} logs in and holds', s.describe())
+        for u, d in late.items():
+            os.makedirs(d, exist_ok=True)
+            sh(['mount', '-t', 'tmpfs', 'nscit-late', d])
+            mounted.append(d)
+            write(f'{d}/flag', f'late-{u}\n')
+        s.release()
+        s.wait()
+    finally:
+        for d in mounted:
+            sh(['umount', d], check=False)
+        for d in late.values():
+            if os.path.isdir(d):
+                os.rmdir(d)
+    if env.shared:
+        t.eq(s.value('late'), f'late-{A}', 'with / shared: the mount below the own home is visible in the cell')
+    else:
+        t.eq(s.value('late'), 'none', 'with / private: the mount below the own home stays out, like every host mount')
+    t.eq(s.value('home_ls'), A, 'ls /home still lists the own home only')
+    t.eq(s.value('other'), 'No such file or directory', 'the mount below the other home does not appear')
+    t.clean()
