@@ -35,6 +35,8 @@ HOOK_CONFIGS = [
     ('join', 'nscell, join the user\'s live cell', 'nscell', B.JOIN_USER, [], None),
     ('full', 'nscell, new cell with the shipped defaults (+ipc, /var/tmp, /dev/shm)', 'nscell',
      B.FULL_USER, ['-w'], None),
+    ('view', 'nscell, new cell with a view (ProtectHome own, ProtectSystem full)', 'nscell',
+     B.VIEW_USER, ['-w'], None),
     ('debug', 'nscell, new cell, `debug` option on', 'nscell-debug', B.NEW_USER, ['-w'], None),
     ('pamns', 'pam_namespace, tmpfs on /tmp (runs namespace.init)', 'pamns', B.PAMNS_USER, [], 'tmpfs'),
     ('pamns-noinit', 'pam_namespace, tmpfs:noinit on /tmp', 'pamns', B.PAMNS_USER, [], 'tmpfs:noinit'),
@@ -98,6 +100,10 @@ def _(t):
            m_new <= 1000, 'measured in-process around pam_open_session (C harness), fresh process per login')
     B.target('open_session, join of an existing per-user cell', '≤ 0.3 ms median', B.fmt_us(m_join),
            m_join <= 300, 'same harness; the cell is held by another session')
+    m_view = B.FIGS['hooks.view.open']['median']
+    B.target('open_session, what a view adds to a new cell (ProtectHome own + ProtectSystem full)',
+             '≤ 0.15 ms median', f'{B.fmt_us(m_view - m_new)} ({B.fmt_us(m_view)} against {B.fmt_us(m_new)})',
+             m_view - m_new <= 150, 'same harness and run, configurations interleaved; difference of medians')
     m_base = B.FIGS['hooks.base.open']['median']
     B.target('open_session, exempt user', '≤ 0.05 ms median',
              f'{B.fmt_us(m_ex)}; pam_nscell\'s part (above pam_permit) {B.fmt_us(m_ex - m_base)}',

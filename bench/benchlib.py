@@ -54,6 +54,7 @@ POLICY_PATH = '/etc/security/nscell.conf'
 NEW_USER = 'nscit-a'      # Scope session: a new cell per login
 JOIN_USER = 'nscit-b'     # Scope user: joins the user's cell, which a holder keeps alive
 FULL_USER = 'nscit-c'     # the shipped defaults: pid+mnt+ipc, tmpfs /tmp, /var/tmp, /dev/shm
+VIEW_USER = 'nscit-d'     # NEW_USER's cell plus the view: ProtectHome own, ProtectSystem full
 PAMNS_USER = 'nscit-e'    # pam_namespace's login (nscell not in that stack)
 EXEMPT_USER = 'nscit-x'   # Isolate no
 
@@ -84,6 +85,10 @@ Match User {FULL_USER}
     Namespaces pid mount ipc
     VarTmp tmpfs mode=1777
     DevShm tmpfs mode=1777
+
+Match User {VIEW_USER}
+    ProtectHome own
+    ProtectSystem full
 
 Match User {EXEMPT_USER}
     Isolate no
