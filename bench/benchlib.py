@@ -23,12 +23,12 @@ from nscelltest import WORK, poll, procs, sh, write
 # Set by configure(): run-in-ns hands the tests a clean environment, so the
 # options come from NSCELL_BENCH_* when present, else from the file bench/run
 # leaves in the build directory.
-BUILD = OUT = PAM_BIN = NS_BIN = POLICY_BIN = ''
+BUILD = OUT = PAM_BIN = NS_BIN = POLICY_BIN = VIEW_BIN = ''
 QUICK = False
 
 
 def configure(env):
-    global BUILD, OUT, QUICK, PAM_BIN, NS_BIN, POLICY_BIN
+    global BUILD, OUT, QUICK, PAM_BIN, NS_BIN, POLICY_BIN, VIEW_BIN
     BUILD = env.build_dir
     opts = {}
     try:
@@ -42,6 +42,7 @@ def configure(env):
     PAM_BIN = f'{BUILD}/bench/nscell-bench-pam'
     NS_BIN = f'{BUILD}/bench/nscell-bench-ns'
     POLICY_BIN = f'{BUILD}/bench/nscell-bench-policy'
+    VIEW_BIN = f'{BUILD}/bench/nscell-bench-view'
 
 
 BENCH = '/run/nscell-bench'        # under the harness's private /run

@@ -89,21 +89,34 @@ static const char *walk_error(int err)
 	}
 }
 
+struct view {
+	const struct helper_login *l;
+	struct nscell_view_plan plan;
+	int root;       /* "/", where every walk starts (it crosses the mounts made meanwhile) */
+	struct stat root_st;
+	int *originals; /* per op: V2's clone, or -1 */
+	mode_t *kinds;  /* ... and its file type */
+	bool *skip;     /* per op: optional and missing */
+	int staging;    /* V3's tmpfs, attached on RUNDIR */
+	char *err;
+	size_t errlen;
+};
+
 /*
  * view_open - an O_PATH fd of an absolute, plain path (lib/view.c checked
- * the form), walked as described at the top. Returns the fd or -errno
- * (-EPERM also when the file identity cannot be root's again: the caller
- * must stop).
+ * the form), walked as described at the top, and its file type in
+ * *ret_kind. Returns the fd or -errno (-EPERM also when the file identity
+ * cannot be root's again: the caller must stop).
  */
-static int view_open(const char *path, uid_t uid, gid_t gid)
+static int view_open(const struct view *v, const char *path, mode_t *ret_kind)
 {
-	_cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	const struct nscell_identity *id = v->l->id;
 	_cleanup_free_ char *copy = strdup(path);
+	int fd = v->root, err = 0;
 	bool users = false;
 	char *save = NULL;
+	struct stat st = v->root_st;
 
-	if (fd < 0)
-		return -errno;
 	if (!copy)
 		return -ENOMEM;
 	for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
@@ -111,18 +124,17 @@ static int view_open(const char *path, uid_t uid, gid_t gid)
 			.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
 			.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
 		};
-		struct stat st;
-		int nfd, err = 0;
+		int nfd;
 
-		if (fstat(fd, &st) < 0)
-			return -errno;
+		/* st is the directory this step looks into. */
 		if (!users && (st.st_uid != 0 || (st.st_mode & 0022)))
 			users = true;
 		if (users) {
 			how.resolve |= RESOLVE_NO_XDEV;
-			if (as_user(uid, gid) < 0) {
+			if (as_user(id->uid, id->gid) < 0) {
 				(void)as_root();
-				return -EPERM;
+				err = EPERM;
+				goto fail;
 			}
 		}
 		nfd = (int)syscall(SYS_openat2, fd, comp, &how, sizeof(how));
@@ -131,31 +143,38 @@ static int view_open(const char *path, uid_t uid, gid_t gid)
 		if (users && as_root() < 0) {
 			if (nfd >= 0)
 				close(nfd);
-			return -EPERM;
+			err = EPERM;
+			goto fail;
 		}
 		if (nfd < 0)
-			return -err;
-		close(fd);
+			goto fail;
+		if (fd != v->root)
+			close(fd);
 		fd = nfd;
+		if (fstat(fd, &st) < 0) {
+			err = errno;
+			goto fail;
+		}
 		/* O_PATH | O_NOFOLLOW opens a last-component symlink itself. */
-		if (fstat(fd, &st) < 0)
-			return -errno;
-		if (S_ISLNK(st.st_mode))
-			return -ELOOP;
+		if (S_ISLNK(st.st_mode)) {
+			err = ELOOP;
+			goto fail;
+		}
 	}
-	return TAKE_FD(fd);
+	if (fd == v->root && (fd = fcntl(v->root, F_DUPFD_CLOEXEC, 3)) < 0)
+		return -errno;
+	*ret_kind = st.st_mode & S_IFMT;
+	return fd;
+fail:
+	if (fd != v->root)
+		close(fd);
+	return -err;
 }
 
-static int kind_of(int fd, mode_t *ret)
+/* The two kinds of file a view mounts on and from. */
+static bool kind_ok(mode_t kind)
 {
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-		return -EINVAL;
-	*ret = st.st_mode & S_IFMT;
-	return 0;
+	return kind == S_IFDIR || kind == S_IFREG;
 }
 
 static int clone_tree(int fd, const char *sub)
@@ -177,16 +196,6 @@ static int attach(int tree, int target)
 	return (int)syscall(SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
 
-struct view {
-	const struct helper_login *l;
-	struct nscell_view_plan plan;
-	int *originals; /* per op: V2's clone, or -1 */
-	bool *skip;     /* per op: optional and missing */
-	int staging;    /* V3's tmpfs, attached on RUNDIR */
-	char *err;
-	size_t errlen;
-};
-
 static int fail(struct view *v, const struct nscell_view_op *op, const char *what, const char *path, int err)
 {
 	snprintf(v->err, v->errlen, "view: %s %s%s%s%s", nscell_key_name(op->key), what, what[0] ? " " : "",
@@ -204,17 +213,21 @@ static int take_originals(struct view *v)
 
 		if (!op->src)
 			continue;
-		fd = view_open(op->src, v->l->id->uid, v->l->id->gid);
+		fd = view_open(v, op->src, &kind);
+		/* No home: its tree is hidden all the same, with nothing kept. */
+		if (fd == -ENOENT && op->kind == NSCELL_VIEW_OP_OWN)
+			continue;
 		if (fd == -ENOENT && op->optional) {
 			v->skip[i] = true;
 			continue;
 		}
 		if (fd < 0)
 			return fail(v, op, op->kind == NSCELL_VIEW_OP_BIND ? "source" : "", op->src, -fd);
-		if (kind_of(fd, &kind) < 0)
+		if (!kind_ok(kind))
 			return fail(v, op, "source, not a directory or regular file,", op->src, EINVAL);
 		if (op->kind == NSCELL_VIEW_OP_OWN && kind != S_IFDIR)
 			return fail(v, op, "", op->src, ENOTDIR);
+		v->kinds[i] = kind;
 		v->originals[i] = clone_tree(fd, "");
 		if (v->originals[i] < 0)
 			return fail(v, op, "clone", op->src, errno);
@@ -222,11 +235,41 @@ static int take_originals(struct view *v)
 	return 0;
 }
 
-/* mkdirat() with the mode as given: the helper's umask is not the view's. */
-static int make_dir(int dirfd, const char *name, mode_t mode)
+/* The staging tmpfs's nodes (see the top), made with the modes as given. */
+static int populate_staging(struct view *v, int mnt)
 {
-	if (mkdirat(dirfd, name, mode) < 0 || fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW) < 0)
-		return -1;
+	const struct nscell_view_op *first = &v->plan.ops[0];
+	char name[32];
+	int f;
+
+	if (mkdirat(mnt, EMPTY_DIR, 0755) < 0)
+		return fail(v, first, "staging", "tmpfs", errno);
+	for (size_t i = 0; i < v->plan.n_ops; i++)
+		if (v->plan.ops[i].kind == NSCELL_VIEW_OP_INACCESSIBLE) {
+			if (mkdirat(mnt, INACCESSIBLE_DIR, 0) < 0)
+				return fail(v, first, "staging", "tmpfs", errno);
+			f = openat(mnt, INACCESSIBLE_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+			if (f < 0)
+				return fail(v, first, "staging", "tmpfs", errno);
+			close(f);
+			break;
+		}
+	for (size_t i = 0; i < v->plan.n_ops; i++) {
+		const struct nscell_view_op *op = &v->plan.ops[i];
+		char keep[32 + 256];
+
+		/* A tree that keeps nothing is the empty directory. */
+		if (op->kind != NSCELL_VIEW_OP_OWN || !op->keep)
+			continue;
+		snprintf(name, sizeof(name), "own-%zu", i);
+		if (mkdirat(mnt, name, 0755) < 0)
+			return fail(v, op, "staging", name, errno);
+		/* keep is one plain component (lib/view.c), in a tmpfs nobody
+		 * else has seen. */
+		if (snprintf(keep, sizeof(keep), "%s/%s", name, op->keep) >= (int)sizeof(keep) ||
+		    mkdirat(mnt, keep, 0755) < 0)
+			return fail(v, op, "staging", name, errno);
+	}
 	return 0;
 }
 
@@ -235,39 +278,25 @@ static int make_staging(struct view *v)
 {
 	_cleanup_close_ int fs = -1, mnt = -1, run = -1;
 	const struct nscell_view_op *first = &v->plan.ops[0];
-	char name[32];
+	mode_t old_umask;
+	int r;
 
 	fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
 	if (fs < 0)
 		return fail(v, first, "staging", "tmpfs", errno);
+	/* No size: it is read-only before anyone else sees it. */
 	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
-	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "64k", 0) < 0 ||
 	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return fail(v, first, "staging", "tmpfs", errno);
 	mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	if (mnt < 0)
 		return fail(v, first, "staging", "tmpfs", errno);
-	if (make_dir(mnt, INACCESSIBLE_DIR, 0) < 0 || make_dir(mnt, EMPTY_DIR, 0755) < 0)
-		return fail(v, first, "staging", "tmpfs", errno);
-	{
-		int f = openat(mnt, INACCESSIBLE_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
-		if (f < 0)
-			return fail(v, first, "staging", "tmpfs", errno);
-		close(f);
-	}
-	for (size_t i = 0; i < v->plan.n_ops; i++) {
-		const struct nscell_view_op *op = &v->plan.ops[i];
-		_cleanup_close_ int dir = -1;
-
-		if (op->kind != NSCELL_VIEW_OP_OWN)
-			continue;
-		snprintf(name, sizeof(name), "own-%zu", i);
-		if (make_dir(mnt, name, 0755) < 0)
-			return fail(v, op, "staging", name, errno);
-		dir = openat(mnt, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (dir < 0 || (op->keep && make_dir(dir, op->keep, 0755) < 0))
-			return fail(v, op, "staging", name, errno);
-	}
+	/* The helper's umask is not the view's. */
+	old_umask = umask(0);
+	r = populate_staging(v, mnt);
+	umask(old_umask);
+	if (r < 0)
+		return r;
 	/* RUNDIR is root's and fixed; the child covers it right after. */
 	run = open(NSCELL_RUNDIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (run < 0 || attach(mnt, run) < 0)
@@ -278,20 +307,24 @@ static int make_staging(struct view *v)
 	return 0;
 }
 
-/* Put a clone of staging/sub, read-only, over the target. */
+/* Put a clone of staging/sub over the target (read-only: clones keep the
+ * staging's flags). Returns the clone's fd, or -errno. */
 static int cover(struct view *v, const struct nscell_view_op *op, int target, const char *sub)
 {
-	_cleanup_close_ int tree = clone_tree(v->staging, sub);
+	int tree = clone_tree(v->staging, sub);
 
-	if (tree < 0 || make_read_only(tree, "") < 0 || attach(tree, target) < 0)
-		return fail(v, op, "", op->dst, errno);
-	return 0;
+	if (tree < 0 || attach(tree, target) < 0) {
+		int r = fail(v, op, "", op->dst, errno);
+		if (tree >= 0)
+			close(tree);
+		return r;
+	}
+	return tree;
 }
 
 static int apply(struct view *v, size_t i)
 {
 	const struct nscell_view_op *op = &v->plan.ops[i];
-	const struct nscell_identity *id = v->l->id;
 	_cleanup_close_ int target = -1, tree = -1;
 	char name[32];
 	mode_t kind = 0;
@@ -305,12 +338,12 @@ static int apply(struct view *v, size_t i)
 			return fail(v, op, "", "/", errno);
 		return 0;
 	}
-	target = view_open(op->dst, id->uid, id->gid);
+	target = view_open(v, op->dst, &kind);
 	if (target == -ENOENT && op->optional)
 		return 0;
 	if (target < 0)
 		return fail(v, op, op->kind == NSCELL_VIEW_OP_BIND ? "target" : "", op->dst, -target);
-	if (kind_of(target, &kind) < 0)
+	if (!kind_ok(kind))
 		return fail(v, op, "target, not a directory or regular file,", op->dst, EINVAL);
 
 	switch (op->kind) {
@@ -321,8 +354,7 @@ static int apply(struct view *v, size_t i)
 		return 0;
 	case NSCELL_VIEW_OP_WRITABLE:
 	case NSCELL_VIEW_OP_BIND: {
-		mode_t src_kind = 0;
-		if (kind_of(v->originals[i], &src_kind) < 0 || src_kind != kind)
+		if (v->kinds[i] != kind)
 			return fail(v, op, "target, not the same kind of file as its source,", op->dst, EINVAL);
 		if (op->read_only && make_read_only(v->originals[i], "") < 0)
 			return fail(v, op, "", op->src, errno);
@@ -333,25 +365,23 @@ static int apply(struct view *v, size_t i)
 	case NSCELL_VIEW_OP_EMPTY:
 		if (kind != S_IFDIR)
 			return fail(v, op, "", op->dst, ENOTDIR);
-		return cover(v, op, target, EMPTY_DIR);
+		tree = cover(v, op, target, EMPTY_DIR);
+		return tree < 0 ? tree : 0;
 	case NSCELL_VIEW_OP_INACCESSIBLE:
-		return cover(v, op, target, kind == S_IFDIR ? INACCESSIBLE_DIR : INACCESSIBLE_FILE);
+		tree = cover(v, op, target, kind == S_IFDIR ? INACCESSIBLE_DIR : INACCESSIBLE_FILE);
+		return tree < 0 ? tree : 0;
 	case NSCELL_VIEW_OP_OWN: {
 		_cleanup_close_ int keep = -1;
-		int r;
 
 		if (kind != S_IFDIR)
 			return fail(v, op, "", op->dst, ENOTDIR);
 		snprintf(name, sizeof(name), "own-%zu", i);
-		r = cover(v, op, target, name);
-		if (r < 0 || v->originals[i] < 0)
-			return r;
-		/* The entry in the tmpfs just put there: nobody else's. */
-		close(target);
-		target = view_open(op->dst, id->uid, id->gid);
-		if (target < 0)
-			return fail(v, op, "", op->dst, -target);
-		keep = openat(target, op->keep, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		tree = cover(v, op, target, op->keep ? name : EMPTY_DIR);
+		if (tree < 0 || v->originals[i] < 0)
+			return tree < 0 ? tree : 0;
+		/* The entry in the tmpfs just put there (through the clone's
+		 * own fd: the same mount the cell sees), nobody else's. */
+		keep = openat(tree, op->keep, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (keep < 0 || attach(v->originals[i], keep) < 0)
 			return fail(v, op, "", op->src, errno);
 		return 0;
@@ -363,7 +393,7 @@ static int apply(struct view *v, size_t i)
 int view_setup(const struct helper_login *l, char *err, size_t errlen)
 {
 	const struct nscell_identity *id = l->id;
-	struct view v = { .l = l, .staging = -1, .err = err, .errlen = errlen };
+	struct view v = { .l = l, .root = -1, .staging = -1, .err = err, .errlen = errlen };
 	struct nscell_view_who who = {
 		.user = id->user, .uid = id->uid, .home = id->home, .gid = id->gid,
 		.group = id->groups ? id->groups[0] : NULL,
@@ -376,8 +406,9 @@ int view_setup(const struct helper_login *l, char *err, size_t errlen)
 	if (!nscell_view_wanted(l->settings))
 		return 0;
 	/* %g without the groups looked up (the policy matched no Group). */
-	if (!who.group && getgrgid_r(id->gid, &gr, buf, sizeof(buf), &grp) == 0 && grp)
-		who.group = grp->gr_name;
+	for (size_t i = 0; !who.group && i < _NSCELL_VIEW_LIST_MAX; i++)
+		if (strstr(l->settings->view_paths[i], "%g") && getgrgid_r(id->gid, &gr, buf, sizeof(buf), &grp) == 0 && grp)
+			who.group = grp->gr_name;
 
 	/* V1 */
 	r = nscell_view_plan(l->settings, &who, &v.plan, &why);
@@ -388,8 +419,10 @@ int view_setup(const struct helper_login *l, char *err, size_t errlen)
 	if (v.plan.n_ops == 0)
 		goto out;
 	v.originals = malloc(v.plan.n_ops * sizeof(*v.originals));
+	v.kinds = calloc(v.plan.n_ops, sizeof(*v.kinds));
 	v.skip = calloc(v.plan.n_ops, sizeof(*v.skip));
-	if (!v.originals || !v.skip) {
+	v.root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (!v.originals || !v.kinds || !v.skip || v.root < 0 || fstat(v.root, &v.root_st) < 0) {
 		snprintf(err, errlen, "view: %s", strerror(ENOMEM));
 		r = -ENOMEM;
 		goto out;
@@ -409,7 +442,10 @@ out:
 				close(v.originals[i]);
 	if (v.staging >= 0)
 		close(v.staging);
+	if (v.root >= 0)
+		close(v.root);
 	free(v.originals);
+	free(v.kinds);
 	free(v.skip);
 	nscell_view_plan_done(&v.plan);
 	return r < 0 ? r : 0;

@@ -319,6 +319,9 @@ static int plan_own(struct nscell_view_plan *p, const struct nscell_view_who *wh
 		const char *t = trees[i], *own = NULL;
 		char keep[256] = "";
 
+		/* A home that is such a tree, or holds one, is the user's. */
+		if (parent && path_under(t, who->home))
+			continue;
 		if (strcmp(t, "/run/user") == 0)
 			own = run_own;
 		else if (parent && path_under(who->home, t))

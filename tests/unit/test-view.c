@@ -121,6 +121,19 @@ static void test_plan_nested_home(void **state)
 	nscell_view_plan_done(&plan);
 }
 
+static void test_plan_home_is_a_tree(void **state)
+{
+	char *err, *got;
+	struct nscell_view_plan plan = plan_for("ProtectHome own\n", "/root", &err);
+
+	got = describe(&plan);
+	assert_string_equal(got,
+			    "own only /home\n"
+			    "own only /run/user <- /run/user/1000 keep 1000\n");
+	free(got);
+	nscell_view_plan_done(&plan);
+}
+
 static void test_plan_strict(void **state)
 {
 	char *err, *got;
@@ -165,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_contradictions),
 		cmocka_unit_test(test_plan_own_full),
 		cmocka_unit_test(test_plan_nested_home),
+		cmocka_unit_test(test_plan_home_is_a_tree),
 		cmocka_unit_test(test_plan_strict),
 		cmocka_unit_test(test_plan_bad_home),
 		cmocka_unit_test(test_default_has_no_view),
