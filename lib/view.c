@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "policy-internal.h"
 #include "settings-keys.h"
 #include "view.h"
 
@@ -465,4 +466,19 @@ void nscell_view_plan_done(struct nscell_view_plan *p)
 	}
 	free(p->ops);
 	*p = (struct nscell_view_plan) {};
+}
+
+const char *nscell_view_policy_list(const struct nscell_policy *p, size_t block, enum nscell_key k,
+				    struct nscell_origin *ret_origin)
+{
+	const struct nscell_block *b;
+	enum nscell_view_list l = nscell_key_to_view_list(k);
+
+	if (l == _NSCELL_VIEW_LIST_MAX || block > p->n_blocks)
+		return NULL;
+	b = block == 0 ? &p->defaults : &p->blocks[block - 1];
+	if (!b->set[k].file || (b->invalid_keys & (1u << k)))
+		return NULL;
+	*ret_origin = b->set[k];
+	return b->values.view_paths[l];
 }

@@ -80,5 +80,13 @@ int nscell_view_plan(const struct nscell_settings *s, const struct nscell_view_w
 		     struct nscell_view_plan *ret, char **ret_error);
 void nscell_view_plan_done(struct nscell_view_plan *p);
 
+/*
+ * nscell_view_policy_list - the list of path key k as block `block` of a
+ * loaded policy wrote it (0: the defaults, 1..n: the Match blocks in order),
+ * or NULL where it is not set; *ret_origin says where. For `nscell check`.
+ */
+const char *nscell_view_policy_list(const struct nscell_policy *p, size_t block, enum nscell_key k,
+				    struct nscell_origin *ret_origin);
+
 /* "read-only", "writable", ... for explain and the logs. */
 const char *nscell_view_op_name(enum nscell_view_op_kind k);
