@@ -7,7 +7,9 @@
  * cell, and every path it touches is either fixed (/proc, /tmp, /var/tmp,
  * /dev/shm, RUNDIR) or under PersistentRoot, which must be root-owned and
  * unwritable by others along its whole length, checked component by component
- * with O_NOFOLLOW, so no user can race a symlink or a FIFO into it. The one
+ * with O_NOFOLLOW, so no user can race a symlink or a FIFO into it; the
+ * view's paths (view.c) are walked without following any symlink, and as the
+ * user below the user's own directories. The one
  * exception, the user's runtime directory, is looked into from the dcache
  * only (RESOLVE_CACHED): no lookup there can wait on a lock or a file system
  * the user controls.

@@ -8,10 +8,11 @@
  *   V2  originals every tree an operation puts back or binds (the home,
  *                 /run/user/UID, ReadWritePaths, Bind sources, strict's
  *                 exceptions) is cloned now, as it is before any change
- *   V3  staging   one small tmpfs, populated and then made read-only: the
- *                 mode 0000 nodes, the empty directory, and for ProtectHome
- *                 own one directory per hidden tree holding the single entry
- *                 left there. It is mounted on RUNDIR, which the child covers
+ *   V3  staging   one tmpfs, populated and then made read-only (binds of it
+ *                 keep that flag): an empty directory, the mode 0000 nodes if
+ *                 anything is made inaccessible, and for ProtectHome own one
+ *                 directory per hidden tree holding the single entry left
+ *                 there. It is mounted on RUNDIR, which the child covers
  *                 afterwards, so nothing in the cell reaches it but its binds
  *   V4  apply     each operation, in order, by fd: open_tree(OPEN_TREE_CLONE |
  *                 AT_RECURSIVE), mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY),
@@ -413,22 +414,28 @@ int view_setup(const struct helper_login *l, char *err, size_t errlen)
 	/* V1 */
 	r = nscell_view_plan(l->settings, &who, &v.plan, &why);
 	if (r < 0) {
-		snprintf(err, errlen, "view: %s", why ?: strerror(-r));
+		snprintf(err, errlen, "view: %s", why ?: "planning");
 		return r;
 	}
 	if (v.plan.n_ops == 0)
 		goto out;
 	v.originals = malloc(v.plan.n_ops * sizeof(*v.originals));
+	if (v.originals)
+		for (size_t i = 0; i < v.plan.n_ops; i++)
+			v.originals[i] = -1;
 	v.kinds = calloc(v.plan.n_ops, sizeof(*v.kinds));
 	v.skip = calloc(v.plan.n_ops, sizeof(*v.skip));
-	v.root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (!v.originals || !v.kinds || !v.skip || v.root < 0 || fstat(v.root, &v.root_st) < 0) {
-		snprintf(err, errlen, "view: %s", strerror(ENOMEM));
+	if (!v.originals || !v.kinds || !v.skip) {
+		snprintf(err, errlen, "view: memory");
 		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < v.plan.n_ops; i++)
-		v.originals[i] = -1;
+	v.root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (v.root < 0 || fstat(v.root, &v.root_st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "view: open /");
+		goto out;
+	}
 
 	r = take_originals(&v); /* V2 */
 	if (r >= 0)
