@@ -330,3 +330,33 @@ def _(t):
     t.eq(s.value('home_ls'), A, 'ls /home still lists the own home only')
     t.eq(s.value('other'), 'No such file or directory', 'the mount below the other home does not appear')
     t.clean()
+
+
+@test('view: a home that is a mount of its own (as an NFS home is) is found, bound and writable')
+def _(t):
+    env = t.env
+    user = 'nscit-c'
+    home = f'/home/{user}'
+    keep = f'{WORK}/view-home-keep'
+    env.set_policy(policy(extra='ProtectHome own\nProtectSystem strict\n', matches=[('User nscit-x', 'Isolate no')]))
+    # A tmpfs over the harness's home of the user, with a copy of what it holds (ssh keys).
+    os.makedirs(keep)
+    sh(['cp', '-a', f'{home}/.', keep])
+    try:
+        sh(['mount', '-t', 'tmpfs', '-o', f'mode=0700,uid={USERS[user]},gid={USERS[user]}', 'nscit-home', home])
+        sh(['cp', '-a', f'{keep}/.', home])
+        write(f'{home}/on-the-mount', 'yes\n', 0o644, USERS[user], USERS[user])
+        s = env.run('ssh', user, PROBE + f'echo "home_ls=$(ls -A /home | tr \'\\n\' \' \')"\n'
+                    'echo "seen=$(cat ~/on-the-mount)"\necho "fstype=$(stat -f -c %T ~)"\n'
+                    'echo from-cell > ~/from-cell && echo written=yes\n')
+        t.login_ok(s, f'{user} logs in over ssh with a tmpfs home')
+        t.eq(s.value('home_ls'), user, 'ls /home lists the own home only')
+        t.eq(s.value('seen'), 'yes', 'the file on the home\'s own mount is there')
+        t.eq(s.value('fstype'), 'tmpfs', 'the home is that mount')
+        t.check(s.value('written') == 'yes' and os.path.exists(f'{home}/from-cell'),
+                'a file written in the cell lands on the home\'s mount (ProtectSystem strict leaves it writable)',
+                s.describe())
+    finally:
+        sh(['umount', home], check=False)
+        shutil.rmtree(keep, ignore_errors=True)
+    t.clean()
