@@ -360,3 +360,31 @@ def _(t):
         sh(['umount', home], check=False)
         shutil.rmtree(keep, ignore_errors=True)
     t.clean()
+
+
+@test('view: with Scope user, a login whose view differs gets a cell of its own; the same view joins')
+def _(t):
+    env = t.env
+    env.set_policy(policy(scope='user', matches=[('User nscit-x', 'Isolate no'),
+                                                 ('Service sshd', 'ProtectHome own')]))
+    mark = env.syslog.mark()
+    look = PROBE + 'echo "home_ls=$(ls -A /home | tr \'\\n\' \' \')"\n'
+    a = env.login('ssh', A, look + 'echo __NSCIT_HELD__; read _nscit_line')
+    try:
+        t.require(a.wait_held(), f'{A} logs in over ssh (ProtectHome own) and holds', a.describe())
+        cell = check_in_cell(t, a, 'ssh', scope='user')
+        t.eq(a.value('home_ls'), A, 'ssh: the own home only')
+        a2 = env.run('ssh', A, look)
+        t.login_ok(a2, 'a second ssh login of the same user')
+        t.eq(a2.value('pidns'), a.value('pidns'), '... joins the user\'s cell: the same view')
+        s = env.run('su', A, look)
+        t.login_ok(s, 'a su login of the same user (no view in its block)')
+        t.check(s.value('pidns') != a.value('pidns'), '... gets a cell of its own', s.describe())
+        t.check(len((s.value('home_ls') or '').split()) > 1, '... where /home is the harness\'s, every home',
+                s.value('home_ls'))
+        t.syslog(syslog_event('nscell-helper', 'cell-settings-differ') + r'.*ProtectHome', mark,
+                 'the helper logs cell-settings-differ naming ProtectHome')
+    finally:
+        a.release()
+        a.wait()
+    t.clean()
