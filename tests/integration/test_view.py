@@ -388,3 +388,20 @@ def _(t):
         a.release()
         a.wait()
     t.clean()
+
+
+@test('view: nscell explain prints the view the helper makes, specifiers expanded')
+def _(t):
+    env = t.env
+    env.set_policy(policy(extra=VIEW, matches=[('User nscit-x', 'Isolate no')]))
+    r = sh([NSCELL, 'explain', A], check=False)
+    out = r.stdout
+    t.eq(r.returncode, 0, 'nscell explain exits 0')
+    lines = [' '.join(ln.split()) for ln in out.split('View (in this order)\n', 1)[-1].splitlines()]
+    for want in ('read-only /etc if it exists (ProtectSystem)',
+                 f'own only /home: hidden but /home/{A} if it exists (ProtectHome)',
+                 f'own only /run/user: hidden but /run/user/{USERS[A]} if it exists (ProtectHome)',
+                 f'bound {PROJECTS}/{A} on {PROJECT} (BindPaths)'):
+        t.check(want in lines, f'explain: "{want}"', out)
+    r = sh([NSCELL, 'explain', 'nscit-x'], check=False)
+    t.check('View (in this order)' not in r.stdout, 'explain: an exempt user has no view', r.stdout)
