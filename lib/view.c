@@ -403,8 +403,9 @@ int nscell_view_plan(const struct nscell_settings *s, const struct nscell_view_w
 	int r = 0;
 
 	*ret_error = NULL;
-	if (s->protect_home != NSCELL_PROTECT_HOME_NO && !home_usable(who->home) &&
-	    s->protect_home == NSCELL_PROTECT_HOME_OWN && who->home && strcmp(who->home, "/") != 0) {
+	/* own must know which entry is the home; a home of "/" has none. */
+	if (s->protect_home == NSCELL_PROTECT_HOME_OWN && who->home && strcmp(who->home, "/") != 0 &&
+	    !home_usable(who->home)) {
 		if (asprintf(ret_error, "the home '%s' is not a plain absolute path", who->home) < 0)
 			return -ENOMEM;
 		return -EINVAL;
