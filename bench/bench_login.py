@@ -35,6 +35,8 @@ HOOK_CONFIGS = [
     ('join', 'nscell, join the user\'s live cell', 'nscell', B.JOIN_USER, [], None),
     ('full', 'nscell, new cell with the shipped defaults (+ipc, /var/tmp, /dev/shm)', 'nscell',
      B.FULL_USER, ['-w'], None),
+    ('view', 'nscell, new cell with a view (ProtectHome own, ProtectSystem full)', 'nscell',
+     B.VIEW_USER, ['-w'], None),
     ('debug', 'nscell, new cell, `debug` option on', 'nscell-debug', B.NEW_USER, ['-w'], None),
     ('pamns', 'pam_namespace, tmpfs on /tmp (runs namespace.init)', 'pamns', B.PAMNS_USER, [], 'tmpfs'),
     ('pamns-noinit', 'pam_namespace, tmpfs:noinit on /tmp', 'pamns', B.PAMNS_USER, [], 'tmpfs:noinit'),
@@ -98,6 +100,25 @@ def _(t):
            m_new <= 500, 'measured in-process around pam_open_session (C harness), fresh process per login')
     B.target('open_session, join of an existing per-user cell', '≤ 0.15 ms median', B.fmt_us(m_join),
            m_join <= 150, 'same harness; the cell is held by another session')
+    # The view alone: the only code the "view" configuration runs that "new"
+    # does not, timed where it runs, without the rest of the login's noise.
+    k = B.n_(300, 30)
+    rows = [[int(x) / 1000 for x in ln.split()] for ln in
+            sh([B.VIEW_BIN, '-n', str(k), B.POLICY_PATH, B.VIEW_USER]).stdout.splitlines()]
+    B.check(t, len(rows) == k, f'view: {k} rounds of view_setup() with and without a view', f'{len(rows)} rows')
+    B.command('the view alone', f'{B.VIEW_BIN} -n {k} {B.POLICY_PATH} {B.VIEW_USER}')
+    tab = B.table(sec, 'The view alone: helper/view.c view_setup() in a fresh mount namespace with / slave',
+                  'view keys at their defaults')
+    B.fig(tab, 'view.none', 'view keys at their defaults (the call returns at once)', [r[0] for r in rows],
+          base='view.none', how='nscell-bench-view, rounds alternate')
+    B.fig(tab, 'view.own-full', 'ProtectHome own + ProtectSystem full', [r[1] for r in rows], base='view.none')
+    m_view = B.FIGS['hooks.view.open']['median']
+    m_alone = B.FIGS['view.own-full']['median'] - B.FIGS['view.none']['median']
+    B.target('a new cell with ProtectHome own + ProtectSystem full, against one without', '≤ 0.15 ms median',
+             f'{B.fmt_us(m_alone)} in view_setup(); whole open_session {B.fmt_us(m_view)} against '
+             f'{B.fmt_us(m_new)}', m_alone <= 150,
+             'judged on view_setup() alone (the only code the two configurations do not share), timed in '
+             'fresh mount namespaces; the open_session pair is the same run, interleaved, and noisier')
     m_base = B.FIGS['hooks.base.open']['median']
     B.target('open_session, exempt user', '≤ 0.05 ms median',
              f'{B.fmt_us(m_ex)}; pam_nscell\'s part (above pam_permit) {B.fmt_us(m_ex - m_base)}',

@@ -23,12 +23,12 @@ from nscelltest import WORK, poll, procs, sh, write
 # Set by configure(): run-in-ns hands the tests a clean environment, so the
 # options come from NSCELL_BENCH_* when present, else from the file bench/run
 # leaves in the build directory.
-BUILD = OUT = PAM_BIN = NS_BIN = POLICY_BIN = ''
+BUILD = OUT = PAM_BIN = NS_BIN = POLICY_BIN = VIEW_BIN = ''
 QUICK = False
 
 
 def configure(env):
-    global BUILD, OUT, QUICK, PAM_BIN, NS_BIN, POLICY_BIN
+    global BUILD, OUT, QUICK, PAM_BIN, NS_BIN, POLICY_BIN, VIEW_BIN
     BUILD = env.build_dir
     opts = {}
     try:
@@ -42,6 +42,7 @@ def configure(env):
     PAM_BIN = f'{BUILD}/bench/nscell-bench-pam'
     NS_BIN = f'{BUILD}/bench/nscell-bench-ns'
     POLICY_BIN = f'{BUILD}/bench/nscell-bench-policy'
+    VIEW_BIN = f'{BUILD}/bench/nscell-bench-view'
 
 
 BENCH = '/run/nscell-bench'        # under the harness's private /run
@@ -54,6 +55,7 @@ POLICY_PATH = '/etc/security/nscell.conf'
 NEW_USER = 'nscit-a'      # Scope session: a new cell per login
 JOIN_USER = 'nscit-b'     # Scope user: joins the user's cell, which a holder keeps alive
 FULL_USER = 'nscit-c'     # the shipped defaults: pid+mnt+ipc, tmpfs /tmp, /var/tmp, /dev/shm
+VIEW_USER = 'nscit-d'     # NEW_USER's cell plus the view: ProtectHome own, ProtectSystem full
 PAMNS_USER = 'nscit-e'    # pam_namespace's login (nscell not in that stack)
 EXEMPT_USER = 'nscit-x'   # Isolate no
 
@@ -85,6 +87,10 @@ Match User {FULL_USER}
     Namespaces pid mount ipc
     VarTmp tmpfs mode=1777
     DevShm tmpfs mode=1777
+
+Match User {VIEW_USER}
+    ProtectHome own
+    ProtectSystem full
 
 Match User {EXEMPT_USER}
     Isolate no

@@ -9,12 +9,15 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cleanup.h"
 #include "escape.h"
 #include "policy-admin.h"
 #include "policy.h"
+#include "settings-keys.h"
 #include "verbs.h"
+#include "view.h"
 
 static void help(void)
 {
@@ -34,6 +37,51 @@ static void help(void)
 	       "\n"
 	       "Exit status: 0 valid, 1 invalid or unreadable, 2 usage error.\n",
 	       NSCELL_CONF_PATH, NSCELL_CONF_DROPIN_DIR);
+}
+
+/* One path of the view as this machine has it (the helper walks it the same
+ * way at login): a warning, not an error, since the policy may be written
+ * before the path exists. */
+static void check_view_path(const struct nscell_origin *o, enum nscell_key k, const char *path)
+{
+	struct stat st;
+
+	/* A specifier is the user's to expand; '-' says a missing path is fine. */
+	if (path[0] == '-' || strchr(path, '%'))
+		return;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			fprintf(stderr, "%s:%u: warning: %s %s does not exist here; a login that gets it is refused (write -%s to skip it when missing)\n",
+				CLI_ESC(o->file), o->line, nscell_key_name(k), CLI_ESC(path), CLI_ESC(path));
+		return;
+	}
+	if (S_ISLNK(st.st_mode))
+		fprintf(stderr, "%s:%u: warning: %s %s is a symlink, which the view never follows; a login that gets it is refused (write the path it points to)\n",
+			CLI_ESC(o->file), o->line, nscell_key_name(k), CLI_ESC(path));
+}
+
+static void check_view_paths(const struct nscell_policy *p)
+{
+	for (size_t b = 0; b <= nscell_policy_n_blocks(p); b++)
+		for (size_t k = 0; k < _NSCELL_KEY_MAX; k++) {
+			struct nscell_origin o;
+			const char *list = nscell_view_policy_list(p, b, (enum nscell_key) k, &o);
+			_cleanup_free_ char *copy = list ? strdup(list) : NULL;
+			char *save = NULL;
+
+			if (!copy)
+				continue;
+			for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+				char *colon = strchr(w, ':');
+				if (w[0] == '-') /* both paths may be missing */
+					continue;
+				if (colon) {
+					*colon = '\0';
+					check_view_path(&o, (enum nscell_key) k, colon + 1);
+				}
+				check_view_path(&o, (enum nscell_key) k, w);
+			}
+		}
 }
 
 int nscell_verb_check(int argc, char *argv[])
@@ -94,6 +142,7 @@ int nscell_verb_check(int argc, char *argv[])
 		return NSCELL_EXIT_FAILURE;
 	}
 
+	check_view_paths(policy);
 	if (!quiet) {
 		size_t n_blocks = nscell_policy_n_blocks(policy), n_files = nscell_policy_n_files(policy);
 		printf("%s: OK, %zu Match block%s, %zu file%s\n", CLI_ESC(name),

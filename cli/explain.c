@@ -20,6 +20,7 @@
 #include "verdict.h"
 #include "settings-keys.h"
 #include "verbs.h"
+#include "view.h"
 
 #ifdef NSCELL_TEST_NSS
 /* Test builds only, never installed: users and groups from files. */
@@ -207,6 +208,54 @@ finish:
 	return r;
 }
 
+/* The view the helper would make for this user: lib/view.c's plan, one
+ * line per operation, in the order they are made. */
+static int print_view(const struct nscell_decision *d, const struct nscell_identity *id)
+{
+	struct nscell_view_who who = {
+		.user = id->user, .uid = id->uid, .home = id->home, .gid = id->gid,
+		.group = id->groups ? id->groups[0] : NULL,
+	};
+	struct nscell_view_plan plan = {};
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	if (!d->settings.isolate || !nscell_view_wanted(&d->settings))
+		return 0;
+	printf("\nView (in this order)\n");
+	r = nscell_view_plan(&d->settings, &who, &plan, &why);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		printf("  none: the login would be refused: %s\n", why ? CLI_ESC(why) : "?");
+		return 0;
+	}
+	for (size_t i = 0; i < plan.n_ops; i++) {
+		const struct nscell_view_op *op = &plan.ops[i];
+
+		printf("  %-*s", LABEL_WIDTH + 1, nscell_view_op_name(op->kind));
+		switch (op->kind) {
+		case NSCELL_VIEW_OP_OWN:
+			printf("%s: hidden", CLI_ESC(op->dst));
+			if (op->src)
+				printf(" but %s", CLI_ESC(op->src));
+			else if (op->keep)
+				printf(" but the way to %s/%s", CLI_ESC(op->dst), CLI_ESC(op->keep));
+			break;
+		case NSCELL_VIEW_OP_BIND:
+			printf("%s", CLI_ESC(op->src));
+			printf(" on %s%s", CLI_ESC(op->dst), op->read_only ? ", read-only" : "");
+			break;
+		default:
+			printf("%s", CLI_ESC(op->dst));
+			break;
+		}
+		printf("%s  (%s)\n", op->optional ? " if it exists" : "", nscell_key_name(op->key));
+	}
+	nscell_view_plan_done(&plan);
+	return 0;
+}
+
 int nscell_verb_explain(int argc, char *argv[])
 {
 	enum { ARG_NO_OWNER_CHECK = 0x100 };
@@ -302,7 +351,7 @@ int nscell_verb_explain(int argc, char *argv[])
 		goto finish;
 	}
 	print_outcome(&decision);
-	if (print_settings(&decision) < 0) {
+	if (print_settings(&decision) < 0 || print_view(&decision, id) < 0) {
 		fprintf(stderr, "nscell explain: out of memory\n");
 		goto finish;
 	}

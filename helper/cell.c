@@ -8,7 +8,9 @@
  * /dev/shm, /dev with PrivateDevices (devices.c), RUNDIR) or under
  * PersistentRoot, which must be root-owned and unwritable by others along its
  * whole length, checked component by component with O_NOFOLLOW, so no user
- * can race a symlink or a FIFO into it. The one
+ * can race a symlink or a FIFO into it; the view's paths (view.c) are walked
+ * without following any symlink, and as the user below the user's own
+ * directories. The one
  * exception, the user's runtime directory, is looked into from the dcache
  * only (RESOLVE_CACHED): no lookup there can wait on a lock or a file system
  * the user controls.
@@ -368,6 +370,14 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	if (hide_user_manager_socket(l->id->uid, l->id->gid) < 0)
 		child_fail(errfd, EPERM, "switch back to root's file identity after %s",
 			   "looking for the user manager's socket");
+
+	/* The view (view.c): its staging tmpfs goes on RUNDIR, covered next. */
+	{
+		char why[sizeof(((struct setup_error *)0)->what)];
+		int rc = view_setup(l, why, sizeof(why));
+		if (rc < 0)
+			child_fail(errfd, -rc, "%s", why);
+	}
 
 	/* Runtime state stays out of reach from inside: an empty, read-only
 	 * tmpfs over RUNDIR (the init keeps what it needs as open fds). */

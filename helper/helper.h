@@ -64,6 +64,10 @@ int cell_listen(struct runtime *rt, const char *cell_id, uid_t owner, int *ret_f
 int cell_create(struct runtime *rt, const char *cell_id, const struct helper_login *l,
 		int listenfd, pid_t *ret_init_pid, char *err, size_t errlen);
 
+/* view.c: ProtectHome, ProtectSystem and the *Paths keys, in the setup
+ * child's new mount namespace. Returns 0, or -errno with a sentence in err. */
+int view_setup(const struct helper_login *l, char *err, size_t errlen);
+
 /* userns.c: the sessions' user namespace (only the user's ids mapped). */
 /* devices.c: PrivateDevices. On failure, *ret_what says which step failed. */
 int devices_private(unsigned namespaces, const char **ret_what);

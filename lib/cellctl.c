@@ -268,6 +268,8 @@ int nscell_cellctl_settings(const char *id, struct nscell_settings *ret)
 		return a.error;
 	a.settings.hostname[sizeof(a.settings.hostname) - 1] = '\0';
 	a.settings.persistent_root[sizeof(a.settings.persistent_root) - 1] = '\0';
+	for (size_t i = 0; i < _NSCELL_VIEW_LIST_MAX; i++)
+		a.settings.view_paths[i][NSCELL_VIEW_LIST_SIZE - 1] = '\0';
 	*ret = a.settings;
 	return 0;
 }

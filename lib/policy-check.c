@@ -19,6 +19,7 @@
 #include "policy-check.h"
 #include "policy-match.h"
 #include "settings-keys.h"
+#include "view.h"
 
 #define KEY_BIT(k) (1u << (k))
 
@@ -72,6 +73,44 @@ static void check_hostname(struct nscell_parser *p, const struct nscell_block *b
 			     host_origin);
 }
 
+#define VIEW_KEYS (KEY_BIT(NSCELL_KEY_PROTECT_HOME) | KEY_BIT(NSCELL_KEY_PROTECT_SYSTEM) | \
+		   KEY_BIT(NSCELL_KEY_READ_ONLY_PATHS) | KEY_BIT(NSCELL_KEY_READ_WRITE_PATHS) | \
+		   KEY_BIT(NSCELL_KEY_INACCESSIBLE_PATHS) | KEY_BIT(NSCELL_KEY_BIND_PATHS) | \
+		   KEY_BIT(NSCELL_KEY_BIND_READ_ONLY_PATHS))
+
+/* The view's contradictions (view.c), reported at the key to blame, or at
+ * the defaults when this block sets none of the view keys itself. */
+static void check_view(struct nscell_parser *p, const struct nscell_block *defaults, const struct nscell_block *b,
+		       const struct nscell_settings *eff, unsigned invalid)
+{
+	_cleanup_free_ char *msg = NULL;
+	enum nscell_key k = NSCELL_KEY_PROTECT_HOME;
+	bool own = false;
+	int r;
+
+	if (invalid & VIEW_KEYS)
+		return;
+	for (size_t i = 0; i < _NSCELL_KEY_MAX; i++)
+		if ((VIEW_KEYS & KEY_BIT(i)) && b->set[i].file)
+			own = true;
+	if (!own && b != defaults)
+		return;
+	r = nscell_view_check(eff, &k, &msg);
+	if (r < 0) {
+		p->error = r;
+		return;
+	}
+	if (r == 0)
+		return;
+	if (!b->set[k].file)
+		for (size_t i = 0; i < _NSCELL_KEY_MAX; i++)
+			if ((VIEW_KEYS & KEY_BIT(i)) && b->set[i].file) {
+				k = (enum nscell_key) i;
+				break;
+			}
+	error_at_key(p, b, k, "%s", msg);
+}
+
 static void check_block(struct nscell_parser *p, const struct nscell_block *defaults, const struct nscell_block *b)
 {
 	struct nscell_settings eff = defaults->values;
@@ -104,6 +143,8 @@ static void check_block(struct nscell_parser *p, const struct nscell_block *defa
 	    !(invalid & (KEY_BIT(NSCELL_KEY_HOSTNAME) | KEY_BIT(NSCELL_KEY_NAMESPACES))))
 		check_hostname(p, b, &eff, origin);
 
+	check_view(p, defaults, b, &eff, invalid);
+
 	/* Only a block's own DrainLimit is checked: a global DrainLimit is the
 	 * limit for every block that chooses Logout drain. */
 	if (b->set[NSCELL_KEY_DRAIN_LIMIT].file && eff.logout == NSCELL_LOGOUT_KILL &&
@@ -125,6 +166,7 @@ void nscell_policy_check_effective(struct nscell_parser *p)
 	if (d->set[NSCELL_KEY_HOSTNAME].file &&
 	    !(d->invalid_keys & (KEY_BIT(NSCELL_KEY_HOSTNAME) | KEY_BIT(NSCELL_KEY_NAMESPACES))))
 		check_hostname(p, d, &d->values, d->set);
+	check_view(p, d, d, &d->values, d->invalid_keys);
 
 	for (size_t i = 0; i < p->policy->n_blocks && p->error == 0; i++)
 		check_block(p, d, &p->policy->blocks[i]);

@@ -22,6 +22,7 @@
 #include "policy-token.h"
 #include "policy-values.h"
 #include "settings-keys.h"
+#include "view.h"
 
 struct word {
 	const char *word;
@@ -632,6 +633,105 @@ static int parse_max_cells(struct nscell_parser *p, const struct nscell_keyword 
 #define NAMESPACE_NAMES "pid, mount, ipc, uts, net, cgroup or user"
 #define DIR_FORMS "tmpfs [size=N[K|M|G]|size=N%] [inodes=N[k|m]] [mode=OCTAL], persistent or shared"
 
+static int parse_protect_home(struct nscell_parser *p, const struct nscell_keyword *kw,
+			      const struct nscell_token *values, size_t n, struct nscell_settings *s)
+{
+	static const struct word w[] = {
+		{ "no", NSCELL_PROTECT_HOME_NO },
+		{ "own", NSCELL_PROTECT_HOME_OWN },
+		{ "read-only", NSCELL_PROTECT_HOME_READ_ONLY },
+		{ "tmpfs", NSCELL_PROTECT_HOME_TMPFS },
+		{ "yes", NSCELL_PROTECT_HOME_YES },
+		{},
+	};
+	int v = 0, r = parse_enum(p, kw, values, n, w, &v);
+	s->protect_home = v;
+	return r;
+}
+
+static int parse_protect_system(struct nscell_parser *p, const struct nscell_keyword *kw,
+				const struct nscell_token *values, size_t n, struct nscell_settings *s)
+{
+	static const struct word w[] = {
+		{ "no", NSCELL_PROTECT_SYSTEM_NO },
+		{ "yes", NSCELL_PROTECT_SYSTEM_YES },
+		{ "full", NSCELL_PROTECT_SYSTEM_FULL },
+		{ "strict", NSCELL_PROTECT_SYSTEM_STRICT },
+		{},
+	};
+	int v = 0, r = parse_enum(p, kw, values, n, w, &v);
+	s->protect_system = v;
+	return r;
+}
+
+/* Paths under these are anyone's to plant things in (or, private, empty
+ * when the view is made): no root mount goes there. */
+static const char *const shared_writable[] = { "/tmp", "/var/tmp", "/dev/shm" };
+
+/* The *Paths keys: entries kept as written (specifiers are the helper's to
+ * expand, per user), each checked for form here. */
+static int parse_view_paths(struct nscell_parser *p, const struct nscell_keyword *kw,
+			    const struct nscell_token *values, size_t n, struct nscell_settings *s)
+{
+	enum nscell_view_list l = nscell_key_to_view_list(kw->key);
+	bool bind = l == NSCELL_VIEW_BIND || l == NSCELL_VIEW_BIND_READ_ONLY;
+	char *out = s->view_paths[l];
+	size_t used = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct nscell_token *t = &values[i];
+		const char *why = nscell_view_check_entry(t->start, t->len, bind);
+
+		if (why) {
+			r = nscell_parser_error(p, t, "invalid %s entry '%.*s': %s", kw->name, (int) t->len,
+						t->start, why);
+			continue;
+		}
+		for (size_t d = 0; d < NSCELL_ELEMENTSOF(shared_writable); d++) {
+			const char *c = t->start + (t->start[0] == '-'), *e = t->start + t->len;
+			size_t dl = strlen(shared_writable[d]);
+			/* Each path of the entry: SRC, and DST after a ':'. */
+			for (const char *q = c; q && q < e; q = memchr(q, ':', (size_t) (e - q)), q = q ? q + 1 : NULL)
+				if ((size_t) (e - q) >= dl && memcmp(q, shared_writable[d], dl) == 0 &&
+				    (q + dl == e || q[dl] == '/' || q[dl] == ':')) {
+					why = shared_writable[d];
+					break;
+				}
+			if (why)
+				break;
+		}
+		if (why) {
+			r = nscell_parser_error(p, t, "%s entry '%.*s' is under %s, where any user can plant files; expected a path elsewhere",
+						kw->name, (int) t->len, t->start, why);
+			continue;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (values[j].len == t->len && memcmp(values[j].start, t->start, t->len) == 0) {
+				why = "";
+				break;
+			}
+		if (why) {
+			r = duplicate_entry(p, kw, t);
+			continue;
+		}
+		if (used + t->len + 2 > NSCELL_VIEW_LIST_SIZE) {
+			r = nscell_parser_error(p, t, "%s is too long; expected at most %d bytes of paths",
+						kw->name, NSCELL_VIEW_LIST_SIZE - 1);
+			break;
+		}
+		if (used)
+			out[used++] = ' ';
+		memcpy(out + used, t->start, t->len);
+		used += t->len;
+	}
+	out[used] = '\0';
+	return r;
+}
+
+#define PATHS_FORM "absolute paths (a leading - ignores a missing one; specifiers %u %U %h %g %G %%)"
+#define BIND_FORM "SRC or SRC:DST, absolute paths (a leading - ignores a missing SRC; specifiers %u %U %h %g %G %%)"
+
 static const struct nscell_keyword keywords[] = {
 	{ "Isolate", NSCELL_KEY_ISOLATE, "yes or no", parse_isolate },
 	{ "Scope", NSCELL_KEY_SCOPE, "session or user", parse_scope },
@@ -652,6 +752,13 @@ static const struct nscell_keyword keywords[] = {
 	{ "UserNamespaceFallback", NSCELL_KEY_USERNS_FALLBACK, "deny or no-new-privs", parse_userns_fallback },
 	{ "MaxCells", NSCELL_KEY_MAX_CELLS, "a number of cells from 1 to 1024", parse_max_cells },
 	{ "PrivateDevices", NSCELL_KEY_PRIVATE_DEVICES, "yes or no", parse_private_devices },
+	{ "ProtectHome", NSCELL_KEY_PROTECT_HOME, "no, own, read-only, tmpfs or yes", parse_protect_home },
+	{ "ProtectSystem", NSCELL_KEY_PROTECT_SYSTEM, "no, yes, full or strict", parse_protect_system },
+	{ "ReadOnlyPaths", NSCELL_KEY_READ_ONLY_PATHS, PATHS_FORM, parse_view_paths },
+	{ "ReadWritePaths", NSCELL_KEY_READ_WRITE_PATHS, PATHS_FORM, parse_view_paths },
+	{ "InaccessiblePaths", NSCELL_KEY_INACCESSIBLE_PATHS, PATHS_FORM, parse_view_paths },
+	{ "BindPaths", NSCELL_KEY_BIND_PATHS, BIND_FORM, parse_view_paths },
+	{ "BindReadOnlyPaths", NSCELL_KEY_BIND_READ_ONLY_PATHS, BIND_FORM, parse_view_paths },
 };
 
 const struct nscell_keyword *nscell_keyword_lookup(const char *name, size_t len)

@@ -22,6 +22,11 @@ const char *nscell_hidepid_name(enum nscell_hidepid v);
 const char *nscell_proc_subset_name(enum nscell_proc_subset v);
 const char *nscell_dir_kind_name(enum nscell_dir_kind v);
 const char *nscell_userns_fallback_name(enum nscell_userns_fallback v);
+const char *nscell_protect_home_name(enum nscell_protect_home v);
+const char *nscell_protect_system_name(enum nscell_protect_system v);
+
+/* The path list a *Paths key configures, or _NSCELL_VIEW_LIST_MAX. */
+enum nscell_view_list nscell_key_to_view_list(enum nscell_key k);
 
 /* The directory a Tmp/VarTmp/DevShm key configures, or _NSCELL_DIR_MAX. */
 enum nscell_dir nscell_key_to_dir(enum nscell_key k);

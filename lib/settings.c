@@ -76,6 +76,13 @@ static const char *const key_names[_NSCELL_KEY_MAX] = {
 	[NSCELL_KEY_USERNS_FALLBACK] = "UserNamespaceFallback",
 	[NSCELL_KEY_MAX_CELLS] = "MaxCells",
 	[NSCELL_KEY_PRIVATE_DEVICES] = "PrivateDevices",
+	[NSCELL_KEY_PROTECT_HOME] = "ProtectHome",
+	[NSCELL_KEY_PROTECT_SYSTEM] = "ProtectSystem",
+	[NSCELL_KEY_READ_ONLY_PATHS] = "ReadOnlyPaths",
+	[NSCELL_KEY_READ_WRITE_PATHS] = "ReadWritePaths",
+	[NSCELL_KEY_INACCESSIBLE_PATHS] = "InaccessiblePaths",
+	[NSCELL_KEY_BIND_PATHS] = "BindPaths",
+	[NSCELL_KEY_BIND_READ_ONLY_PATHS] = "BindReadOnlyPaths",
 };
 
 const char *nscell_key_name(enum nscell_key k)
@@ -152,6 +159,41 @@ const char *nscell_userns_fallback_name(enum nscell_userns_fallback v)
 	return NAME_OF(t, v);
 }
 
+const char *nscell_protect_home_name(enum nscell_protect_home v)
+{
+	static const char *const t[] = {
+		[NSCELL_PROTECT_HOME_NO] = "no",
+		[NSCELL_PROTECT_HOME_OWN] = "own",
+		[NSCELL_PROTECT_HOME_READ_ONLY] = "read-only",
+		[NSCELL_PROTECT_HOME_TMPFS] = "tmpfs",
+		[NSCELL_PROTECT_HOME_YES] = "yes",
+	};
+	return NAME_OF(t, v);
+}
+
+const char *nscell_protect_system_name(enum nscell_protect_system v)
+{
+	static const char *const t[] = {
+		[NSCELL_PROTECT_SYSTEM_NO] = "no",
+		[NSCELL_PROTECT_SYSTEM_YES] = "yes",
+		[NSCELL_PROTECT_SYSTEM_FULL] = "full",
+		[NSCELL_PROTECT_SYSTEM_STRICT] = "strict",
+	};
+	return NAME_OF(t, v);
+}
+
+enum nscell_view_list nscell_key_to_view_list(enum nscell_key k)
+{
+	switch (k) {
+	case NSCELL_KEY_READ_ONLY_PATHS: return NSCELL_VIEW_READ_ONLY;
+	case NSCELL_KEY_READ_WRITE_PATHS: return NSCELL_VIEW_READ_WRITE;
+	case NSCELL_KEY_INACCESSIBLE_PATHS: return NSCELL_VIEW_INACCESSIBLE;
+	case NSCELL_KEY_BIND_PATHS: return NSCELL_VIEW_BIND;
+	case NSCELL_KEY_BIND_READ_ONLY_PATHS: return NSCELL_VIEW_BIND_READ_ONLY;
+	default: return _NSCELL_VIEW_LIST_MAX;
+	}
+}
+
 enum nscell_dir nscell_key_to_dir(enum nscell_key k)
 {
 	switch (k) {
@@ -221,6 +263,21 @@ void nscell_settings_copy_key(struct nscell_settings *dst, const struct nscell_s
 	case NSCELL_KEY_PRIVATE_DEVICES:
 		dst->private_devices = src->private_devices;
 		break;
+	case NSCELL_KEY_PROTECT_HOME:
+		dst->protect_home = src->protect_home;
+		break;
+	case NSCELL_KEY_PROTECT_SYSTEM:
+		dst->protect_system = src->protect_system;
+		break;
+	case NSCELL_KEY_READ_ONLY_PATHS:
+	case NSCELL_KEY_READ_WRITE_PATHS:
+	case NSCELL_KEY_INACCESSIBLE_PATHS:
+	case NSCELL_KEY_BIND_PATHS:
+	case NSCELL_KEY_BIND_READ_ONLY_PATHS: {
+		enum nscell_view_list v = nscell_key_to_view_list(k);
+		memcpy(dst->view_paths[v], src->view_paths[v], sizeof(dst->view_paths[v]));
+		break;
+	}
 	case _NSCELL_KEY_MAX:
 		break;
 	}
@@ -248,6 +305,15 @@ enum nscell_key_level nscell_key_level(enum nscell_key k)
 		[NSCELL_KEY_DROP_CAPABILITIES] = NSCELL_LEVEL_SESSION,
 		[NSCELL_KEY_RESTRICT_NAMESPACES] = NSCELL_LEVEL_SESSION,
 		[NSCELL_KEY_USERNS_FALLBACK] = NSCELL_LEVEL_SESSION,
+		/* The view is the cell's mount namespace: only logins that
+		 * would get the same one may share it. */
+		[NSCELL_KEY_PROTECT_HOME] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_PROTECT_SYSTEM] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_READ_ONLY_PATHS] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_READ_WRITE_PATHS] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_INACCESSIBLE_PATHS] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_BIND_PATHS] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_BIND_READ_ONLY_PATHS] = NSCELL_LEVEL_CELL,
 	};
 
 	/* An unknown key is treated as cell-level: a new key nobody classified
@@ -498,6 +564,25 @@ int nscell_settings_format_key(const struct nscell_settings *s, enum nscell_key 
 	case NSCELL_KEY_USERNS_FALLBACK:
 		strbuf_append(&b, nscell_userns_fallback_name(s->userns_fallback) ?: "?");
 		break;
+	case NSCELL_KEY_PROTECT_HOME:
+		strbuf_append(&b, nscell_protect_home_name(s->protect_home) ?: "?");
+		break;
+	case NSCELL_KEY_PROTECT_SYSTEM:
+		strbuf_append(&b, nscell_protect_system_name(s->protect_system) ?: "?");
+		break;
+	case NSCELL_KEY_READ_ONLY_PATHS:
+	case NSCELL_KEY_READ_WRITE_PATHS:
+	case NSCELL_KEY_INACCESSIBLE_PATHS:
+	case NSCELL_KEY_BIND_PATHS:
+	case NSCELL_KEY_BIND_READ_ONLY_PATHS: {
+		const char *list = s->view_paths[nscell_key_to_view_list(k)];
+		/* A struct from another process may lack its NUL. */
+		if (!memchr(list, '\0', NSCELL_VIEW_LIST_SIZE))
+			strbuf_append(&b, "?");
+		else
+			strbuf_append(&b, list[0] ? list : "none");
+		break;
+	}
 	case NSCELL_KEY_MAX_CELLS: {
 		char num[16];
 		snprintf(num, sizeof(num), "%u", s->max_cells);

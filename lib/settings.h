@@ -76,6 +76,35 @@ enum nscell_userns_fallback {
 
 #define NSCELL_HOSTNAME_MAX 64
 
+/* ProtectHome, ProtectSystem: the view of the file system (view.h). */
+enum nscell_protect_home {
+	NSCELL_PROTECT_HOME_NO,
+	NSCELL_PROTECT_HOME_OWN,       /* only the user's own home and /run/user/UID */
+	NSCELL_PROTECT_HOME_READ_ONLY,
+	NSCELL_PROTECT_HOME_TMPFS,     /* empty, read-only */
+	NSCELL_PROTECT_HOME_YES,       /* inaccessible */
+};
+
+enum nscell_protect_system {
+	NSCELL_PROTECT_SYSTEM_NO,
+	NSCELL_PROTECT_SYSTEM_YES,    /* /usr, /boot, /efi read-only */
+	NSCELL_PROTECT_SYSTEM_FULL,   /* ... and /etc */
+	NSCELL_PROTECT_SYSTEM_STRICT, /* everything but the API and the user's own places */
+};
+
+/* The path-list keys, in the order the view applies them. */
+enum nscell_view_list {
+	NSCELL_VIEW_READ_ONLY,
+	NSCELL_VIEW_READ_WRITE,
+	NSCELL_VIEW_INACCESSIBLE,
+	NSCELL_VIEW_BIND,
+	NSCELL_VIEW_BIND_READ_ONLY,
+	_NSCELL_VIEW_LIST_MAX,
+};
+
+/* One list: its entries as written (specifiers unexpanded), one space apart. */
+#define NSCELL_VIEW_LIST_SIZE 1024
+
 struct nscell_settings {
 	bool isolate;                     /* false: the login is exempt */
 	enum nscell_scope scope;
@@ -94,6 +123,9 @@ struct nscell_settings {
 	enum nscell_userns_fallback userns_fallback;
 	unsigned max_cells;               /* live cells one user may have at once */
 	bool private_devices;             /* a /dev of pseudo-devices and terminals (helper/devices.c) */
+	enum nscell_protect_home protect_home;
+	enum nscell_protect_system protect_system;
+	char view_paths[_NSCELL_VIEW_LIST_MAX][NSCELL_VIEW_LIST_SIZE];
 };
 
 /* MaxCells: the default bounds what one user's logins (and drained cells,

@@ -404,6 +404,22 @@ check "with PrivateDevices yes, the cell's /dev holds only the pseudo-devices, p
 check "with PrivateDevices yes, ssh -tt: the terminal opens by its /dev/pts/N name and by /dev/tty, script(1) opens a new pty" \
 	vm_ssh alice -tt 't=$(tty) && echo x >"$t" && echo x >/dev/tty && test -c /dev/ptmx && script -qec true /dev/null'
 as_root rm -f /etc/security/nscell.conf.d/50-system-test.conf
+# The view on a systemd host: pam_systemd's /run/user/UID and a real home,
+# another user's home next to it.
+as_root 'mkdir -p /home/nscell-vm-other && printf "ProtectHome own\nProtectSystem full\n" >/etc/security/nscell.conf.d/50-system-test.conf'
+view=$(as_user 'echo "home=$(ls -A /home | tr "\n" " ")"; echo "run=$(ls -A /run/user | tr "\n" " ")"
+	test -S "$XDG_RUNTIME_DIR/bus" && echo bus=yes
+	touch /etc/nscell-vm-probe 2>/dev/null && echo etc=writable || echo etc=read-only
+	echo vm-view >"$HOME/nscell-vm-view" && echo own=written')
+echo "$view" | sed 's/^/#   view: /'
+check "with ProtectHome own, ls /home in alice's login lists only alice" \
+	test "$(echo "$view" | sed -n 's/^home=//p')" = "alice "
+check "... /run/user lists only her own $(as_root id -u alice), and her bus socket is there" \
+	test "$(echo "$view" | sed -n 's/^run=//p')" = "$(as_root id -u alice) " -a -n "$(echo "$view" | grep -x bus=yes)"
+check "... /etc is read-only (ProtectSystem full)" test -n "$(echo "$view" | grep -x etc=read-only)"
+check "... a file she writes in her home is in the real one" \
+	as_root 'test "$(cat /home/alice/nscell-vm-view)" = vm-view'
+as_root 'rm -rf /home/nscell-vm-other /home/alice/nscell-vm-view /etc/nscell-vm-probe; rm -f /etc/security/nscell.conf.d/50-system-test.conf'
 
 # nscell run from a systemd --user unit: the unit's cgroup is delegated to
 # alice (she could freeze or kill what runs in it), so the helper must put

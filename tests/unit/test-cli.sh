@@ -173,6 +173,13 @@ Effective settings
   UserNamespaceFallback deny                        built-in default
   MaxCells              16                          built-in default
   PrivateDevices        no                          built-in default
+  ProtectHome           no                          built-in default
+  ProtectSystem         no                          built-in default
+  ReadOnlyPaths         none                        built-in default
+  ReadWritePaths        none                        built-in default
+  InaccessiblePaths     none                        built-in default
+  BindPaths             none                        built-in default
+  BindReadOnlyPaths     none                        built-in default
 EOF
 if ! diff -u "$work/want" "$work/out" >&2; then
 	fail "explain carla: output differs"

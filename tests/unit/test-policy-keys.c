@@ -255,6 +255,13 @@ static void test_every_key_in_a_block(void **state)
 					   "  UserNamespaceFallback no-new-privs\n"
 					   "  MaxCells 3\n"
 					   "  PrivateDevices yes\n");
+					   "  ProtectHome own\n"
+					   "  ProtectSystem strict\n"
+					   "  ReadOnlyPaths /srv/ro\n"
+					   "  ReadWritePaths -/srv/rw\n"
+					   "  InaccessiblePaths /srv/secret %h/.ssh\n"
+					   "  BindPaths /srv/projects/%u:/project\n"
+					   "  BindReadOnlyPaths /srv/data:%h/data\n");
 	struct nscell_decision d;
 	struct test_login t;
 
@@ -269,6 +276,10 @@ static void test_every_key_in_a_block(void **state)
 	assert_int_equal(d.settings.userns_fallback, NSCELL_USERNS_FALLBACK_NO_NEW_PRIVS);
 	assert_int_equal(d.settings.max_cells, 3);
 	assert_true(d.settings.private_devices);
+	assert_int_equal(d.settings.protect_home, NSCELL_PROTECT_HOME_OWN);
+	assert_int_equal(d.settings.protect_system, NSCELL_PROTECT_SYSTEM_STRICT);
+	assert_string_equal(d.settings.view_paths[NSCELL_VIEW_INACCESSIBLE], "/srv/secret %h/.ssh");
+	assert_string_equal(d.settings.view_paths[NSCELL_VIEW_BIND], "/srv/projects/%u:/project");
 	nscell_policy_free(p);
 }
 

@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The view (ProtectHome, ProtectSystem, the *Paths keys), made by the setup
+ * child in the cell's new mount namespace, before any user process exists:
+ *
+ *   V1  plan      lib/view.c turns the settings and the user into an ordered
+ *                 list of operations (the same list `nscell explain` prints)
+ *   V2  originals every tree an operation puts back or binds (the home,
+ *                 /run/user/UID, ReadWritePaths, Bind sources, strict's
+ *                 exceptions) is cloned now, as it is before any change
+ *   V3  staging   one tmpfs, populated and then made read-only (binds of it
+ *                 keep that flag): an empty directory, the mode 0000 nodes if
+ *                 anything is made inaccessible, and for ProtectHome own one
+ *                 directory per hidden tree holding the single entry left
+ *                 there. It is mounted on RUNDIR, which the child covers
+ *                 afterwards, so nothing in the cell reaches it but its binds
+ *   V4  apply     each operation, in order, by fd: open_tree(OPEN_TREE_CLONE |
+ *                 AT_RECURSIVE), mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY),
+ *                 move_mount; strict's "/" is made read-only in place
+ *
+ * Every path is walked from / one component at a time with openat2(
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH): a symlink
+ * anywhere on the way is refused, not followed. Once the walk is below a
+ * directory that is not root-owned or is group/other-writable (a home, a
+ * per-user directory), the rest is walked as the user (fsuid/fsgid theirs:
+ * the kernel grants exactly what it grants them; the helper has no DAC
+ * override anyway) and with RESOLVE_NO_XDEV: no mount point a user could
+ * make there is crossed. The one crossing allowed is into such a directory
+ * from a root-owned one, which is what an automounted home is; walking into
+ * the user's own home as the user is what triggers its automount. Such a
+ * walk may wait on the user's own NFS or FUSE server: the child holds no lock
+ * (cell.c) and is killed after HELPER_SETUP_TIMEOUT_MS, so the wait is this
+ * login's alone. Targets and sources must be directories or regular files:
+ * a FIFO, socket or device is refused.
+ *
+ * Clones of a mount that is a slave (Propagation slave, the default) are
+ * slaves of the same master: host mounts that appear later below the user's
+ * own home still come in, while those below the hidden trees land under
+ * the staging binds, out of sight. All mounts are in the cell's mount
+ * namespace, which is owned by the initial user namespace: a user who makes
+ * a user+mount namespace inside gets them locked (umount: EINVAL), and the
+ * host's mount table grows by nothing.
+ *
+ * A failure refuses the login with a sentence saying what and where, like
+ * every other setup failure (cell.c child_fail, logged by the helper).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "helper.h"
+#include "settings-keys.h"
+#include "view.h"
+
+#define INACCESSIBLE_DIR "inaccessible-dir"
+#define INACCESSIBLE_FILE "inaccessible-file"
+#define EMPTY_DIR "empty"
+
+static int as_user(uid_t uid, gid_t gid)
+{
+	setfsgid(gid);
+	setfsuid(uid);
+	return (uid_t)setfsuid((uid_t)-1) == uid && (gid_t)setfsgid((gid_t)-1) == gid ? 0 : -EPERM;
+}
+
+static int as_root(void)
+{
+	setfsuid(0);
+	setfsgid(0);
+	return setfsuid((uid_t)-1) == 0 && setfsgid((gid_t)-1) == 0 ? 0 : -EPERM;
+}
+
+/* What a walk's errno means here; the caller appends strerror(). */
+static const char *walk_error(int err)
+{
+	switch (err) {
+	case ELOOP: return " (a symlink on the way: not followed)";
+	case EXDEV: return " (a mount point below a user's directory: not crossed)";
+	default: return "";
+	}
+}
+
+struct view {
+	const struct helper_login *l;
+	struct nscell_view_plan plan;
+	int root;       /* "/", where every walk starts (it crosses the mounts made meanwhile) */
+	struct stat root_st;
+	int *originals; /* per op: V2's clone, or -1 */
+	mode_t *kinds;  /* ... and its file type */
+	bool *skip;     /* per op: optional and missing */
+	int staging;    /* V3's tmpfs, attached on RUNDIR */
+	char *err;
+	size_t errlen;
+};
+
+/*
+ * view_open - an O_PATH fd of an absolute, plain path (lib/view.c checked
+ * the form), walked as described at the top, and its file type in
+ * *ret_kind. Returns the fd or -errno (-EPERM also when the file identity
+ * cannot be root's again: the caller must stop).
+ */
+static int view_open(const struct view *v, const char *path, mode_t *ret_kind)
+{
+	const struct nscell_identity *id = v->l->id;
+	_cleanup_free_ char *copy = strdup(path);
+	int fd = v->root, err = 0;
+	bool users = false;
+	char *save = NULL;
+	struct stat st = v->root_st;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		struct open_how how = {
+			.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+			.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
+		};
+		int nfd;
+
+		/* st is the directory this step looks into. */
+		if (!users && (st.st_uid != 0 || (st.st_mode & 0022)))
+			users = true;
+		if (users) {
+			how.resolve |= RESOLVE_NO_XDEV;
+			if (as_user(id->uid, id->gid) < 0) {
+				(void)as_root();
+				err = EPERM;
+				goto fail;
+			}
+		}
+		nfd = (int)syscall(SYS_openat2, fd, comp, &how, sizeof(how));
+		if (nfd < 0)
+			err = errno;
+		if (users && as_root() < 0) {
+			if (nfd >= 0)
+				close(nfd);
+			err = EPERM;
+			goto fail;
+		}
+		if (nfd < 0)
+			goto fail;
+		if (fd != v->root)
+			close(fd);
+		fd = nfd;
+		if (fstat(fd, &st) < 0) {
+			err = errno;
+			goto fail;
+		}
+		/* O_PATH | O_NOFOLLOW opens a last-component symlink itself. */
+		if (S_ISLNK(st.st_mode)) {
+			err = ELOOP;
+			goto fail;
+		}
+	}
+	if (fd == v->root && (fd = fcntl(v->root, F_DUPFD_CLOEXEC, 3)) < 0)
+		return -errno;
+	*ret_kind = st.st_mode & S_IFMT;
+	return fd;
+fail:
+	if (fd != v->root)
+		close(fd);
+	return -err;
+}
+
+/* The two kinds of file a view mounts on and from. */
+static bool kind_ok(mode_t kind)
+{
+	return kind == S_IFDIR || kind == S_IFREG;
+}
+
+static int clone_tree(int fd, const char *sub)
+{
+	return (int)syscall(SYS_open_tree, fd, sub,
+			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | (sub[0] ? 0 : AT_EMPTY_PATH));
+}
+
+static int make_read_only(int tree, const char *sub)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+
+	return (int)syscall(SYS_mount_setattr, tree, sub, AT_RECURSIVE | (sub[0] ? 0 : AT_EMPTY_PATH), &attr,
+			    sizeof(attr));
+}
+
+static int attach(int tree, int target)
+{
+	return (int)syscall(SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+static int fail(struct view *v, const struct nscell_view_op *op, const char *what, const char *path, int err)
+{
+	snprintf(v->err, v->errlen, "view: %s %s%s%s%s", nscell_key_name(op->key), what, what[0] ? " " : "",
+		 path, walk_error(err));
+	return -err;
+}
+
+/* V2: the trees as they are now. */
+static int take_originals(struct view *v)
+{
+	for (size_t i = 0; i < v->plan.n_ops; i++) {
+		const struct nscell_view_op *op = &v->plan.ops[i];
+		_cleanup_close_ int fd = -1;
+		mode_t kind = 0;
+
+		if (!op->src)
+			continue;
+		fd = view_open(v, op->src, &kind);
+		/* No home: its tree is hidden all the same, with nothing kept. */
+		if (fd == -ENOENT && op->kind == NSCELL_VIEW_OP_OWN)
+			continue;
+		if (fd == -ENOENT && op->optional) {
+			v->skip[i] = true;
+			continue;
+		}
+		if (fd < 0)
+			return fail(v, op, op->kind == NSCELL_VIEW_OP_BIND ? "source" : "", op->src, -fd);
+		if (!kind_ok(kind))
+			return fail(v, op, "source, not a directory or regular file,", op->src, EINVAL);
+		if (op->kind == NSCELL_VIEW_OP_OWN && kind != S_IFDIR)
+			return fail(v, op, "", op->src, ENOTDIR);
+		v->kinds[i] = kind;
+		v->originals[i] = clone_tree(fd, "");
+		if (v->originals[i] < 0)
+			return fail(v, op, "clone", op->src, errno);
+	}
+	return 0;
+}
+
+/* The staging tmpfs's nodes (see the top), made with the modes as given. */
+static int populate_staging(struct view *v, int mnt)
+{
+	const struct nscell_view_op *first = &v->plan.ops[0];
+	char name[32];
+	int f;
+
+	if (mkdirat(mnt, EMPTY_DIR, 0755) < 0)
+		return fail(v, first, "staging", "tmpfs", errno);
+	for (size_t i = 0; i < v->plan.n_ops; i++)
+		if (v->plan.ops[i].kind == NSCELL_VIEW_OP_INACCESSIBLE) {
+			if (mkdirat(mnt, INACCESSIBLE_DIR, 0) < 0)
+				return fail(v, first, "staging", "tmpfs", errno);
+			f = openat(mnt, INACCESSIBLE_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+			if (f < 0)
+				return fail(v, first, "staging", "tmpfs", errno);
+			close(f);
+			break;
+		}
+	for (size_t i = 0; i < v->plan.n_ops; i++) {
+		const struct nscell_view_op *op = &v->plan.ops[i];
+		char keep[32 + 256];
+
+		/* A tree that keeps nothing is the empty directory. */
+		if (op->kind != NSCELL_VIEW_OP_OWN || !op->keep)
+			continue;
+		snprintf(name, sizeof(name), "own-%zu", i);
+		if (mkdirat(mnt, name, 0755) < 0)
+			return fail(v, op, "staging", name, errno);
+		/* keep is one plain component (lib/view.c), in a tmpfs nobody
+		 * else has seen. */
+		if (snprintf(keep, sizeof(keep), "%s/%s", name, op->keep) >= (int)sizeof(keep) ||
+		    mkdirat(mnt, keep, 0755) < 0)
+			return fail(v, op, "staging", name, errno);
+	}
+	return 0;
+}
+
+/* V3: the staging tmpfs, complete before anything is made read-only. */
+static int make_staging(struct view *v)
+{
+	_cleanup_close_ int fs = -1, mnt = -1, run = -1;
+	const struct nscell_view_op *first = &v->plan.ops[0];
+	mode_t old_umask;
+	int r;
+
+	fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return fail(v, first, "staging", "tmpfs", errno);
+	/* No size: it is read-only before anyone else sees it. */
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return fail(v, first, "staging", "tmpfs", errno);
+	mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (mnt < 0)
+		return fail(v, first, "staging", "tmpfs", errno);
+	/* The helper's umask is not the view's. */
+	old_umask = umask(0);
+	r = populate_staging(v, mnt);
+	umask(old_umask);
+	if (r < 0)
+		return r;
+	/* RUNDIR is root's and fixed; the child covers it right after. */
+	run = open(NSCELL_RUNDIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (run < 0 || attach(mnt, run) < 0)
+		return fail(v, first, "staging on", NSCELL_RUNDIR, errno);
+	if (make_read_only(mnt, "") < 0)
+		return fail(v, first, "staging", "read-only", errno);
+	v->staging = TAKE_FD(mnt);
+	return 0;
+}
+
+/* Put a clone of staging/sub over the target (read-only: clones keep the
+ * staging's flags). Returns the clone's fd, or -errno. */
+static int cover(struct view *v, const struct nscell_view_op *op, int target, const char *sub)
+{
+	int tree = clone_tree(v->staging, sub);
+
+	if (tree < 0 || attach(tree, target) < 0) {
+		int r = fail(v, op, "", op->dst, errno);
+		if (tree >= 0)
+			close(tree);
+		return r;
+	}
+	return tree;
+}
+
+static int apply(struct view *v, size_t i)
+{
+	const struct nscell_view_op *op = &v->plan.ops[i];
+	_cleanup_close_ int target = -1, tree = -1;
+	char name[32];
+	mode_t kind = 0;
+
+	if (v->skip[i])
+		return 0;
+	if (op->kind == NSCELL_VIEW_OP_READ_ONLY && strcmp(op->dst, "/") == 0) {
+		/* strict: every mount of this namespace, in place (they are
+		 * the cell's copies); the exceptions come back next. */
+		if (make_read_only(AT_FDCWD, "/") < 0)
+			return fail(v, op, "", "/", errno);
+		return 0;
+	}
+	target = view_open(v, op->dst, &kind);
+	if (target == -ENOENT && op->optional)
+		return 0;
+	if (target < 0)
+		return fail(v, op, op->kind == NSCELL_VIEW_OP_BIND ? "target" : "", op->dst, -target);
+	if (!kind_ok(kind))
+		return fail(v, op, "target, not a directory or regular file,", op->dst, EINVAL);
+
+	switch (op->kind) {
+	case NSCELL_VIEW_OP_READ_ONLY:
+		tree = clone_tree(target, "");
+		if (tree < 0 || make_read_only(tree, "") < 0 || attach(tree, target) < 0)
+			return fail(v, op, "", op->dst, errno);
+		return 0;
+	case NSCELL_VIEW_OP_WRITABLE:
+	case NSCELL_VIEW_OP_BIND: {
+		if (v->kinds[i] != kind)
+			return fail(v, op, "target, not the same kind of file as its source,", op->dst, EINVAL);
+		if (op->read_only && make_read_only(v->originals[i], "") < 0)
+			return fail(v, op, "", op->src, errno);
+		if (attach(v->originals[i], target) < 0)
+			return fail(v, op, "", op->dst, errno);
+		return 0;
+	}
+	case NSCELL_VIEW_OP_EMPTY:
+		if (kind != S_IFDIR)
+			return fail(v, op, "", op->dst, ENOTDIR);
+		tree = cover(v, op, target, EMPTY_DIR);
+		return tree < 0 ? tree : 0;
+	case NSCELL_VIEW_OP_INACCESSIBLE:
+		tree = cover(v, op, target, kind == S_IFDIR ? INACCESSIBLE_DIR : INACCESSIBLE_FILE);
+		return tree < 0 ? tree : 0;
+	case NSCELL_VIEW_OP_OWN: {
+		_cleanup_close_ int keep = -1;
+
+		if (kind != S_IFDIR)
+			return fail(v, op, "", op->dst, ENOTDIR);
+		snprintf(name, sizeof(name), "own-%zu", i);
+		tree = cover(v, op, target, op->keep ? name : EMPTY_DIR);
+		if (tree < 0 || v->originals[i] < 0)
+			return tree < 0 ? tree : 0;
+		/* The entry in the tmpfs just put there (through the clone's
+		 * own fd: the same mount the cell sees), nobody else's. */
+		keep = openat(tree, op->keep, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (keep < 0 || attach(v->originals[i], keep) < 0)
+			return fail(v, op, "", op->src, errno);
+		return 0;
+	}
+	}
+	return fail(v, op, "", op->dst, EINVAL);
+}
+
+int view_setup(const struct helper_login *l, char *err, size_t errlen)
+{
+	const struct nscell_identity *id = l->id;
+	struct view v = { .l = l, .root = -1, .staging = -1, .err = err, .errlen = errlen };
+	struct nscell_view_who who = {
+		.user = id->user, .uid = id->uid, .home = id->home, .gid = id->gid,
+		.group = id->groups ? id->groups[0] : NULL,
+	};
+	_cleanup_free_ char *why = NULL;
+	struct group gr, *grp = NULL;
+	char buf[4096];
+	int r;
+
+	if (!nscell_view_wanted(l->settings))
+		return 0;
+	/* %g without the groups looked up (the policy matched no Group). */
+	for (size_t i = 0; !who.group && i < _NSCELL_VIEW_LIST_MAX; i++)
+		if (strstr(l->settings->view_paths[i], "%g") && getgrgid_r(id->gid, &gr, buf, sizeof(buf), &grp) == 0 && grp)
+			who.group = grp->gr_name;
+
+	/* V1 */
+	r = nscell_view_plan(l->settings, &who, &v.plan, &why);
+	if (r < 0) {
+		snprintf(err, errlen, "view: %s", why ?: "planning");
+		return r;
+	}
+	if (v.plan.n_ops == 0)
+		goto out;
+	v.originals = malloc(v.plan.n_ops * sizeof(*v.originals));
+	if (v.originals)
+		for (size_t i = 0; i < v.plan.n_ops; i++)
+			v.originals[i] = -1;
+	v.kinds = calloc(v.plan.n_ops, sizeof(*v.kinds));
+	v.skip = calloc(v.plan.n_ops, sizeof(*v.skip));
+	if (!v.originals || !v.kinds || !v.skip) {
+		snprintf(err, errlen, "view: memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	v.root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (v.root < 0 || fstat(v.root, &v.root_st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "view: open /");
+		goto out;
+	}
+
+	r = take_originals(&v); /* V2 */
+	if (r >= 0)
+		r = make_staging(&v); /* V3 */
+	for (size_t i = 0; r >= 0 && i < v.plan.n_ops; i++)
+		r = apply(&v, i); /* V4 */
+out:
+	if (v.originals)
+		for (size_t i = 0; i < v.plan.n_ops; i++)
+			if (v.originals[i] >= 0)
+				close(v.originals[i]);
+	if (v.staging >= 0)
+		close(v.staging);
+	if (v.root >= 0)
+		close(v.root);
+	free(v.originals);
+	free(v.kinds);
+	free(v.skip);
+	nscell_view_plan_done(&v.plan);
+	return r < 0 ? r : 0;
+}
