@@ -254,7 +254,7 @@ static void test_every_key_in_a_block(void **state)
 					   "  RestrictNamespaces user\n"
 					   "  UserNamespaceFallback no-new-privs\n"
 					   "  MaxCells 3\n"
-					   "  PrivateDevices yes\n");
+					   "  PrivateDevices yes\n"
 					   "  ProtectHome own\n"
 					   "  ProtectSystem strict\n"
 					   "  ReadOnlyPaths /srv/ro\n"
