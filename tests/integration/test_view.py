@@ -245,7 +245,7 @@ def _(t):
         mark = env.syslog.mark()
         s = env.run('ssh', A, PROBE)
         t.check(not s.ok, 'the login is refused', s.describe())
-        t.syslog(syslog_event('nscell-helper', 'refused') + r'.*symlink on the way', mark,
+        t.syslog(syslog_event('nscell-open', 'refused') + r'.*symlink on the way', mark,
                  'the helper logs the refusal: a symlink on the way, not followed')
         t.clean()
     finally:
@@ -382,7 +382,7 @@ def _(t):
         t.check(s.value('pidns') != a.value('pidns'), '... gets a cell of its own', s.describe())
         t.check(len((s.value('home_ls') or '').split()) > 1, '... where /home is the harness\'s, every home',
                 s.value('home_ls'))
-        t.syslog(syslog_event('nscell-helper', 'cell-settings-differ') + r'.*ProtectHome', mark,
+        t.syslog(syslog_event('nscell-open', 'cell-settings-differ') + r'.*ProtectHome', mark,
                  'the helper logs cell-settings-differ naming ProtectHome')
     finally:
         a.release()
