@@ -64,6 +64,12 @@ int cell_listen(struct runtime *rt, const char *cell_id, uid_t owner, int *ret_f
 int cell_create(struct runtime *rt, const char *cell_id, const struct helper_login *l,
 		int listenfd, pid_t *ret_init_pid, char *err, size_t errlen);
 
+/* relay.c: serve `target` (the user manager's private socket, O_PATH) in the
+ * cell's mount namespace through a relay process running as the user, which
+ * reaches the real socket through `sysd` (its directory, O_PATH). Returns
+ * the relay's pid, or -errno with nothing mounted. */
+pid_t relay_start(uid_t uid, gid_t gid, int sysd, int target);
+
 /* userns.c: the sessions' user namespace (only the user's ids mapped). */
 int userns_create(const struct nscell_identity *id, int *ret_fd, char *err, size_t errlen);
 
