@@ -179,6 +179,8 @@ class StandIn:
 def relay_round_trip(t, extra, what):
     env = t.env
     env.set_policy(policy(logout='drain', drain_limit=60, extra=extra))
+    if 'user' in extra:
+        env.set_pam(auth_line=True)  # sshd's session child enters it in setcred
     write(f'{WORK}/um-client.py', CLIENT, 0o644)
     standin = StandIn()
     try:
