@@ -205,7 +205,7 @@ static int loopback_up(void)
  * is 0 across pid namespaces: systemd 257 then fails, 252 falls back to the
  * user's D-Bus. So, in the cell's mount namespace only, a socket of the
  * cell's own goes over it, served by nscell-relay (relay.c: why a process
- * of the user's and not the init, and how). Should the relay not come up,
+ * of the user's and not the init, and how; relay-start.c). Should the relay not come up,
  * /dev/null covers it instead (the fall-back of systemd 252 and earlier).
  *
  * The path is in the user's own runtime directory, /run/user/UID, which is

@@ -27,22 +27,18 @@
  * cell's processes (its pid is NSCELL_RELAY_PID), so a cell still ends when its
  * sessions are gone, and its kill(-1) takes it away.
  *
- * Setup (relay_start, in the setup child, root, before the init's exec):
- *   1. a scratch tmpfs over RUNDIR in the cell's mount namespace; bind a
- *      socket there, owned by the user 0600; clone it with open_tree();
- *   2. fork the relay: it closes every fd but the socket and a detached
- *      clone of /run/user/UID/systemd (open_tree on the O_PATH fd the walk
- *      as the user found), becomes the user, listen()s (SO_PEERCRED is the
- *      listener's: its pid and uid) and says so on a pipe;
- *   3. only then is the clone moved over the private socket, by fd; the
- *      scratch tmpfs is detached. A relay that did not come up in
- *      RELAY_READY_MS is killed and the socket covered with /dev/null.
+ * relay-start.c starts it from the setup child (root), before the init's
+ * exec: a socket of its own bound on a scratch tmpfs, the user's ids,
+ * no_new_privs, exec of this small static program (an idle relay holds a
+ * few private pages, not a copy of the helper's memory). It listen()s:
+ * SO_PEERCRED of every connection is the listener's, its pid and the user.
+ * Only then is the socket mounted over the private one.
  *
  * The relay: one poll() loop over fixed arrays. RELAY_CONNS_MAX connections
  * at a time (further ones wait in the backlog), each with one RELAY_BUF
- * buffer and up to RELAY_FDS_MAX descriptors per direction; nothing is
- * allocated. Each connection to the real socket is made anew through the
- * detached clone (/proc/self/fd/N/private: resolved in a mount of its own,
+ * buffer and up to RELAY_FDS_MAX descriptors per direction, mapped at
+ * accept and unmapped at close: at most RELAY_CONNS_MAX times 18 kB.
+ * Each connection to the real socket is made anew through the detached clone (/proc/self/fd/N/private: resolved in a mount of its own,
  * not the cell's, so not to ourselves), which also finds the socket of a
  * manager that re-executed; non-blocking, retried until RELAY_CONNECT_MS.
  * Bytes pass unchanged. SCM_RIGHTS fds (sd-bus negotiates them) pass with
@@ -55,34 +51,28 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "helper.h"
 
 #define RELAY_CONNS_MAX 16
 #define RELAY_BUF 8192
 #define RELAY_FDS_MAX 253 /* SCM_MAX_FD: the most one message can carry */
 #define RELAY_CONNECT_MS 5000
-#define RELAY_READY_MS 2000
 #define RELAY_FD_LISTEN 3
 #define RELAY_FD_UPSTREAM 4 /* detached clone of /run/user/UID/systemd */
-#define RELAY_SCRATCH NSCELL_RUNDIR "/user-manager"
+#define RELAY_FD_READY 5    /* a pipe: one byte once listening */
 #define DBUS_HEAD 16
 #define DBUS_MESSAGE_MAX (128u << 20) /* the D-Bus specification's limit */
 
@@ -114,7 +104,8 @@ struct pair {
 	bool used, connecting;
 	int fd[2]; /* 0: the client in the cell, 1: the manager */
 	uint64_t deadline_ms;
-	struct dir d[2]; /* d[0]: client to manager, d[1]: manager to client */
+	struct dir *d; /* [0]: client to manager, [1]: manager to client; mapped
+			* while the connection lasts, so an idle relay holds none */
 };
 
 static struct pair pairs[RELAY_CONNS_MAX];
@@ -143,8 +134,12 @@ static void pair_close(struct pair *p)
 	for (int k = 0; k < 2; k++) {
 		if (p->fd[k] >= 0)
 			close(p->fd[k]);
-		dir_reset(&p->d[k]);
+		if (p->d)
+			dir_reset(&p->d[k]);
 	}
+	if (p->d)
+		munmap(p->d, 2 * sizeof(struct dir));
+	p->d = NULL;
 	p->used = p->connecting = false;
 	p->fd[0] = p->fd[1] = -1;
 }
@@ -387,6 +382,12 @@ static void on_accept(void)
 	p->fd[0] = c;
 	p->fd[1] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	p->deadline_ms = now_ms() + RELAY_CONNECT_MS;
+	p->d = mmap(NULL, 2 * sizeof(struct dir), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p->d == MAP_FAILED) {
+		p->d = NULL;
+		pair_close(p);
+		return;
+	}
 	for (int k = 0; k < 2; k++)
 		dir_reset(&p->d[k]);
 	if (p->fd[1] < 0) {
@@ -399,7 +400,7 @@ static void on_accept(void)
 static _Noreturn void relay_loop(void)
 {
 	for (size_t i = 0; i < RELAY_CONNS_MAX; i++)
-		pairs[i] = (struct pair){ .fd = { -1, -1 } };
+		pairs[i].fd[0] = pairs[i].fd[1] = -1;
 	for (;;) {
 		struct pollfd pfd[1 + 2 * RELAY_CONNS_MAX];
 		size_t used = 0;
@@ -455,108 +456,32 @@ static _Noreturn void relay_loop(void)
 	}
 }
 
-/* The relay process: fds RELAY_FD_LISTEN and RELAY_FD_UPSTREAM, ready. */
-static _Noreturn void relay_child(int sock, int updir, int ready, uid_t uid, gid_t gid)
+int main(int argc, char **argv)
 {
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	sigset_t none;
+	struct stat st;
 
-	/* Only what it uses, at fixed numbers; fds 0-2 on /dev/null (the
-	 * caller's, for the run verb, must not be held open by a cell). */
-	if (null < 0)
-		_exit(1);
-	int want[3] = { sock, updir, ready };
-	int high[3];
-	for (int i = 0; i < 3; i++)
-		if ((high[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 64)) < 0)
-			_exit(1);
-	for (int fd = 0; fd <= 2; fd++)
-		if (dup2(null, fd) < 0)
-			_exit(1);
-	if (dup2(high[0], RELAY_FD_LISTEN) < 0 || dup2(high[1], RELAY_FD_UPSTREAM) < 0 ||
-	    dup2(high[2], 5) < 0)
-		_exit(1);
-	syscall(SYS_close_range, 6, ~0U, 0);
-
-	/* The user, and nothing more: credentials in the order groups, gid,
-	 * uid; changing them also leaves us not dumpable. */
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-		_exit(1);
-	if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid)
-		_exit(1);
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	/* Not dumpable from the start: the user's processes share our uid. */
 	prctl(PR_SET_DUMPABLE, 0);
-	prctl(PR_SET_NAME, "nscell-relay");
+	if (argc != 1 || fstat(RELAY_FD_LISTEN, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    fstat(RELAY_FD_READY, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+		static const char msg[] = "nscell-relay: started by nscell-helper in a cell only\n";
+		(void)!write(2, msg, sizeof(msg) - 1);
+		return 1;
+	}
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	fcntl(RELAY_FD_LISTEN, F_SETFL, O_NONBLOCK);
+	for (int fd = RELAY_FD_LISTEN; fd <= RELAY_FD_READY; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
 
 	/* SO_PEERCRED of every connection is this call's: our pid, the user. */
 	if (listen(RELAY_FD_LISTEN, 64) < 0)
-		_exit(1);
-	if (write(5, "1", 1) != 1)
-		_exit(1);
-	close(5);
+		return 1;
+	if (write(RELAY_FD_READY, "1", 1) != 1)
+		return 1;
+	close(RELAY_FD_READY);
 	relay_loop();
-}
-
-pid_t relay_start(uid_t uid, gid_t gid, int sysd, int target)
-{
-	_cleanup_close_ int sock = -1, updir = -1, path = -1, tree = -1;
-	int ready[2] = { -1, -1 };
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	pid_t pid = -1;
-	char c;
-
-	/* The detached clone the relay reaches the real socket through: a
-	 * mount of its own, without what we put over "private" below. */
-	updir = (int)syscall(SYS_open_tree, sysd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-	if (updir < 0)
-		return -errno;
-	if (mount("nscell", NSCELL_RUNDIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "mode=0700,size=4k,nr_inodes=4") < 0)
-		return -errno;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", RELAY_SCRATCH);
-	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (sock < 0 || bind(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    fchownat(AT_FDCWD, RELAY_SCRATCH, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    fchmodat(AT_FDCWD, RELAY_SCRATCH, 0600, 0) < 0)
-		goto fail;
-	path = open(RELAY_SCRATCH, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (path < 0)
-		goto fail;
-	tree = (int)syscall(SYS_open_tree, path, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-	if (tree < 0 || pipe2(ready, O_CLOEXEC) < 0)
-		goto fail;
-	pid = fork();
-	if (pid < 0)
-		goto fail;
-	if (pid == 0)
-		relay_child(sock, updir, ready[1], uid, gid);
-	close(ready[1]);
-	ready[1] = -1;
-	{
-		struct pollfd p = { .fd = ready[0], .events = POLLIN };
-		if (poll(&p, 1, RELAY_READY_MS) != 1 || read(ready[0], &c, 1) != 1)
-			goto fail;
-	}
-	if (syscall(SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		goto fail;
-	close(ready[0]);
-	umount2(NSCELL_RUNDIR, MNT_DETACH);
-	return pid;
-fail: {
-	int err = errno ? errno : EIO;
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	for (int i = 0; i < 2; i++)
-		if (ready[i] >= 0)
-			close(ready[i]);
-	umount2(NSCELL_RUNDIR, MNT_DETACH);
-	return -err;
-}
 }

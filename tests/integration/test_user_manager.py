@@ -17,7 +17,7 @@ import socket
 import struct
 import threading
 
-from nscelltest import PROBE, USERS, WORK, check_in_cell, policy, test, write
+from nscelltest import PROBE, USERS, WORK, check_in_cell, log, policy, test, write
 
 USER = 'nscit-a'
 UID = USERS[USER]
@@ -143,6 +143,9 @@ class StandIn:
                 with open(f'/proc/{pid}/status') as f:
                     status = {k: v.strip() for k, _, v in (ln.partition(':') for ln in f)}
                 status['pidns'] = os.readlink(f'/proc/{pid}/ns/pid')
+                with open(f'/proc/{pid}/smaps_rollup') as f:
+                    mem = {k: v.split()[0] for k, _, v in (ln.partition(':') for ln in f) if v.strip().endswith('kB')}
+                status['memory'] = ' '.join(f'{k}={mem.get(k)}kB' for k in ('Rss', 'Pss', 'Private_Dirty'))
             except OSError:
                 status = {}
             self.seen.append((pid, uid, gid, status))
@@ -201,6 +204,7 @@ def relay_round_trip(t, extra, what):
         t.check(len(seen) == 1 and seen[0][1] == UID and seen[0][2] == GID,
                 f'{what}: the manager\'s side sees one connection, from the user\'s uid and gid', repr(seen))
         st = seen[0][3] if seen else {}
+        log(f'    {what}: the relay while relaying: {st.get("memory")}')
         t.check(st.get('Uid', '').split() == [str(UID)] * 4 and st.get('CapEff') == '0000000000000000'
                 and st.get('NoNewPrivs') == '1' and st.get('pidns') != env.host_pidns,
                 f'{what}: the relay runs in the cell as the user, every uid, no capability, no_new_privs',
