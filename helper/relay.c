@@ -29,8 +29,8 @@
  *
  * relay-start.c starts it from the setup child (root), before the init's
  * exec: a socket of its own bound on a scratch tmpfs, the user's ids,
- * no_new_privs, exec of this small static program (an idle relay holds a
- * few private pages, not a copy of the helper's memory). It listen()s:
+ * no_new_privs, exec of this small static program (~50 kB private while
+ * relaying, not a copy of the helper's memory). It listen()s:
  * SO_PEERCRED of every connection is the listener's, its pid and the user.
  * Only then is the socket mounted over the private one.
  *
