@@ -397,6 +397,24 @@ static void on_accept(void)
 	upstream_connect(p);
 }
 
+/* One round for a connection after poll(): read what came, write what is read. */
+static void pair_step(struct pair *p, const short revents[2])
+{
+	int rc = 0;
+
+	if (p->connecting) {
+		upstream_connect(p);
+		return;
+	}
+	for (int k = 0; k < 2 && rc == 0; k++)
+		if (revents[k] & (POLLIN | POLLHUP | POLLERR))
+			rc = dir_read(&p->d[k], p->fd[k], k == 1 ? &p->d[0].text : NULL);
+	for (int k = 0; k < 2 && rc == 0; k++)
+		rc = dir_write(&p->d[k], p->fd[1 - k]);
+	if (rc < 0 || (p->d[0].shut && p->d[1].shut))
+		pair_close(p);
+}
+
 static _Noreturn void relay_loop(void)
 {
 	for (size_t i = 0; i < RELAY_CONNS_MAX; i++)
@@ -438,20 +456,8 @@ static _Noreturn void relay_loop(void)
 			struct pair *p = &pairs[i];
 			if (!p->used)
 				continue;
-			if (p->connecting) {
-				upstream_connect(p);
-				continue;
-			}
-			int rc = 0;
-			for (int k = 0; k < 2 && rc == 0; k++) {
-				short re = pfd[1 + 2 * i + (size_t)k].revents;
-				if (re & (POLLIN | POLLHUP | POLLERR))
-					rc = dir_read(&p->d[k], p->fd[k], k == 1 ? &p->d[0].text : NULL);
-			}
-			for (int k = 0; k < 2 && rc == 0; k++)
-				rc = dir_write(&p->d[k], p->fd[1 - k]);
-			if (rc < 0 || (p->d[0].shut && p->d[1].shut))
-				pair_close(p);
+			short re[2] = { pfd[1 + 2 * i].revents, pfd[2 + 2 * i].revents };
+			pair_step(p, re);
 		}
 	}
 }
