@@ -192,9 +192,11 @@ static int loopback_up(void)
 /*
  * systemctl --user talks to the user's service manager over its private
  * socket and insists on learning the manager's pid from SO_PEERCRED, which
- * is 0 across pid namespaces: it fails instead of falling back to the user's
- * D-Bus. With /dev/null over that socket (in the cell's mount namespace
- * only) it falls back, and works.
+ * is 0 across pid namespaces: systemd 257 then fails, 252 falls back to the
+ * user's D-Bus. So, in the cell's mount namespace only, a socket of the
+ * cell's own goes over it, served by nscell-relay (relay.c: why a process
+ * of the user's and not the init, and how; relay-start.c). Should the relay not come up,
+ * /dev/null covers it instead (the fall-back of systemd 252 and earlier).
  *
  * The path is in the user's own runtime directory, /run/user/UID, which is
  * 0700 and theirs. The helper keeps no DAC override capability, so as root
@@ -222,7 +224,7 @@ static int open_cached(int dirfd, const char *name, uint64_t flags, uint64_t res
 	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
 }
 
-static int hide_user_manager_socket(uid_t uid, gid_t gid)
+static int hide_user_manager_socket(uid_t uid, gid_t gid, pid_t *ret_relay)
 {
 	_cleanup_close_ int run = -1, dir = -1, sysd = -1, sock = -1, null = -1;
 	char name[16];
@@ -256,6 +258,11 @@ static int hide_user_manager_socket(uid_t uid, gid_t gid)
 		return -EPERM;
 	if (sock < 0 || fstat(sock, &st) < 0 || !S_ISSOCK(st.st_mode))
 		return 0;
+	pid_t relay = relay_start(uid, gid, sysd, sock);
+	if (relay > 0) {
+		*ret_relay = relay;
+		return 0;
+	}
 	null = (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (null < 0)
 		return 0;
@@ -284,7 +291,8 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	int fds[7] = { listenfd, cellsfd, lockfd, cfgfd, usernsfd, initfd, errfd };
 	int high[7];
 	int rootfd = -1;
-	char pending[NSCELL_CELL_ID_MAX + 8], live[NSCELL_CELL_ID_MAX + 8];
+	pid_t relay = 0;
+	char pending[NSCELL_CELL_ID_MAX + 8], live[NSCELL_CELL_ID_MAX + 8], relay_env[40];
 
 	/* The helper's locked description: should we stall below, the helper
 	 * must still be able to give the lock up by closing its own copy. */
@@ -367,7 +375,7 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 			child_fail(errfd, -rc, "PrivateDevices: %s", what);
 	}
 
-	if (hide_user_manager_socket(l->id->uid, l->id->gid) < 0)
+	if (hide_user_manager_socket(l->id->uid, l->id->gid, &relay) < 0)
 		child_fail(errfd, EPERM, "switch back to root's file identity after %s",
 			   "looking for the user manager's socket");
 
@@ -438,7 +446,9 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	syscall(SYS_close_range, 10, ~0U, 0);
 
 	char *const argv[] = { (char *)"nscell-init", (char *)cell_id, NULL };
-	char *const envp[] = { NULL };
+	/* The relay's pid: the init leaves it out of the cell's processes. */
+	snprintf(relay_env, sizeof(relay_env), "NSCELL_RELAY_PID=%d", (int)relay);
+	char *const envp[] = { relay > 0 ? relay_env : NULL, NULL };
 	syscall(SYS_execveat, 8, "", argv, envp, AT_EMPTY_PATH);
 	child_fail(errfd, errno, "exec %s", NSCELL_INIT_PATH);
 }

@@ -68,10 +68,16 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
  * child's new mount namespace. Returns 0, or -errno with a sentence in err. */
 int view_setup(const struct helper_login *l, char *err, size_t errlen);
 
-/* userns.c: the sessions' user namespace (only the user's ids mapped). */
+/* relay.c: serve `target` (the user manager's private socket, O_PATH) in the
+ * cell's mount namespace through a relay process running as the user, which
+ * reaches the real socket through `sysd` (its directory, O_PATH). Returns
+ * the relay's pid, or -errno with nothing mounted. */
+pid_t relay_start(uid_t uid, gid_t gid, int sysd, int target);
+
 /* devices.c: PrivateDevices. On failure, *ret_what says which step failed. */
 int devices_private(unsigned namespaces, const char **ret_what);
 
+/* userns.c: the sessions' user namespace (only the user's ids mapped). */
 int userns_create(const struct nscell_identity *id, int *ret_fd, char *err, size_t errlen);
 
 /* helper.c */

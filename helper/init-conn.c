@@ -62,7 +62,8 @@ unsigned count_processes(void)
 			continue;
 		while (*p >= '0' && *p <= '9')
 			p++;
-		if (*p == '\0' && strcmp(e->d_name, "1") != 0)
+		if (*p == '\0' && strcmp(e->d_name, "1") != 0 &&
+		    (g.relay_pid <= 0 || atol(e->d_name) != (long)g.relay_pid))
 			n++;
 	}
 	closedir(d);

@@ -52,6 +52,7 @@ struct init_state {
 	const char *end_reason;
 	char ident[32];
 	ino_t sock_ino;
+	pid_t relay_pid; /* nscell-relay (not counted among the processes); 0: none, or reaped */
 	const char *proc_path; /* the cell's /proc, where count_processes() looks */
 };
 extern struct init_state g;

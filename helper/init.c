@@ -10,6 +10,11 @@
  *      around "find or create a cell" by every helper of that user
  *   6  a pipe carrying one struct nscell_init_config
  *   7  the sessions' user namespace, when the policy asks for one
+ * and in NSCELL_RELAY_PID, when the cell has one, the pid of nscell-relay
+ * (relay.c; not in argv: "nscell-init\0<id>\0" is how a cell's PID 1 is known),
+ * forked before the exec: our child, so its pid stays its own until we reap
+ * it. It serves the user, not the sessions: it is not counted among the
+ * cell's processes, and kill(-1) ends it with the rest.
  *
  * Its whole job:
  *   - reap every child (orphans of the cell are reparented here);
@@ -75,8 +80,10 @@ _Noreturn void init_exit(int code)
 
 static void reap(void)
 {
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	pid_t pid;
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		if (pid == g.relay_pid)
+			g.relay_pid = 0;
 }
 
 static void on_signal(void)
@@ -157,6 +164,13 @@ int main(int argc, char **argv)
 
 	if (!read_config())
 		return 1;
+	{
+		const char *v = getenv("NSCELL_RELAY_PID"); /* the helper's, not a caller's */
+		char *end;
+		long pid = v ? strtol(v, &end, 10) : 0;
+		if (v && *end == '\0' && pid > 1 && pid <= 0x3fffffff)
+			g.relay_pid = (pid_t)pid;
+	}
 	snprintf(g.ident, sizeof(g.ident), "nscell-init[%d]", (int)g.cfg.init_pid_host);
 
 	g.listenfd = NSCELL_INIT_FD_LISTEN;
