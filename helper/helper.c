@@ -292,7 +292,7 @@ out:
 	return rc;
 }
 
-static struct nscell_reply reply = { .magic = NSCELL_PROTO_MAGIC };
+static struct nscell_reply reply;
 
 /* Where a refusal goes: to the module over fd 3 (open), or to the person on
  * stderr (run, whose caller is the user). */
@@ -310,6 +310,7 @@ static _Noreturn void answer(int status, const int *fds, size_t n_fds)
 		fprintf(stderr, "nscell run: %s\n", reply.message);
 		exit(HELPER_RUN_EXIT_FAILURE);
 	}
+	nscell_msg_head_init(&reply.head, NSCELL_OP_OPEN, sizeof(reply));
 	reply.pam_status = status;
 	if (nscell_send_fds(REQUEST_FD, &reply, sizeof(reply), fds, n_fds) < 0)
 		helper_log(LOG_ERR, "event=error error=\"cannot answer the module: %m\"");
@@ -344,6 +345,14 @@ static void read_request(struct nscell_request *req)
 		answer(PAM_SYSTEM_ERR, NULL, 0);
 	}
 	rc = nscell_request_decode(buf, (size_t)n, req);
+	if (rc == -EPROTONOSUPPORT) {
+		/* A module of another release: one loaded before an upgrade, in a
+		 * program that has run since. Its own format cannot be answered. */
+		snprintf(reply.message, sizeof(reply.message),
+			 "request of another protocol version (pam_nscell.so loaded before an upgrade: restart the program)");
+		helper_log(LOG_ERR, "event=refused error=\"%s\"", reply.message);
+		answer(PAM_SYSTEM_ERR, NULL, 0);
+	}
 	if (rc < 0) {
 		snprintf(reply.message, sizeof(reply.message), "malformed request");
 		helper_log(LOG_ERR, "event=refused error=\"malformed request\"");
@@ -448,6 +457,18 @@ static int may_join(const struct helper_login *l, const char *id, char *err, siz
 	int rc;
 
 	rc = nscell_cellctl_settings(id, &cell);
+	if (rc == -EPROTONOSUPPORT) {
+		/* An init of an earlier release, live across an upgrade: it stays
+		 * the cell of the sessions it has; this login gets its own. */
+		unsigned version = 0;
+		(void)nscell_cellctl_version(id, &version);
+		helper_log(LOG_WARNING,
+			   "event=cell-version-differs cell=%s user=%s uid=%u service=%s action=own-cell cell_version=%u version=%u",
+			   id, l->req->user, (unsigned)l->id->uid,
+			   l->req->service[0] ? l->req->service : "-", version,
+			   NSCELL_PROTO_VERSION);
+		return 2;
+	}
 	if (rc == -ENODATA || rc == -ECONNRESET || rc == -EPROTO) {
 		snprintf(diff, sizeof(diff), "the cell does not report its settings (%s)",
 			 strerror(-rc));

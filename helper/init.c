@@ -8,7 +8,7 @@
  *   4  RUNDIR/cells, to unlink that socket when the cell ends
  *   5  RUNDIR/locks/user-<uid> (an open file description of its own), taken
  *      around "find or create a cell" by every helper of that user
- *   6  a pipe carrying one struct nscell_init_config
+ *   6  a pipe carrying one struct nscell_init_msg (its config and settings)
  *   7  the sessions' user namespace, when the policy asks for one
  *
  * Its whole job:
@@ -82,7 +82,6 @@ enum {
 static struct {
 	struct nscell_init_config cfg;
 	struct nscell_settings settings; /* the cell-level settings it was made with */
-	bool has_settings;
 	int epfd, sigfd, timerfd, listenfd, cellsfd, lockfd, usernsfd;
 	struct conn *conns;
 	size_t n_conns;
@@ -260,13 +259,14 @@ static void reply(int fd, uint32_t op, int32_t error, uint32_t session_no, const
 		  size_t n_fds)
 {
 	struct nscell_cell_reply r = {
-		.magic = NSCELL_PROTO_MAGIC,
-		.op = op,
-		.error = error,
 		.session_no = session_no,
 		.namespaces = g.cfg.namespaces,
 	};
-	nscell_send_fds(fd, &r, sizeof(r), fds, n_fds);
+
+	/* An error is the head alone (proto.h). */
+	nscell_msg_head_init(&r.head, op, error < 0 ? sizeof(r.head) : sizeof(r));
+	r.head.error = error;
+	nscell_send_fds(fd, &r, r.head.size, fds, n_fds);
 }
 
 static void copy_field(char *dst, size_t size, const char *src)
@@ -333,8 +333,7 @@ static void do_status(size_t i)
 	unsigned k = 0;
 
 	memset(&st, 0, sizeof(st));
-	st.magic = NSCELL_PROTO_MAGIC;
-	st.op = NSCELL_CELL_STATUS;
+	nscell_msg_head_init(&st.head, NSCELL_CELL_STATUS, sizeof(st));
 	st.config = g.cfg;
 	st.state = g.state;
 	st.n_sessions = g.n_sessions;
@@ -348,14 +347,9 @@ static void do_status(size_t i)
 
 static void do_settings(size_t i)
 {
-	struct nscell_cell_settings a = {
-		.magic = NSCELL_PROTO_MAGIC,
-		.op = NSCELL_CELL_SETTINGS,
-		.error = g.has_settings ? 0 : -ENODATA,
-	};
+	struct nscell_cell_settings a = { .settings = g.settings };
 
-	if (g.has_settings)
-		a.settings = g.settings;
+	nscell_msg_head_init(&a.head, NSCELL_CELL_SETTINGS, sizeof(a));
 	nscell_send_fds(g.conns[i].fd, &a, sizeof(a), NULL, 0);
 	conn_close(i);
 }
@@ -365,9 +359,11 @@ static void on_conn(size_t i)
 	struct conn *c = &g.conns[i];
 	union {
 		struct nscell_cell_join join;
-		uint32_t head[2];
+		struct nscell_msg_head head;
 	} msg;
+	struct nscell_msg_head h;
 	int fds[1];
+	int rc;
 	size_t n_fds = 0;
 	ssize_t n;
 
@@ -396,18 +392,31 @@ static void on_conn(size_t i)
 		return;
 	}
 
-	/* A pending connection: its first message says what it wants. */
-	if (n < (ssize_t)sizeof(msg.head) || msg.head[0] != NSCELL_PROTO_MAGIC) {
+	/* A pending connection: its first message says what it wants. Version
+	 * 0 (or not ours at all): close, as a version 0 init does with what it
+	 * does not know. A newer version: say which one we speak. */
+	rc = n > 0 ? nscell_msg_head_decode(&msg, (size_t)n, &h) : -EPROTO;
+	if (rc < 0) {
 		if (n_fds)
 			close(fds[0]);
+		if (rc == -EPROTONOSUPPORT)
+			reply(c->fd, h.op, -EPROTONOSUPPORT, 0, NULL, 0);
 		conn_close(i);
 		return;
 	}
-	switch (msg.head[1]) {
+	if (h.op != NSCELL_CELL_JOIN && n != (ssize_t)sizeof(msg.head)) {
+		if (n_fds)
+			close(fds[0]);
+		reply(c->fd, h.op, -EPROTO, 0, NULL, 0);
+		conn_close(i);
+		return;
+	}
+	switch (h.op) {
 	case NSCELL_CELL_JOIN:
-		if (n != (ssize_t)sizeof(msg.join) || n_fds != 1) {
+		if (nscell_cell_join_check(&msg.join, (size_t)n) < 0 || n_fds != 1) {
 			if (n_fds)
 				close(fds[0]);
+			reply(c->fd, NSCELL_CELL_JOIN, -EPROTO, 0, NULL, 0);
 			conn_close(i);
 			return;
 		}
@@ -433,6 +442,7 @@ static void on_conn(size_t i)
 	default:
 		if (n_fds)
 			close(fds[0]);
+		reply(c->fd, h.op, -EOPNOTSUPP, 0, NULL, 0);
 		conn_close(i);
 		return;
 	}
@@ -536,14 +546,14 @@ static bool read_full(void *buf, size_t len)
 
 static bool read_config(void)
 {
-	if (!read_full(&g.cfg, sizeof(g.cfg)))
+	static struct nscell_init_msg m; /* off the stack */
+
+	if (!read_full(&m, sizeof(m)) || nscell_init_msg_check(&m, sizeof(m)) < 0)
 		return false;
-	/* The settings follow; a helper older than them wrote none, and its
-	 * pipe ends at its exit: such a cell cannot say what it was made with. */
-	g.has_settings = read_full(&g.settings, sizeof(g.settings));
 	close(NSCELL_INIT_FD_CONFIG);
-	g.cfg.cell_id[NSCELL_CELL_ID_MAX - 1] = '\0';
-	return g.cfg.magic == NSCELL_PROTO_MAGIC;
+	g.cfg = m.config;
+	g.settings = m.settings;
+	return true;
 }
 
 int main(int argc, char **argv)

@@ -52,10 +52,16 @@ int nscell_cellctl_status(const char *id, struct nscell_cell_status *ret);
 int nscell_cellctl_terminate(const char *id);
 
 /*
+ * nscell_cellctl_version - the protocol version the cell's init speaks
+ * (0: 0.1.0 or 0.2.0; see proto.h). Returns 0 or -errno as for status.
+ */
+int nscell_cellctl_version(const char *id, unsigned *ret);
+
+/*
  * nscell_cellctl_settings - the settings a cell was made with (SETTINGS op).
- * Returns 0, -ENOENT/-ECONNREFUSED when the cell is gone, -ENODATA or
- * -ECONNRESET when its init does not know them (an older init), -ETIMEDOUT,
- * or -EPROTO.
+ * Returns 0, -ENOENT/-ECONNREFUSED when the cell is gone, -EPROTONOSUPPORT
+ * when its init speaks another version (0, or a newer one that refuses ours),
+ * -ECONNRESET when it closed without an answer, -ETIMEDOUT, or -EPROTO.
  */
 int nscell_cellctl_settings(const char *id, struct nscell_settings *ret);
 
@@ -75,6 +81,7 @@ struct nscell_cellctl_session {
 	int userns_fd;   /* the sessions' user namespace, or -1 */
 	unsigned session_no;
 	unsigned namespaces; /* NSCELL_NS_* the cell was made with */
+	unsigned version;    /* the protocol version the init answered in */
 };
 
 /*
@@ -91,6 +98,9 @@ int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, cons
 
 /* Send LEAVE (best effort, never blocks) and close everything. */
 void nscell_cellctl_session_close(struct nscell_cellctl_session *s);
+/* Send LEAVE of `version` on a session's socket (best effort, never blocks),
+ * for a holder of the socket alone (the module at close_session). */
+void nscell_cell_leave(int sock, unsigned version);
 
 const char *nscell_cell_state_name(uint32_t state);
 

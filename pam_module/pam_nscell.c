@@ -317,12 +317,10 @@ static int join_live_cell(uid_t uid, const struct nscell_settings *set, const ch
 		nscell_cellctl_session_close(&sess);
 		return -EEXIST;
 	}
-	*rep = (struct nscell_reply){
-		.magic = NSCELL_PROTO_MAGIC,
-		.pam_status = PAM_SUCCESS,
-		.namespaces = set->namespaces,
-		.settings = *set,
-	};
+	nscell_reply_init(rep);
+	rep->pam_status = PAM_SUCCESS;
+	rep->namespaces = set->namespaces;
+	rep->settings = *set;
 	snprintf(rep->cell_id, sizeof(rep->cell_id), "%s", id);
 	snprintf(rep->message, sizeof(rep->message), "joined cell %s", id);
 	fds[0] = sess.init_pidfd;
@@ -420,7 +418,7 @@ static int ask_helper(pam_handle_t *pamh, const struct options *o, const struct 
 			;
 	}
 
-	if (n != (ssize_t)sizeof(*rep) || rep->magic != NSCELL_PROTO_MAGIC) {
+	if (n < 0 || nscell_reply_check(rep, (size_t)n) < 0) {
 		for (size_t i = 0; i < n_fds; i++)
 			close(ret_fds[i]);
 		if (n == -ETIMEDOUT)
@@ -436,8 +434,6 @@ static int ask_helper(pam_handle_t *pamh, const struct options *o, const struct 
 			snprintf(why, whylen, "%s gave no valid answer", o->helper);
 		return PAM_SESSION_ERR;
 	}
-	rep->message[sizeof(rep->message) - 1] = '\0';
-	rep->cell_id[sizeof(rep->cell_id) - 1] = '\0';
 	if (rep->pam_status == PAM_SUCCESS &&
 	    n_fds != ((rep->namespaces & NSCELL_NS_USER) ? 3u : 2u)) {
 		for (size_t i = 0; i < n_fds; i++)
@@ -689,7 +685,6 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	const void *data = NULL;
 	struct state *s;
 	struct timespec t0;
-	static const uint32_t leave[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_LEAVE };
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	parse_args(pamh, argc, argv, &o);
@@ -704,7 +699,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	if (s->session_sock >= 0) {
 		/* Non-blocking by construction: one small datagram to a socket
 		 * with an empty queue. */
-		(void)!send(s->session_sock, leave, sizeof(leave), MSG_DONTWAIT | MSG_NOSIGNAL);
+		nscell_cell_leave(s->session_sock, NSCELL_PROTO_VERSION);
 		nscell_closep(&s->session_sock);
 		s->session_sock = -1;
 	}
