@@ -413,23 +413,6 @@ void nscell_cellctl_session_close(struct nscell_cellctl_session *s)
 	s->sock = s->init_pidfd = s->userns_fd = -1;
 }
 
-void nscell_cell_leave(int sock, unsigned version)
-{
-	union {
-		struct nscell_msg_head v1;
-		uint32_t v0[2];
-	} m;
-	size_t len = sizeof(m.v1);
-
-	if (version == 0) {
-		nscell_v0_request(m.v0, NSCELL_CELL_LEAVE);
-		len = sizeof(m.v0);
-	} else {
-		nscell_msg_head_init(&m.v1, NSCELL_CELL_LEAVE, sizeof(m.v1));
-	}
-	(void)!send(sock, &m, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
 const char *nscell_cell_state_name(uint32_t state)
 {
 	switch (state) {

@@ -98,9 +98,6 @@ int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, cons
 
 /* Send LEAVE (best effort, never blocks) and close everything. */
 void nscell_cellctl_session_close(struct nscell_cellctl_session *s);
-/* Send LEAVE of `version` on a session's socket (best effort, never blocks),
- * for a holder of the socket alone (the module at close_session). */
-void nscell_cell_leave(int sock, unsigned version);
 
 const char *nscell_cell_state_name(uint32_t state);
 

@@ -391,6 +391,25 @@ int nscell_v0_status_decode(const struct nscell_v0_status *v0, size_t len, const
 	return 0;
 }
 
+/* ---- the one message sent without waiting for an answer ---------------- */
+
+void nscell_cell_leave(int sock, unsigned version)
+{
+	union {
+		struct nscell_msg_head v1;
+		uint32_t v0[2];
+	} m;
+	size_t len = sizeof(m.v1);
+
+	if (version == 0) {
+		nscell_v0_request(m.v0, NSCELL_CELL_LEAVE);
+		len = sizeof(m.v0);
+	} else {
+		nscell_msg_head_init(&m.v1, NSCELL_CELL_LEAVE, sizeof(m.v1));
+	}
+	(void)!send(sock, &m, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 /* ---- fd passing ----------------------------------------------------------- */
 
 int nscell_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t n_fds)

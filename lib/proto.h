@@ -232,6 +232,10 @@ int nscell_cell_status_check(struct nscell_cell_status *st, size_t len, const ch
 /* Check a SETTINGS answer. 0, an error answer's -errno, or -EPROTO. */
 int nscell_cell_settings_check(struct nscell_cell_settings *a, size_t len);
 
+/* Send LEAVE of `version` on a session's socket (best effort, never blocks).
+ * Any message on a joined connection ends its session, in every version. */
+void nscell_cell_leave(int sock, unsigned version);
+
 /* ---- version 0: 0.1.0 and 0.2.0, as their inits speak it ------------------- */
 
 struct nscell_v0_join {
