@@ -635,9 +635,10 @@ def _(t):
             'nscit-a running the helper\'s open verb by hand is refused (PAM_PERM_DENIED, 6)',
             r.stdout + r.stderr)
     # ... and with a request socket of its own on fd 3, as pam_nscell would pass one.
-    fake = ('import os, socket, subprocess, sys\n'
+    fake = ('import os, socket, struct, subprocess, sys\n'
             'a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n'
-            'a.send(b"NSCELL1\\0verb=open\\0user=nscit-b\\0")\n'
+            'body = b"verb=open\\0user=nscit-b\\0"\n'
+            'a.send(struct.pack("<IHHIi", 0x4e53434c, 16, 1, 16 + len(body), 0) + body)\n'
             'def on3():\n'
             '    os.dup2(b.fileno(), 3)\n'
             '    os.set_inheritable(3, True)\n'
