@@ -461,11 +461,13 @@ static int may_join(const struct helper_login *l, const char *id, char *err, siz
 		/* An init of an earlier release, live across an upgrade: it stays
 		 * the cell of the sessions it has; this login gets its own. */
 		unsigned version = 0;
-		(void)nscell_cellctl_version(id, &version);
+		char cell_version[16] = "unknown"; /* gone meanwhile, or newer and refusing ours */
+		if (nscell_cellctl_version(id, &version) == 0)
+			snprintf(cell_version, sizeof(cell_version), "%u", version);
 		helper_log(LOG_WARNING,
-			   "event=cell-version-differs cell=%s user=%s uid=%u service=%s action=own-cell cell_version=%u version=%u",
+			   "event=cell-version-differs cell=%s user=%s uid=%u service=%s action=own-cell cell_version=%s version=%u",
 			   id, l->req->user, (unsigned)l->id->uid,
-			   l->req->service[0] ? l->req->service : "-", version,
+			   l->req->service[0] ? l->req->service : "-", cell_version,
 			   NSCELL_PROTO_VERSION);
 		return 2;
 	}
