@@ -395,7 +395,15 @@ static void on_conn(size_t i)
 	/* A pending connection: its first message says what it wants. Version
 	 * 0 (or not ours at all): close, as a version 0 init does with what it
 	 * does not know. A newer version: say which one we speak. */
-	rc = n > 0 ? nscell_msg_head_decode(&msg, (size_t)n, &h) : -EPROTO;
+	if (n == -EMSGSIZE) {
+		/* Longer than any request of ours, a newer version's maybe:
+		 * what arrived is its start. */
+		rc = nscell_msg_head_decode(&msg, sizeof(msg), &h);
+		if (rc == 0)
+			rc = -EPROTO;
+	} else {
+		rc = n > 0 ? nscell_msg_head_decode(&msg, (size_t)n, &h) : -EPROTO;
+	}
 	if (rc < 0) {
 		if (n_fds)
 			close(fds[0]);

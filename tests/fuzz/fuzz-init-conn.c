@@ -346,8 +346,11 @@ static void send_message(struct input *in, struct client *cl, uint8_t how)
 			msg.v0[1] = op % 6;
 			len = sizeof(msg.v0);
 			break;
-		case 2: /* a newer version than the init's */
-			msg.head.version = (uint16_t)(NSCELL_PROTO_VERSION + 1 + (op >> 3));
+		case 2: /* a newer version than the init's, maybe longer than any of its */
+			msg.head.version = (uint16_t)(NSCELL_PROTO_VERSION + 1 + ((op >> 3) & 7));
+			if (op & 0x80)
+				len = sizeof(msg.raw);
+			msg.head.size = (uint32_t)len;
 			break;
 		case 3: /* a head cut short */
 			len = (size_t)(op >> 3) % sizeof(msg.head);
