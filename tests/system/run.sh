@@ -493,10 +493,10 @@ check "after purge, logins work and are plain" \
 # (old-debs.sh), go on first; a Scope user login is held across the install
 # of this build; the next login lands in a cell (the old one, or one of its
 # own, as the helper logs: never refused), and nscell list, show, enter and
-# terminate work on the old cell. Packages are built for this machine's
-# release, so this runs in its VM.
+# terminate work on the old cell. The 0.1.0 packages are built for this
+# machine's release, as the first build a later release's VM installs is.
 upgrade_from=7ad7ff77c69fd21827cae14a8bbae10b39153b90 # 0.1.0
-if [ "$release" = "$host_release" ] && [ -z "${NSCELL_DEBS_DIR:-}" ]; then
+if [ "$build_here" = 1 ]; then
 	t=$(date +%s)
 	if ! old_debs=$("$here/old-debs.sh" "$upgrade_from" "$cache" 2>"$VM_TMP/old-debs.log"); then
 		sed 's/^/#   /' "$VM_TMP/old-debs.log"
