@@ -45,6 +45,8 @@ int nscell_msg_head_decode(const void *buf, size_t len, struct nscell_msg_head *
 	if (len < sizeof(h))
 		return -EPROTO;
 	memcpy(&h, buf, sizeof(h));
+	if (h.version == 0)
+		return -ENOMSG;
 	*ret = h;
 	if (h.version > NSCELL_PROTO_VERSION)
 		return -EPROTONOSUPPORT;

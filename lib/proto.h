@@ -52,7 +52,6 @@
 
 #define NSCELL_PROTO_MAGIC 0x4e53434cu /* "NSCL" */
 #define NSCELL_PROTO_VERSION 1         /* what this release speaks and serves */
-#define NSCELL_PROTO_VERSION_MIN 0     /* the oldest it still talks to */
 #define NSCELL_REQUEST_MAX 4096        /* bytes of one module->helper request */
 #define NSCELL_CELL_ID_MAX 48          /* "user-4294967295", "session-<16 hex>" */
 #define NSCELL_FIELD_MAX 256           /* user, service, tty, rhost, ruser, conf */
