@@ -399,14 +399,14 @@ int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, cons
 	ret->userns_fd = n_fds > 1 ? fds[1] : -1;
 	ret->session_no = r.v1.session_no;
 	ret->namespaces = r.v1.namespaces;
-	ret->version = version;
+	ret->v0 = version == 0;
 	return 0;
 }
 
 void nscell_cellctl_session_close(struct nscell_cellctl_session *s)
 {
 	if (s->sock >= 0)
-		nscell_cell_leave(s->sock, s->version);
+		nscell_cell_leave(s->sock, s->v0 ? 0 : NSCELL_PROTO_VERSION);
 	nscell_closep(&s->sock);
 	nscell_closep(&s->init_pidfd);
 	nscell_closep(&s->userns_fd);

@@ -81,7 +81,7 @@ struct nscell_cellctl_session {
 	int userns_fd;   /* the sessions' user namespace, or -1 */
 	unsigned session_no;
 	unsigned namespaces; /* NSCELL_NS_* the cell was made with */
-	unsigned version;    /* the protocol version the init answered in */
+	bool v0;             /* the init speaks version 0 (proto.h); false: this release's */
 };
 
 /*
