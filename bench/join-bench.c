@@ -55,8 +55,11 @@ static int join(const char *cell_id, int *ret_sock)
 	if (n < 0)
 		return (int)n;
 	rc = nscell_msg_answer_check(&r, (size_t)n, NSCELL_CELL_JOIN, sizeof(r));
-	if (rc < 0 || n_fds < 1)
+	if (rc < 0 || n_fds < 1) {
+		for (size_t i = 0; i < n_fds; i++)
+			close(fds[i]);
 		return rc < 0 ? rc : -EPROTO;
+	}
 	rc = setns(fds[0], CLONE_NEWNS | CLONE_NEWPID) < 0 ? -errno : 0;
 	for (size_t i = 0; i < n_fds; i++)
 		close(fds[i]);
