@@ -493,10 +493,12 @@ check "after purge, logins work and are plain" \
 # (old-debs.sh), go on first; a Scope user login is held across the install
 # of this build; the next login lands in a cell (the old one, or one of its
 # own, as the helper logs: never refused), and nscell list, show, enter and
-# terminate work on the old cell. The 0.1.0 packages are built for this
-# machine's release, as the first build a later release's VM installs is.
+# terminate work on the old cell. In the VM of this machine's release only
+# (the 0.1.0 packages are built here): the check costs about 90 s a VM, and
+# the code it proves is the same in both (it passed by hand in both).
+# The VM is thrown away afterwards: no purge.
 upgrade_from=7ad7ff77c69fd21827cae14a8bbae10b39153b90 # 0.1.0
-if [ "$build_here" = 1 ]; then
+if [ "$release" = "$host_release" ] && [ "$build_here" = 1 ]; then
 	t=$(date +%s)
 	if ! old_debs=$("$here/old-debs.sh" "$upgrade_from" "$cache" 2>"$VM_TMP/old-debs.log"); then
 		sed 's/^/#   /' "$VM_TMP/old-debs.log"
@@ -557,8 +559,6 @@ if [ "$build_here" = 1 ]; then
 	check "nscell terminate user-1000 ends the 0.1.0 cell and the held login" \
 		timeout 15 bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done' _ "$held_pid"
 	timed "upgrade" $(($(date +%s) - t))
-	VM_SSH_TIMEOUT=$apt_timeout as_root 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q libpam-nscell nscell' >"$VM_TMP/purge2.log" 2>&1 ||
-		{ cat "$VM_TMP/purge2.log"; not_ok "apt-get purge after the upgrade"; }
 fi
 
 finish
