@@ -339,15 +339,18 @@ def read_until(fd, buf, needle, timeout=60):
 
 def on_terminal(argv):
     """argv on a new pty of its own (its controlling terminal), as root's
-    shell would run it; returns (process, master, slave)."""
+    shell would run it; returns (process, master, slave, the pty's modes
+    before argv started: read afterwards, they may already be enter's raw
+    mode)."""
     master, slave = os.openpty()
     set_winsize(slave, 24, 80)
+    modes = termios.tcgetattr(slave)
 
     def ctty():
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
     p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
                          preexec_fn=ctty, cwd='/')
-    return p, master, slave
+    return p, master, slave, modes
 
 
 TTY_PROBE = ('echo "tty=$(tty)"; echo "sid=$(ps -o sid= -p $$ | tr -d " ") pid=$$"; '
@@ -361,8 +364,7 @@ def _(t):
     t.require(s.wait_held(), 'nscit-a logs in over ssh and holds', s.describe())
     cell = check_in_cell(t, s, 'ssh')
 
-    p, master, slave = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c', TTY_PROBE])
-    before = termios.tcgetattr(slave)
+    p, master, slave, before = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c', TTY_PROBE])
     root_tty = os.ttyname(slave)
     buf = read_until(master, b'', b'READY\r\n')
     # A new size for root's terminal while the command runs: passed on (SIGWINCH).
@@ -391,10 +393,9 @@ def _(t):
 
     # A command that ignores every signal a terminal can send: ^]^]^] still
     # gets root out, its terminal restored.
-    p, master, slave = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c',
-                                    'trap "" HUP INT QUIT TERM TSTP; echo READY; '
-                                    'while :; do sleep 1; done'])
-    before = termios.tcgetattr(slave)
+    p, master, slave, before = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c',
+                                            'trap "" HUP INT QUIT TERM TSTP; echo READY; '
+                                            'while :; do sleep 1; done'])
     buf = read_until(master, b'', b'READY\r\n')
     os.write(master, b'\x03\x1c\x04')  # ^C ^\ ^D: ignored
     os.write(master, b'\x1d\x1d\x1d')
@@ -412,8 +413,8 @@ def _(t):
     os.close(slave)
 
     # SIGTERM to enter: passed on to the command; the terminal restored.
-    p, master, slave = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c', 'echo READY; sleep 1000.72'])
-    before = termios.tcgetattr(slave)
+    p, master, slave, before = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c',
+                                            'echo READY; sleep 1000.72'])
     buf = read_until(master, b'', b'READY\r\n')
     raw_meanwhile = termios.tcgetattr(slave) != before
     p.terminate()
