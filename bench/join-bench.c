@@ -35,7 +35,7 @@ static long long now_ns(void)
 static int join(const char *cell_id, int *ret_sock)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct nscell_cell_join j = { .magic = NSCELL_PROTO_MAGIC, .op = NSCELL_CELL_JOIN };
+	struct nscell_cell_join j;
 	struct nscell_cell_reply r;
 	int fds[2], sock, self, rc;
 	size_t n_fds = 0;
@@ -46,15 +46,20 @@ static int join(const char *cell_id, int *ret_sock)
 	if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
 	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	j.opener_pid = getpid();
-	snprintf(j.service, sizeof(j.service), "bench");
+	nscell_cell_join_encode(&j, getpid(), "bench", NULL, NULL);
 	rc = nscell_send_fds(sock, &j, sizeof(j), &self, 1);
 	close(self);
 	if (rc < 0)
 		return rc;
 	n = nscell_recv_fds(sock, &r, sizeof(r), fds, 2, &n_fds);
-	if (n != (ssize_t)sizeof(r) || r.error < 0 || n_fds < 1)
-		return n < 0 ? (int)n : -EPROTO;
+	if (n < 0)
+		return (int)n;
+	rc = nscell_msg_answer_check(&r, (size_t)n, NSCELL_CELL_JOIN, sizeof(r));
+	if (rc < 0 || n_fds < 1) {
+		for (size_t i = 0; i < n_fds; i++)
+			close(fds[i]);
+		return rc < 0 ? rc : -EPROTO;
+	}
 	rc = setns(fds[0], CLONE_NEWNS | CLONE_NEWPID) < 0 ? -errno : 0;
 	for (size_t i = 0; i < n_fds; i++)
 		close(fds[i]);

@@ -221,7 +221,11 @@ int cli_cells_load(const char *verb, const struct cli_selector *sel, size_t n_se
 		r = nscell_cellctl_status(ids[i], c.status);
 		if (r < 0) {
 			/* Gone since the listing (or a stale entry): not a cell. */
-			if (r != -ENOENT && r != -ECONNREFUSED && r != -ECONNRESET)
+			if (r == -EPROTONOSUPPORT)
+				fprintf(stderr,
+					"nscell %s: cell %s speaks a newer protocol than this nscell (made by a later release); left out\n",
+					verb, CLI_ESC(ids[i]));
+			else if (r != -ENOENT && r != -ECONNREFUSED && r != -ECONNRESET)
 				fprintf(stderr, "nscell %s: cell %s does not answer: %s\n", verb, CLI_ESC(ids[i]),
 					strerror(-r));
 			free(c.status);

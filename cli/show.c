@@ -284,6 +284,8 @@ static void print_cell(const struct cli_cell *c, bool full, uint64_t now)
 		       sizeof(age));
 	printf(LABEL "%s (%s ago)\n", "Created:", buf, age);
 	printf(LABEL "%d (nscell-init, PID 1 of the cell)\n", "Init:", (int)cfg->init_pid_host);
+	printf(LABEL "%u%s\n", "Protocol:", (unsigned)st->head.version,
+	       st->head.version < NSCELL_PROTO_VERSION ? " (an init of an earlier release)" : "");
 	cli_format_namespaces(cfg->namespaces, false, " ", ns, sizeof(ns));
 	printf(LABEL "pid mount%s%s\n", "Namespaces:", strcmp(ns, "-") ? " " : "",
 	       strcmp(ns, "-") ? ns : "");

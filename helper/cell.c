@@ -477,7 +477,8 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 	_cleanup_close_ int initfd = -1, pidfd = -1, usernsfd = -1, init_lockfd = -1;
 	int cfg[2] = { -1, -1 }, ep[2] = { -1, -1 };
 	struct clone_args args = { 0 };
-	struct nscell_init_config c = { .magic = NSCELL_PROTO_MAGIC };
+	struct nscell_init_msg m = { 0 };
+	struct nscell_init_config c = { 0 };
 	struct setup_error se;
 	struct timespec ts;
 	ssize_t n;
@@ -536,9 +537,11 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 	c.created_usec = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	c.init_pid_host = pid;
 	c.has_userns = usernsfd >= 0;
-	/* Both fit in a pipe buffer: never blocks. */
-	(void)!write(cfg[1], &c, sizeof(c));
-	(void)!write(cfg[1], l->settings, sizeof(*l->settings));
+	nscell_msg_head_init(&m.head, NSCELL_OP_INIT_CONFIG, sizeof(m));
+	m.config = c;
+	m.settings = *l->settings;
+	/* It fits in a pipe buffer: never blocks. */
+	(void)!write(cfg[1], &m, sizeof(m));
 	close(cfg[1]);
 	cfg[1] = -1;
 

@@ -122,7 +122,7 @@ out:
 	return rc;
 }
 
-struct nscell_reply helper_reply = { .magic = NSCELL_PROTO_MAGIC };
+struct nscell_reply helper_reply;
 
 /* Where a refusal goes: to the module over fd 3 (open), or to the person on
  * stderr (run, whose caller is the user). */
@@ -140,6 +140,7 @@ _Noreturn void helper_answer(int status, const int *fds, size_t n_fds)
 		fprintf(stderr, "nscell run: %s\n", helper_reply.message);
 		exit(HELPER_RUN_EXIT_FAILURE);
 	}
+	nscell_msg_head_init(&helper_reply.head, NSCELL_OP_OPEN, sizeof(helper_reply));
 	helper_reply.pam_status = status;
 	if (nscell_send_fds(HELPER_REQUEST_FD, &helper_reply, sizeof(helper_reply), fds, n_fds) < 0)
 		helper_log(LOG_ERR, "event=error error=\"cannot answer the module: %m\"");
@@ -255,13 +256,20 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 			c.userns_fd = sess.userns_fd;
 			c.session_no = sess.session_no;
 			cell_ns = sess.namespaces;
-		} else if (rc == NSCELL_REGISTRY_DIFFERS) {
+		} else if (rc == NSCELL_REGISTRY_DIFFERS || rc == NSCELL_REGISTRY_VERSION_DIFFERS) {
 			/* A cell of its own, with this login's settings, lasting as
 			 * long as this session: the user's cell keeps its own. */
-			helper_log(LOG_WARNING,
-				   "event=cell-settings-differ cell=%s user=%s uid=%u service=%s action=own-cell differ=\"%s\"",
-				   c.id, req->user, (unsigned)l->id->uid,
-				   req->service[0] ? req->service : "-", diff);
+			if (rc == NSCELL_REGISTRY_VERSION_DIFFERS)
+				helper_log(LOG_WARNING,
+					   "event=cell-version-differs cell=%s user=%s uid=%u service=%s action=own-cell cell_version=%s version=%u",
+					   c.id, req->user, (unsigned)l->id->uid,
+					   req->service[0] ? req->service : "-", diff,
+					   NSCELL_PROTO_VERSION);
+			else
+				helper_log(LOG_WARNING,
+					   "event=cell-settings-differ cell=%s user=%s uid=%u service=%s action=own-cell differ=\"%s\"",
+					   c.id, req->user, (unsigned)l->id->uid,
+					   req->service[0] ? req->service : "-", diff);
 			own.scope = NSCELL_SCOPE_SESSION;
 			helper_new_session_id(c.id, sizeof(c.id));
 			rc = -ENOENT;

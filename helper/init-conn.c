@@ -173,13 +173,14 @@ static void reply(int fd, uint32_t op, int32_t error, uint32_t session_no, const
 		  size_t n_fds)
 {
 	struct nscell_cell_reply r = {
-		.magic = NSCELL_PROTO_MAGIC,
-		.op = op,
-		.error = error,
 		.session_no = session_no,
 		.namespaces = g.cfg.namespaces,
 	};
-	nscell_send_fds(fd, &r, sizeof(r), fds, n_fds);
+
+	/* An error is the head alone (proto.h). */
+	nscell_msg_head_init(&r.head, op, error < 0 ? sizeof(r.head) : sizeof(r));
+	r.head.error = error;
+	nscell_send_fds(fd, &r, r.head.size, fds, n_fds);
 }
 
 static void copy_field(char *dst, size_t size, const char *src)
@@ -246,8 +247,7 @@ static void do_status(size_t i)
 	unsigned k = 0;
 
 	memset(&st, 0, sizeof(st));
-	st.magic = NSCELL_PROTO_MAGIC;
-	st.op = NSCELL_CELL_STATUS;
+	nscell_msg_head_init(&st.head, NSCELL_CELL_STATUS, sizeof(st));
 	st.config = g.cfg;
 	st.state = g.state;
 	st.n_sessions = g.n_sessions;
@@ -261,14 +261,9 @@ static void do_status(size_t i)
 
 static void do_settings(size_t i)
 {
-	struct nscell_cell_settings a = {
-		.magic = NSCELL_PROTO_MAGIC,
-		.op = NSCELL_CELL_SETTINGS,
-		.error = g.has_settings ? 0 : -ENODATA,
-	};
+	struct nscell_cell_settings a = { .settings = g.settings };
 
-	if (g.has_settings)
-		a.settings = g.settings;
+	nscell_msg_head_init(&a.head, NSCELL_CELL_SETTINGS, sizeof(a));
 	nscell_send_fds(g.conns[i].fd, &a, sizeof(a), NULL, 0);
 	conn_close(i);
 }
@@ -278,9 +273,11 @@ static void on_conn(size_t i)
 	struct conn *c = &g.conns[i];
 	union {
 		struct nscell_cell_join join;
-		uint32_t head[2];
+		struct nscell_msg_head head;
 	} msg;
+	struct nscell_msg_head h;
 	int fds[1];
+	int rc;
 	size_t n_fds = 0;
 	ssize_t n;
 
@@ -309,18 +306,39 @@ static void on_conn(size_t i)
 		return;
 	}
 
-	/* A pending connection: its first message says what it wants. */
-	if (n < (ssize_t)sizeof(msg.head) || msg.head[0] != NSCELL_PROTO_MAGIC) {
+	/* A pending connection: its first message says what it wants. Version
+	 * 0 (or not ours at all): close, as a version 0 init does with what it
+	 * does not know. A newer version: say which one we speak. */
+	if (n == -EMSGSIZE) {
+		/* Longer than any request of ours, a newer version's maybe:
+		 * what arrived is its start. */
+		rc = nscell_msg_head_decode(&msg, sizeof(msg), &h);
+		if (rc == 0)
+			rc = -EPROTO;
+	} else {
+		rc = n > 0 ? nscell_msg_head_decode(&msg, (size_t)n, &h) : -EPROTO;
+	}
+	if (rc < 0) {
 		if (n_fds)
 			close(fds[0]);
+		if (rc == -EPROTONOSUPPORT)
+			reply(c->fd, h.op, -EPROTONOSUPPORT, 0, NULL, 0);
 		conn_close(i);
 		return;
 	}
-	switch (msg.head[1]) {
+	if (h.op != NSCELL_CELL_JOIN && n != (ssize_t)sizeof(msg.head)) {
+		if (n_fds)
+			close(fds[0]);
+		reply(c->fd, h.op, -EPROTO, 0, NULL, 0);
+		conn_close(i);
+		return;
+	}
+	switch (h.op) {
 	case NSCELL_CELL_JOIN:
-		if (n != (ssize_t)sizeof(msg.join) || n_fds != 1) {
+		if (nscell_cell_join_check(&msg.join, (size_t)n) < 0 || n_fds != 1) {
 			if (n_fds)
 				close(fds[0]);
+			reply(c->fd, NSCELL_CELL_JOIN, -EPROTO, 0, NULL, 0);
 			conn_close(i);
 			return;
 		}
@@ -346,6 +364,7 @@ static void on_conn(size_t i)
 	default:
 		if (n_fds)
 			close(fds[0]);
+		reply(c->fd, h.op, -EOPNOTSUPP, 0, NULL, 0);
 		conn_close(i);
 		return;
 	}

@@ -41,7 +41,6 @@ enum {
 struct init_state {
 	struct nscell_init_config cfg;
 	struct nscell_settings settings; /* the cell-level settings it was made with */
-	bool has_settings;
 	int epfd, sigfd, timerfd, listenfd, cellsfd, lockfd, usernsfd;
 	struct conn *conns;
 	size_t n_conns;

@@ -8,7 +8,7 @@
  *   4  RUNDIR/cells, to unlink that socket when the cell ends
  *   5  RUNDIR/locks/user-<uid> (an open file description of its own), taken
  *      around "find or create a cell" by every helper of that user
- *   6  a pipe carrying one struct nscell_init_config
+ *   6  a pipe carrying one struct nscell_init_msg (its config and settings)
  *   7  the sessions' user namespace, when the policy asks for one
  * and in NSCELL_RELAY_PID, when the cell has one, the pid of nscell-relay
  * (relay.c; not in argv: "nscell-init\0<id>\0" is how a cell's PID 1 is known),
@@ -127,14 +127,14 @@ static bool read_full(void *buf, size_t len)
 
 static bool read_config(void)
 {
-	if (!read_full(&g.cfg, sizeof(g.cfg)))
+	static struct nscell_init_msg m; /* off the stack */
+
+	if (!read_full(&m, sizeof(m)) || nscell_init_msg_check(&m, sizeof(m)) < 0)
 		return false;
-	/* The settings follow; a helper older than them wrote none, and its
-	 * pipe ends at its exit: such a cell cannot say what it was made with. */
-	g.has_settings = read_full(&g.settings, sizeof(g.settings));
 	close(NSCELL_INIT_FD_CONFIG);
-	g.cfg.cell_id[NSCELL_CELL_ID_MAX - 1] = '\0';
-	return g.cfg.magic == NSCELL_PROTO_MAGIC;
+	g.cfg = m.config;
+	g.settings = m.settings;
+	return true;
 }
 
 int main(int argc, char **argv)

@@ -187,6 +187,14 @@ static void read_request(struct nscell_request *req)
 		helper_answer(PAM_SYSTEM_ERR, NULL, 0);
 	}
 	rc = nscell_request_decode(buf, (size_t)n, req);
+	if (rc == -EPROTONOSUPPORT) {
+		/* A module of another release: one loaded before an upgrade, in a
+		 * program that has run since. Its own format cannot be answered. */
+		snprintf(helper_reply.message, sizeof(helper_reply.message),
+			 "request of another protocol version (pam_nscell.so loaded before an upgrade: restart the program)");
+		helper_log(LOG_ERR, "event=refused error=\"%s\"", helper_reply.message);
+		helper_answer(PAM_SYSTEM_ERR, NULL, 0);
+	}
 	if (rc < 0) {
 		snprintf(helper_reply.message, sizeof(helper_reply.message), "malformed request");
 		helper_log(LOG_ERR, "event=refused error=\"malformed request\"");

@@ -2,8 +2,10 @@
 /*
  * The client side of the cell socket. Every op is one connection: connect,
  * one message, one answer (STATUS, TERMINATE), or a connection that stays
- * open as the session (JOIN). Answers are checked for size, magic and op
- * before a field is used, and every string in them for a terminator.
+ * open as the session (JOIN). Answers are checked in proto.c before a field
+ * is used. An init of version 0 (0.1.0, 0.2.0, still running after an
+ * upgrade) closes on a versioned request: STATUS, TERMINATE and JOIN ask it
+ * again in version 0 (proto.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -176,100 +178,144 @@ static ssize_t recv_answer(int fd, void *buf, size_t len, int *fds, size_t max_f
 	return n;
 }
 
-static void terminate_string(char *s, size_t size)
-{
-	s[size - 1] = '\0';
-}
-
-int nscell_cellctl_status(const char *id, struct nscell_cell_status *ret)
+/* Send one request of `len` bytes (+ fds) on a new connection and read one
+ * answer of up to `size` bytes (+ up to max_fds). Returns its length or
+ * -errno; -ECONNRESET is the EOF by which an init of an older version says
+ * it does not know the request. On success *ret_fd is the connection. */
+static ssize_t ask(const char *id, const void *req, size_t len, const int *fds, size_t n_fds,
+		   void *answer, size_t size, int *ret_fds, size_t max_fds, size_t *ret_n_fds,
+		   int *ret_fd)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ struct nscell_cell_status *st = NULL;
-	const uint32_t req[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_STATUS };
 	ssize_t n;
-	int r;
-
-	r = cell_connect(id, &fd);
-	if (r < 0)
-		return r;
-	r = nscell_send_fds(fd, req, sizeof(req), NULL, 0);
-	if (r < 0)
-		return r;
-	/* One byte more than expected, so a longer (foreign) answer shows as
-	 * a size mismatch rather than as a truncated match. */
-	st = malloc(sizeof(*st) + 1);
-	if (!st)
-		return -ENOMEM;
-	n = recv_answer(fd, st, sizeof(*st) + 1, NULL, 0, NULL);
-	if (n == -EMSGSIZE)
-		return -EPROTO;
-	if (n < 0)
-		return (int)n;
-	if ((size_t)n != sizeof(*st) || st->magic != NSCELL_PROTO_MAGIC ||
-	    st->op != NSCELL_CELL_STATUS || st->config.magic != NSCELL_PROTO_MAGIC)
-		return -EPROTO;
-	terminate_string(st->config.cell_id, sizeof(st->config.cell_id));
-	if (strcmp(st->config.cell_id, id) != 0)
-		return -EPROTO;
-	if (st->n_sessions < NSCELL_STATUS_SESSIONS_MAX)
-		memset(&st->sessions[st->n_sessions], 0,
-		       sizeof(st->sessions[0]) * (NSCELL_STATUS_SESSIONS_MAX - st->n_sessions));
-	for (size_t i = 0; i < NSCELL_STATUS_SESSIONS_MAX; i++) {
-		struct nscell_cell_session *s = &st->sessions[i];
-		terminate_string(s->service, sizeof(s->service));
-		terminate_string(s->tty, sizeof(s->tty));
-		terminate_string(s->rhost, sizeof(s->rhost));
-	}
-	*ret = *st;
-	return 0;
-}
-
-/* Ask a cell's init a question without descriptors: connect, send the op,
- * read one answer of up to `size` bytes. Returns its length or -errno. */
-static ssize_t ask(const char *id, uint32_t op, void *answer, size_t size)
-{
-	_cleanup_close_ int fd = -1;
-	const uint32_t req[2] = { NSCELL_PROTO_MAGIC, op };
 	int rc;
 
 	rc = cell_connect(id, &fd);
 	if (rc < 0)
 		return rc;
-	rc = nscell_send_fds(fd, req, sizeof(req), NULL, 0);
+	rc = nscell_send_fds(fd, req, len, fds, n_fds);
 	if (rc < 0)
 		return rc;
-	return recv_answer(fd, answer, size, NULL, 0, NULL);
+	n = recv_answer(fd, answer, size, ret_fds, max_fds, ret_n_fds);
+	if (n >= 0 && ret_fd)
+		*ret_fd = TAKE_FD(fd);
+	return n;
+}
+
+/* A question without descriptors (STATUS, TERMINATE, SETTINGS) in this
+ * release's version: the head alone. */
+static ssize_t ask_head(const char *id, uint32_t op, void *answer, size_t size)
+{
+	struct nscell_msg_head h;
+
+	nscell_msg_head_init(&h, op, sizeof(h));
+	return ask(id, &h, sizeof(h), NULL, 0, answer, size, NULL, 0, NULL, NULL);
+}
+
+/* The same in version 0, for an init that closed on the versioned one. */
+static ssize_t ask_v0(const char *id, uint32_t op, void *answer, size_t size)
+{
+	uint32_t req[2];
+
+	nscell_v0_request(req, op);
+	return ask(id, req, sizeof(req), NULL, 0, answer, size, NULL, 0, NULL, NULL);
+}
+
+static int status_v0(const char *id, struct nscell_cell_status *ret)
+{
+	_cleanup_free_ struct nscell_v0_status *v0 = malloc(sizeof(*v0) + 1);
+	ssize_t n;
+
+	if (!v0)
+		return -ENOMEM;
+	n = ask_v0(id, NSCELL_CELL_STATUS, v0, sizeof(*v0) + 1);
+	if (n == -EMSGSIZE)
+		return -EPROTO;
+	if (n < 0)
+		return (int)n;
+	return nscell_v0_status_decode(v0, (size_t)n, id, ret);
+}
+
+int nscell_cellctl_status(const char *id, struct nscell_cell_status *ret)
+{
+	_cleanup_free_ struct nscell_cell_status *st = NULL;
+	ssize_t n;
+	int r;
+
+	/* One byte more than expected, so a longer (foreign) answer shows as
+	 * a size mismatch rather than as a truncated match. */
+	st = malloc(sizeof(*st) + 1);
+	if (!st)
+		return -ENOMEM;
+	n = ask_head(id, NSCELL_CELL_STATUS, st, sizeof(*st) + 1);
+	if (n == -ECONNRESET)
+		return status_v0(id, ret);
+	if (n == -EMSGSIZE)
+		return -EPROTO;
+	if (n < 0)
+		return (int)n;
+	r = nscell_cell_status_check(st, (size_t)n, id);
+	if (r < 0)
+		return r;
+	*ret = *st;
+	return 0;
+}
+
+int nscell_cellctl_version(const char *id, unsigned *ret)
+{
+	_cleanup_free_ struct nscell_cell_status *st = malloc(sizeof(*st));
+	int rc;
+
+	if (!st)
+		return -ENOMEM;
+	rc = nscell_cellctl_status(id, st);
+	if (rc == 0)
+		*ret = st->head.version;
+	return rc;
 }
 
 int nscell_cellctl_terminate(const char *id)
 {
-	struct nscell_cell_reply r;
-	ssize_t n = ask(id, NSCELL_CELL_TERMINATE, &r, sizeof(r));
+	union {
+		struct nscell_cell_reply v1;
+		struct nscell_v0_reply v0;
+	} r;
+	ssize_t n = ask_head(id, NSCELL_CELL_TERMINATE, &r, sizeof(r));
 
+	if (n == -ECONNRESET) {
+		n = ask_v0(id, NSCELL_CELL_TERMINATE, &r, sizeof(r));
+		if (n < 0)
+			return (int)n;
+		return nscell_v0_reply_decode(&r, (size_t)n, NSCELL_CELL_TERMINATE, &r.v1);
+	}
 	if (n < 0)
 		return (int)n;
-	if ((size_t)n != sizeof(r) || r.magic != NSCELL_PROTO_MAGIC || r.op != NSCELL_CELL_TERMINATE)
-		return -EPROTO;
-	return r.error < 0 ? r.error : 0;
+	return nscell_msg_answer_check(&r, (size_t)n, NSCELL_CELL_TERMINATE, sizeof(r.v1));
 }
 
 int nscell_cellctl_settings(const char *id, struct nscell_settings *ret)
 {
 	struct nscell_cell_settings a;
-	ssize_t n = ask(id, NSCELL_CELL_SETTINGS, &a, sizeof(a));
+	ssize_t n = ask_head(id, NSCELL_CELL_SETTINGS, &a, sizeof(a));
+	int rc;
 
+	if (n == -ECONNRESET) {
+		/* An init of version 0, or one ending just now: the probe
+		 * (STATUS in version 0) tells which. Its settings are not read:
+		 * their layout is 0.2.0's, and 0.1.0 has none. */
+		unsigned version;
+		rc = nscell_cellctl_version(id, &version);
+		if (rc == 0 && version == 0)
+			return -EPROTONOSUPPORT;
+		return rc < 0 ? rc : -ECONNRESET;
+	}
 	if (n == -EMSGSIZE)
 		return -EPROTO;
 	if (n < 0)
 		return (int)n;
-	if ((size_t)n != sizeof(a) || a.magic != NSCELL_PROTO_MAGIC || a.op != NSCELL_CELL_SETTINGS)
-		return -EPROTO;
-	if (a.error < 0)
-		return a.error;
-	a.settings.hostname[sizeof(a.settings.hostname) - 1] = '\0';
-	a.settings.persistent_root[sizeof(a.settings.persistent_root) - 1] = '\0';
-	for (size_t i = 0; i < _NSCELL_VIEW_LIST_MAX; i++)
-		a.settings.view_paths[i][NSCELL_VIEW_LIST_SIZE - 1] = '\0';
+	rc = nscell_cell_settings_check(&a, (size_t)n);
+	if (rc < 0)
+		return rc;
 	*ret = a.settings;
 	return 0;
 }
@@ -306,49 +352,44 @@ int nscell_cellctl_count_user_cells(uid_t uid, unsigned *ret)
 	return 0;
 }
 
-static void copy_field(char *dst, size_t size, const char *src)
-{
-	size_t n = src ? strnlen(src, size - 1) : 0;
-
-	if (n)
-		memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, const char *service,
 			const char *tty, const char *rhost, struct nscell_cellctl_session *ret)
 {
 	_cleanup_close_ int fd = -1;
-	struct nscell_cell_join j = {
-		.magic = NSCELL_PROTO_MAGIC,
-		.op = NSCELL_CELL_JOIN,
-		.opener_pid = opener_pid,
-	};
-	struct nscell_cell_reply r;
+	union {
+		struct nscell_cell_join v1;
+		struct nscell_v0_join v0;
+	} j;
+	union {
+		struct nscell_cell_reply v1;
+		struct nscell_v0_reply v0;
+	} r;
 	int fds[2] = { -1, -1 };
 	size_t n_fds = 0;
+	unsigned version = NSCELL_PROTO_VERSION;
 	ssize_t n;
 	int rc;
 
-	rc = cell_connect(id, &fd);
-	if (rc < 0)
-		return rc;
-	copy_field(j.service, sizeof(j.service), service);
-	copy_field(j.tty, sizeof(j.tty), tty);
-	copy_field(j.rhost, sizeof(j.rhost), rhost);
-	rc = nscell_send_fds(fd, &j, sizeof(j), &opener_pidfd, 1);
-	if (rc < 0)
-		return rc;
-	n = recv_answer(fd, &r, sizeof(r), fds, 2, &n_fds);
+	nscell_cell_join_encode(&j.v1, opener_pid, service, tty, rhost);
+	n = ask(id, &j, sizeof(j.v1), &opener_pidfd, 1, &r, sizeof(r), fds, 2, &n_fds, &fd);
+	if (n == -ECONNRESET) {
+		/* An init of version 0 closes on a versioned JOIN, joining nothing. */
+		version = 0;
+		nscell_v0_join_encode(&j.v0, opener_pid, service, tty, rhost);
+		n = ask(id, &j, sizeof(j.v0), &opener_pidfd, 1, &r, sizeof(r), fds, 2, &n_fds, &fd);
+	}
 	if (n < 0)
 		return (int)n;
-	if ((size_t)n != sizeof(r) || r.magic != NSCELL_PROTO_MAGIC || r.op != NSCELL_CELL_JOIN ||
-	    r.error < 0 || n_fds < 1) {
+	if (version == 0)
+		rc = nscell_v0_reply_decode(&r, (size_t)n, NSCELL_CELL_JOIN, &r.v1);
+	else
+		rc = nscell_msg_answer_check(&r, (size_t)n, NSCELL_CELL_JOIN, sizeof(r.v1));
+	if (rc == 0 && n_fds < 1)
+		rc = -EPROTO;
+	if (rc < 0) {
 		for (size_t i = 0; i < n_fds; i++)
 			close(fds[i]);
-		if ((size_t)n == sizeof(r) && r.magic == NSCELL_PROTO_MAGIC && r.error < 0)
-			return r.error;
-		return -EPROTO;
+		return rc;
 	}
 	/* The session's own socket must not block a LEAVE at close. */
 	struct timeval tv = { 0 };
@@ -356,17 +397,16 @@ int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, cons
 	ret->sock = TAKE_FD(fd);
 	ret->init_pidfd = fds[0];
 	ret->userns_fd = n_fds > 1 ? fds[1] : -1;
-	ret->session_no = r.session_no;
-	ret->namespaces = r.namespaces;
+	ret->session_no = r.v1.session_no;
+	ret->namespaces = r.v1.namespaces;
+	ret->v0 = version == 0;
 	return 0;
 }
 
 void nscell_cellctl_session_close(struct nscell_cellctl_session *s)
 {
-	static const uint32_t leave[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_LEAVE };
-
 	if (s->sock >= 0)
-		(void)!send(s->sock, leave, sizeof(leave), MSG_DONTWAIT | MSG_NOSIGNAL);
+		nscell_cell_leave(s->sock, s->v0 ? 0 : NSCELL_PROTO_VERSION);
 	nscell_closep(&s->sock);
 	nscell_closep(&s->init_pidfd);
 	nscell_closep(&s->userns_fd);

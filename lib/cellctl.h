@@ -52,10 +52,16 @@ int nscell_cellctl_status(const char *id, struct nscell_cell_status *ret);
 int nscell_cellctl_terminate(const char *id);
 
 /*
+ * nscell_cellctl_version - the protocol version the cell's init speaks
+ * (0: 0.1.0 or 0.2.0; see proto.h). Returns 0 or -errno as for status.
+ */
+int nscell_cellctl_version(const char *id, unsigned *ret);
+
+/*
  * nscell_cellctl_settings - the settings a cell was made with (SETTINGS op).
- * Returns 0, -ENOENT/-ECONNREFUSED when the cell is gone, -ENODATA or
- * -ECONNRESET when its init does not know them (an older init), -ETIMEDOUT,
- * or -EPROTO.
+ * Returns 0, -ENOENT/-ECONNREFUSED when the cell is gone, -EPROTONOSUPPORT
+ * when its init speaks another version (0, or a newer one that refuses ours),
+ * -ECONNRESET when it closed without an answer, -ETIMEDOUT, or -EPROTO.
  */
 int nscell_cellctl_settings(const char *id, struct nscell_settings *ret);
 
@@ -75,6 +81,7 @@ struct nscell_cellctl_session {
 	int userns_fd;   /* the sessions' user namespace, or -1 */
 	unsigned session_no;
 	unsigned namespaces; /* NSCELL_NS_* the cell was made with */
+	bool v0;             /* the init speaks version 0 (proto.h); false: this release's */
 };
 
 /*

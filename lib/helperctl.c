@@ -106,7 +106,7 @@ int nscell_helper_ask(const char *path, const struct nscell_request *req,
 			;
 	}
 
-	if (n != (ssize_t)sizeof(*rep) || rep->magic != NSCELL_PROTO_MAGIC) {
+	if (n < 0 || nscell_reply_check(rep, (size_t)n) < 0) {
 		for (size_t i = 0; i < n_fds; i++)
 			close(ret_fds[i]);
 		if (n == -ETIMEDOUT)
@@ -122,8 +122,6 @@ int nscell_helper_ask(const char *path, const struct nscell_request *req,
 			snprintf(why, whylen, "%s gave no valid answer", path);
 		return -EIO;
 	}
-	rep->message[sizeof(rep->message) - 1] = '\0';
-	rep->cell_id[sizeof(rep->cell_id) - 1] = '\0';
 	if (rep->pam_status == NSCELL_HELPER_PAM_SUCCESS &&
 	    n_fds != ((rep->namespaces & NSCELL_NS_USER) ? 3u : 2u)) {
 		for (size_t i = 0; i < n_fds; i++)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Encoding and decoding of the module->helper request, and fd passing.
- * The decoder is the first thing the setuid helper runs on caller data:
- * it trusts no length, no terminator and no key.
+ * Every message's head, body checks and encoders (proto.h says the rules),
+ * the version 0 formats that inits of 0.1.0 and 0.2.0 still speak, and fd
+ * passing. The request decoder is the first thing the setuid helper runs on
+ * caller data: it trusts no length, no terminator and no key.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +14,67 @@
 
 #include "proto.h"
 
-#define REQUEST_TAG "NSCELL1"
+#define REQUEST_TAG_V0 "NSCELL1" /* version 0's request, before its text */
+
+void nscell_msg_head_init(struct nscell_msg_head *h, uint32_t op, size_t size)
+{
+	*h = (struct nscell_msg_head){
+		.magic = NSCELL_PROTO_MAGIC,
+		.op = (uint16_t)op,
+		.version = NSCELL_PROTO_VERSION,
+		.size = (uint32_t)size,
+	};
+}
+
+int nscell_msg_head_decode(const void *buf, size_t len, struct nscell_msg_head *ret)
+{
+	struct nscell_msg_head h;
+	uint32_t v0_op;
+
+	if (len < 2 * sizeof(uint32_t))
+		return -EPROTO;
+	memcpy(&h.magic, buf, sizeof(h.magic));
+	if (h.magic != NSCELL_PROTO_MAGIC)
+		return -EPROTO;
+	/* Version 0 had a uint32 op (1-5) where op and version are now: with
+	 * a version of 1 or more, that word is 65536 or more in either byte
+	 * order. */
+	memcpy(&v0_op, (const char *)buf + sizeof(uint32_t), sizeof(v0_op));
+	if (v0_op <= 0xffff)
+		return -ENOMSG;
+	if (len < sizeof(h))
+		return -EPROTO;
+	memcpy(&h, buf, sizeof(h));
+	if (h.version == 0)
+		return -ENOMSG;
+	*ret = h;
+	if (h.version > NSCELL_PROTO_VERSION)
+		return -EPROTONOSUPPORT;
+	if (h.size != len || h.error != 0)
+		return -EPROTO;
+	return 0;
+}
+
+int nscell_msg_answer_check(const void *buf, size_t len, uint32_t op, size_t size)
+{
+	struct nscell_msg_head h;
+
+	if (len < sizeof(h))
+		return -EPROTO;
+	memcpy(&h, buf, sizeof(h));
+	/* An answer is in the version of its request: ours. */
+	if (h.magic != NSCELL_PROTO_MAGIC || h.op != op || h.size != len)
+		return -EPROTO;
+	if (h.error < 0 && len == sizeof(h)) {
+		/* A newer reader answers an unknown request in its own version. */
+		if (h.error == -EPROTONOSUPPORT || h.version == NSCELL_PROTO_VERSION)
+			return h.error;
+		return -EPROTO;
+	}
+	if (h.version != NSCELL_PROTO_VERSION || h.error != 0 || len != size)
+		return -EPROTO;
+	return 0;
+}
 
 struct field {
 	const char *key;
@@ -60,10 +121,11 @@ ssize_t nscell_request_encode(const struct nscell_request *r, char *buf, size_t 
 	size_t pos = 0;
 	int rc;
 
-	if (size < sizeof(REQUEST_TAG))
+	struct nscell_msg_head h;
+
+	if (size < sizeof(h))
 		return -E2BIG;
-	memcpy(buf, REQUEST_TAG, sizeof(REQUEST_TAG));
-	pos = sizeof(REQUEST_TAG);
+	pos = sizeof(h);
 
 	if (r->verb != NSCELL_VERB_OPEN)
 		return -EINVAL;
@@ -83,23 +145,34 @@ ssize_t nscell_request_encode(const struct nscell_request *r, char *buf, size_t 
 		if (rc < 0)
 			return rc;
 	}
+	if (pos > NSCELL_REQUEST_MAX)
+		return -E2BIG;
+	nscell_msg_head_init(&h, NSCELL_OP_OPEN, pos);
+	memcpy(buf, &h, sizeof(h));
 	return (ssize_t)pos;
 }
 
 int nscell_request_decode(const char *buf, size_t len, struct nscell_request *ret)
 {
 	struct nscell_request r = { 0 };
+	struct nscell_msg_head h;
 	unsigned seen = 0; /* bit per field, plus verb and debug */
 	size_t pos;
+	int rc;
 
 	if (len > NSCELL_REQUEST_MAX)
 		return -E2BIG;
-	if (len < sizeof(REQUEST_TAG) || memcmp(buf, REQUEST_TAG, sizeof(REQUEST_TAG)) != 0)
+	if (len >= sizeof(REQUEST_TAG_V0) && memcmp(buf, REQUEST_TAG_V0, sizeof(REQUEST_TAG_V0)) == 0)
+		return -EPROTONOSUPPORT;
+	rc = nscell_msg_head_decode(buf, len, &h);
+	if (rc == -EPROTONOSUPPORT)
+		return rc;
+	if (rc < 0 || h.op != NSCELL_OP_OPEN)
 		return -EINVAL;
-	if (buf[len - 1] != '\0')
+	if (len > sizeof(h) && buf[len - 1] != '\0')
 		return -EINVAL;
 
-	for (pos = sizeof(REQUEST_TAG); pos < len;) {
+	for (pos = sizeof(h); pos < len;) {
 		const char *entry = buf + pos;
 		size_t n = strnlen(entry, len - pos); /* terminated: checked above */
 		const char *eq = memchr(entry, '=', n);
@@ -150,6 +223,200 @@ int nscell_request_decode(const char *buf, size_t len, struct nscell_request *re
 	*ret = r;
 	return 0;
 }
+
+void nscell_reply_init(struct nscell_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	nscell_msg_head_init(&r->head, NSCELL_OP_OPEN, sizeof(*r));
+}
+
+int nscell_reply_check(struct nscell_reply *r, size_t len)
+{
+	if (nscell_msg_answer_check(r, len, NSCELL_OP_OPEN, sizeof(*r)) != 0)
+		return -EPROTO;
+	r->cell_id[sizeof(r->cell_id) - 1] = '\0';
+	r->message[sizeof(r->message) - 1] = '\0';
+	r->settings.hostname[sizeof(r->settings.hostname) - 1] = '\0';
+	r->settings.persistent_root[sizeof(r->settings.persistent_root) - 1] = '\0';
+	for (size_t i = 0; i < _NSCELL_VIEW_LIST_MAX; i++)
+		r->settings.view_paths[i][NSCELL_VIEW_LIST_SIZE - 1] = '\0';
+	return 0;
+}
+
+int nscell_init_msg_check(struct nscell_init_msg *m, size_t len)
+{
+	struct nscell_msg_head h;
+
+	if (len != sizeof(*m) || nscell_msg_head_decode(m, len, &h) != 0 ||
+	    h.op != NSCELL_OP_INIT_CONFIG)
+		return -EPROTO;
+	m->config.cell_id[sizeof(m->config.cell_id) - 1] = '\0';
+	m->settings.hostname[sizeof(m->settings.hostname) - 1] = '\0';
+	m->settings.persistent_root[sizeof(m->settings.persistent_root) - 1] = '\0';
+	return 0;
+}
+
+static void copy_field(char *dst, size_t size, const char *src)
+{
+	size_t n = src ? strnlen(src, size - 1) : 0;
+
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void nscell_cell_join_encode(struct nscell_cell_join *j, pid_t opener_pid, const char *service,
+			     const char *tty, const char *rhost)
+{
+	memset(j, 0, sizeof(*j));
+	nscell_msg_head_init(&j->head, NSCELL_CELL_JOIN, sizeof(*j));
+	j->opener_pid = opener_pid;
+	copy_field(j->service, sizeof(j->service), service);
+	copy_field(j->tty, sizeof(j->tty), tty);
+	copy_field(j->rhost, sizeof(j->rhost), rhost);
+}
+
+int nscell_cell_join_check(struct nscell_cell_join *j, size_t len)
+{
+	if (len != sizeof(*j) || j->head.op != NSCELL_CELL_JOIN)
+		return -EPROTO;
+	/* Logged and shown in status: bounded here, escaped where shown. */
+	j->service[sizeof(j->service) - 1] = '\0';
+	j->tty[sizeof(j->tty) - 1] = '\0';
+	j->rhost[sizeof(j->rhost) - 1] = '\0';
+	return 0;
+}
+
+static void terminate_sessions(struct nscell_cell_status *st)
+{
+	if (st->n_sessions < NSCELL_STATUS_SESSIONS_MAX)
+		memset(&st->sessions[st->n_sessions], 0,
+		       sizeof(st->sessions[0]) * (NSCELL_STATUS_SESSIONS_MAX - st->n_sessions));
+	for (size_t i = 0; i < NSCELL_STATUS_SESSIONS_MAX; i++) {
+		struct nscell_cell_session *s = &st->sessions[i];
+		s->service[sizeof(s->service) - 1] = '\0';
+		s->tty[sizeof(s->tty) - 1] = '\0';
+		s->rhost[sizeof(s->rhost) - 1] = '\0';
+	}
+}
+
+int nscell_cell_status_check(struct nscell_cell_status *st, size_t len, const char *id)
+{
+	int rc = nscell_msg_answer_check(st, len, NSCELL_CELL_STATUS, sizeof(*st));
+
+	if (rc < 0)
+		return rc;
+	st->config.cell_id[sizeof(st->config.cell_id) - 1] = '\0';
+	if (strcmp(st->config.cell_id, id) != 0)
+		return -EPROTO;
+	terminate_sessions(st);
+	return 0;
+}
+
+int nscell_cell_settings_check(struct nscell_cell_settings *a, size_t len)
+{
+	int rc = nscell_msg_answer_check(a, len, NSCELL_CELL_SETTINGS, sizeof(*a));
+
+	if (rc < 0)
+		return rc;
+	a->settings.hostname[sizeof(a->settings.hostname) - 1] = '\0';
+	a->settings.persistent_root[sizeof(a->settings.persistent_root) - 1] = '\0';
+	for (size_t i = 0; i < _NSCELL_VIEW_LIST_MAX; i++)
+		a->settings.view_paths[i][NSCELL_VIEW_LIST_SIZE - 1] = '\0';
+	return 0;
+}
+
+/* ---- version 0 ------------------------------------------------------------ */
+
+void nscell_v0_request(uint32_t req[2], uint32_t op)
+{
+	req[0] = NSCELL_PROTO_MAGIC;
+	req[1] = op;
+}
+
+void nscell_v0_join_encode(struct nscell_v0_join *j, pid_t opener_pid, const char *service,
+			   const char *tty, const char *rhost)
+{
+	memset(j, 0, sizeof(*j));
+	j->magic = NSCELL_PROTO_MAGIC;
+	j->op = NSCELL_CELL_JOIN;
+	j->opener_pid = opener_pid;
+	copy_field(j->service, sizeof(j->service), service);
+	copy_field(j->tty, sizeof(j->tty), tty);
+	copy_field(j->rhost, sizeof(j->rhost), rhost);
+}
+
+int nscell_v0_reply_decode(const void *buf, size_t len, uint32_t op, struct nscell_cell_reply *ret)
+{
+	struct nscell_v0_reply r;
+
+	if (len != sizeof(r))
+		return -EPROTO;
+	memcpy(&r, buf, sizeof(r));
+	if (r.magic != NSCELL_PROTO_MAGIC || r.op != op)
+		return -EPROTO;
+	if (r.error < 0)
+		return r.error;
+	*ret = (struct nscell_cell_reply){
+		.head = { .magic = NSCELL_PROTO_MAGIC, .op = (uint16_t)op, .version = 0,
+			  .size = (uint32_t)len },
+		.session_no = r.session_no,
+		.namespaces = r.namespaces,
+	};
+	return 0;
+}
+
+int nscell_v0_status_decode(const struct nscell_v0_status *v0, size_t len, const char *id,
+			    struct nscell_cell_status *ret)
+{
+	if (len != sizeof(*v0) || v0->magic != NSCELL_PROTO_MAGIC || v0->op != NSCELL_CELL_STATUS ||
+	    v0->config.magic != NSCELL_PROTO_MAGIC)
+		return -EPROTO;
+	memset(ret, 0, sizeof(*ret));
+	ret->head = (struct nscell_msg_head){ .magic = NSCELL_PROTO_MAGIC,
+					      .op = NSCELL_CELL_STATUS,
+					      .version = 0,
+					      .size = (uint32_t)len };
+	memcpy(ret->config.cell_id, v0->config.cell_id, sizeof(ret->config.cell_id));
+	ret->config.uid = v0->config.uid;
+	ret->config.scope = v0->config.scope;
+	ret->config.namespaces = v0->config.namespaces;
+	ret->config.logout = v0->config.logout;
+	ret->config.drain_limit_sec = v0->config.drain_limit_sec;
+	ret->config.created_usec = v0->config.created_usec;
+	ret->config.init_pid_host = v0->config.init_pid_host;
+	ret->config.has_userns = v0->config.has_userns;
+	ret->state = v0->state;
+	ret->n_sessions = v0->n_sessions;
+	ret->n_processes = v0->n_processes;
+	memcpy(ret->sessions, v0->sessions, sizeof(ret->sessions));
+	ret->config.cell_id[sizeof(ret->config.cell_id) - 1] = '\0';
+	if (strcmp(ret->config.cell_id, id) != 0)
+		return -EPROTO;
+	terminate_sessions(ret);
+	return 0;
+}
+
+/* ---- the one message sent without waiting for an answer ---------------- */
+
+void nscell_cell_leave(int sock, unsigned version)
+{
+	union {
+		struct nscell_msg_head v1;
+		uint32_t v0[2];
+	} m;
+	size_t len = sizeof(m.v1);
+
+	if (version == 0) {
+		nscell_v0_request(m.v0, NSCELL_CELL_LEAVE);
+		len = sizeof(m.v0);
+	} else {
+		nscell_msg_head_init(&m.v1, NSCELL_CELL_LEAVE, sizeof(m.v1));
+	}
+	(void)!send(sock, &m, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* ---- fd passing ----------------------------------------------------------- */
 
 int nscell_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t n_fds)
 {

@@ -28,8 +28,14 @@ int nscell_registry_join_same(const char *id, const struct nscell_settings *want
 
 	rc = nscell_cellctl_settings(id, &cell);
 	if (rc == -EPROTONOSUPPORT) {
-		snprintf(why, whylen, "the cell's init speaks another protocol version");
-		return NSCELL_REGISTRY_DIFFERS;
+		/* An init of another release, live across an upgrade: it stays
+		 * the cell of the sessions it has; this login gets its own. */
+		unsigned version = 0;
+		if (nscell_cellctl_version(id, &version) == 0)
+			snprintf(why, whylen, "%u", version);
+		else /* gone meanwhile, or newer and refusing ours */
+			snprintf(why, whylen, "unknown");
+		return NSCELL_REGISTRY_VERSION_DIFFERS;
 	}
 	if (rc == -ENODATA || rc == -ECONNRESET || rc == -EPROTO) {
 		snprintf(why, whylen, "the cell does not report its settings (%s)", strerror(-rc));

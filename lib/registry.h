@@ -19,6 +19,9 @@ enum {
 	NSCELL_REGISTRY_GONE = 1,    /* no live cell of that id: make one */
 	NSCELL_REGISTRY_DIFFERS = 2, /* it lives, made with other cell-level settings
 				      * than `want` (or it cannot say which) */
+	NSCELL_REGISTRY_VERSION_DIFFERS = 3, /* it lives, an init of an earlier (or
+					      * later) release: `why` is its
+					      * protocol version, or "unknown" */
 };
 
 /*
@@ -29,6 +32,7 @@ enum {
  *
  * Returns 0 with the session in *ret (the caller owns its fds),
  * NSCELL_REGISTRY_GONE, NSCELL_REGISTRY_DIFFERS with what differs in `why`,
+ * NSCELL_REGISTRY_VERSION_DIFFERS with the cell's protocol version in `why`,
  * or -errno with a sentence in `why`.
  */
 int nscell_registry_join_same(const char *id, const struct nscell_settings *want,

@@ -245,12 +245,10 @@ static int join_live_cell(uid_t uid, const struct nscell_settings *set, const ch
 	close(self);
 	if (rc != 0)
 		return -ENOENT; /* the helper decides again, and logs why */
-	*rep = (struct nscell_reply){
-		.magic = NSCELL_PROTO_MAGIC,
-		.pam_status = PAM_SUCCESS,
-		.namespaces = set->namespaces,
-		.settings = *set,
-	};
+	nscell_reply_init(rep);
+	rep->pam_status = PAM_SUCCESS;
+	rep->namespaces = set->namespaces;
+	rep->settings = *set;
 	snprintf(rep->cell_id, sizeof(rep->cell_id), "%s", id);
 	snprintf(rep->message, sizeof(rep->message), "joined cell %s", id);
 	fds[0] = sess.init_pidfd;
@@ -468,7 +466,6 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	const void *data = NULL;
 	struct state *s;
 	struct timespec t0;
-	static const uint32_t leave[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_LEAVE };
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	parse_args(pamh, argc, argv, &o);
@@ -483,7 +480,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	if (s->session_sock >= 0) {
 		/* Non-blocking by construction: one small datagram to a socket
 		 * with an empty queue. */
-		(void)!send(s->session_sock, leave, sizeof(leave), MSG_DONTWAIT | MSG_NOSIGNAL);
+		nscell_cell_leave(s->session_sock, NSCELL_PROTO_VERSION);
 		nscell_closep(&s->session_sock);
 		s->session_sock = -1;
 	}

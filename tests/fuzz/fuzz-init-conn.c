@@ -3,12 +3,14 @@
  * libFuzzer target: nscell-init's cell protocol, driven through the init's
  * own code (helper/init-conn.c is linked into this target). Up to four clients
  * connect to the cell socket and send JOIN, LEAVE, STATUS, SETTINGS,
- * TERMINATE or any bytes, with no, one or two descriptors (a pidfd, a pipe
+ * TERMINATE (in this version, in version 0, in a newer one, cut short) or any
+ * bytes, with no, one or two descriptors (a pidfd, a pipe
  * standing for the opener, /dev/null); openers exit; clients hang up; the
  * logout policy and the process count the init sees change. The init's epoll loop is replayed
  * here event by event, exactly as its main() dispatches them.
  *
- * Beyond ASan/UBSan, checked after every step: the init's session count is
+ * Beyond ASan/UBSan, checked after every step: every answer is in the
+ * init's version with a head that tells its size; the init's session count is
  * the number of joined connections; it never stays half-ended; it never
  * exits except by ending the cell; and when a run is over and every
  * connection is gone, the open descriptors are exactly those open before
@@ -177,7 +179,6 @@ static void reset_cell(uint8_t logout, uint8_t drain)
 		close(g.listenfd);
 	g.listenfd = -1;
 	memset(&g.cfg, 0, sizeof(g.cfg));
-	g.cfg.magic = NSCELL_PROTO_MAGIC;
 	snprintf(g.cfg.cell_id, sizeof(g.cfg.cell_id), "session-00000000f0220000");
 	g.cfg.logout = logout & 1 ? NSCELL_LOGOUT_DRAIN : NSCELL_LOGOUT_KILL;
 	g.cfg.drain_limit_sec = drain % 4;
@@ -252,6 +253,15 @@ static void drain_client(struct client *cl)
 				close(fds[k]);
 		if (n <= 0)
 			return;
+		/* Whatever was asked, in whatever version: the init answers in its
+		 * own, with a head that tells the answer's true size. */
+		struct nscell_msg_head h;
+		if ((size_t)n < sizeof(h))
+			abort();
+		memcpy(&h, buf, sizeof(h));
+		if (h.magic != NSCELL_PROTO_MAGIC || h.version != NSCELL_PROTO_VERSION ||
+		    h.size != (size_t)n || (h.error < 0 && (size_t)n != sizeof(h)))
+			abort();
 	}
 }
 
@@ -272,12 +282,14 @@ static void send_message(struct input *in, struct client *cl, uint8_t how)
 {
 	union {
 		struct nscell_cell_join join;
-		uint32_t head[2];
+		struct nscell_msg_head head;
+		uint32_t v0[2];
 		uint8_t raw[sizeof(struct nscell_cell_join) + 8];
 	} msg;
 	size_t len;
 	int fds[2], n_fds = 0, pipefd[2] = { -1, -1 };
 	int self = -1;
+	uint8_t form, op;
 
 	memset(&msg, 0, sizeof(msg));
 	switch ((how >> 4) & 3) {
@@ -288,21 +300,42 @@ static void send_message(struct input *in, struct client *cl, uint8_t how)
 		break;
 	case 1: /* a well-formed JOIN */
 	case 3: /* a JOIN one byte short or long */
-		msg.join.magic = NSCELL_PROTO_MAGIC;
-		msg.join.op = NSCELL_CELL_JOIN;
-		msg.join.opener_pid = (pid_t)(next(in) | next(in) << 8);
+		nscell_cell_join_encode(&msg.join, (pid_t)(next(in) | next(in) << 8), NULL, NULL,
+					NULL);
 		/* Unterminated text fields: the init must bound them itself. */
 		memset(msg.join.service, next(in) | 1, sizeof(msg.join.service));
 		memset(msg.join.tty, next(in), sizeof(msg.join.tty));
 		memset(msg.join.rhost, next(in), sizeof(msg.join.rhost));
 		len = sizeof(msg.join);
-		if (((how >> 4) & 3) == 3)
+		if (((how >> 4) & 3) == 3) {
 			len += (next(in) & 1) ? 1 : (size_t)-1;
+			msg.join.head.size = (uint32_t)len; /* a size that agrees: still wrong */
+		}
 		break;
-	default: /* a bare header: magic (or not) and any op */
-		msg.head[0] = (next(in) & 7) ? NSCELL_PROTO_MAGIC : 0x4e53434du;
-		msg.head[1] = next(in) % 6;
+	default: /* a bare head: magic (or not), any op, in any version */
+		form = next(in);
+		op = next(in);
+		nscell_msg_head_init(&msg.head, op % 6, sizeof(msg.head));
 		len = sizeof(msg.head);
+		switch ((form >> 3) & 3) {
+		case 1: /* version 0: {magic, op}, what 0.1.0 and 0.2.0 send */
+			msg.v0[1] = op % 6;
+			len = sizeof(msg.v0);
+			break;
+		case 2: /* a newer version than the init's, maybe longer than any of its */
+			msg.head.version = (uint16_t)(NSCELL_PROTO_VERSION + 1 + ((op >> 3) & 7));
+			if (op & 0x80)
+				len = sizeof(msg.raw);
+			msg.head.size = (uint32_t)len;
+			break;
+		case 3: /* a head cut short */
+			len = (size_t)(op >> 3) % sizeof(msg.head);
+			break;
+		default:
+			break;
+		}
+		if (!(form & 7))
+			msg.head.magic = 0x4e53434du;
 		break;
 	}
 
@@ -380,12 +413,10 @@ static void run(struct input *in)
 		case 6: /* read what the init answered */
 			drain_client(cl);
 			break;
-		case 7: { /* close_session's LEAVE */
-			static const uint32_t leave[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_LEAVE };
+		case 7: /* close_session's LEAVE */
 			if (cl->fd >= 0)
-				(void)!send(cl->fd, leave, sizeof(leave), MSG_DONTWAIT | MSG_NOSIGNAL);
+				nscell_cell_leave(cl->fd, NSCELL_PROTO_VERSION);
 			break;
-		}
 		}
 		dispatch();
 	}

@@ -8,7 +8,9 @@
  * after a successful decode: verb is OPEN, user is set, every field is a
  * NUL-terminated string shorter than NSCELL_FIELD_MAX with no control
  * characters, and the request survives encode -> decode unchanged. A
- * rejected request leaves the caller's struct untouched.
+ * rejected request leaves the caller's struct untouched; one refused as of
+ * another version is version 0's (the "NSCELL1" tag) or has a newer head.
+ * The same bytes also go through the head decoder and the answer check.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -58,12 +60,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(copy, data, size);
 
+	/* The same bytes as any message's head, and as an answer: read
+	 * within len only, whatever they say their size is. */
+	{
+		struct nscell_msg_head h;
+		(void)nscell_msg_head_decode(copy, size, &h);
+		(void)nscell_msg_answer_check(copy, size, NSCELL_CELL_JOIN,
+					      sizeof(struct nscell_cell_reply));
+	}
+
 	memset(&poison, 0xa5, sizeof(poison));
 	r = poison;
 	rc = nscell_request_decode(copy, size, &r);
 	if (rc != 0) {
-		if (rc != -EINVAL && rc != -E2BIG)
+		if (rc != -EINVAL && rc != -E2BIG && rc != -EPROTONOSUPPORT)
 			abort();
+		/* Another version: version 0's tag, or a head of a newer one. */
+		if (rc == -EPROTONOSUPPORT && !(size >= 8 && memcmp(copy, "NSCELL1", 8) == 0)) {
+			struct nscell_msg_head h;
+			if (size < sizeof(h))
+				abort();
+			memcpy(&h, copy, sizeof(h));
+			if (h.magic != NSCELL_PROTO_MAGIC || h.version <= NSCELL_PROTO_VERSION)
+				abort();
+		}
 		if (rc == -E2BIG && size <= NSCELL_REQUEST_MAX)
 			abort();
 		if (memcmp(&r, &poison, sizeof(r)) != 0)

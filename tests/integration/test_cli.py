@@ -340,15 +340,18 @@ def read_until(fd, buf, needle, timeout=60):
 
 def on_terminal(argv):
     """argv on a new pty of its own (its controlling terminal), as root's
-    shell would run it; returns (process, master, slave)."""
+    shell would run it; returns (process, master, slave, the pty's modes
+    before argv started: read afterwards, they may already be enter's raw
+    mode)."""
     master, slave = os.openpty()
     set_winsize(slave, 24, 80)
+    modes = termios.tcgetattr(slave)
 
     def ctty():
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
     p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
                          preexec_fn=ctty, cwd='/')
-    return p, master, slave
+    return p, master, slave, modes
 
 
 TTY_PROBE = ('echo "tty=$(tty)"; echo "sid=$(ps -o sid= -p $$ | tr -d " ") pid=$$"; '
@@ -362,8 +365,7 @@ def _(t):
     t.require(s.wait_held(), 'nscit-a logs in over ssh and holds', s.describe())
     cell = check_in_cell(t, s, 'ssh')
 
-    p, master, slave = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c', TTY_PROBE])
-    before = termios.tcgetattr(slave)
+    p, master, slave, before = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c', TTY_PROBE])
     root_tty = os.ttyname(slave)
     buf = read_until(master, b'', b'READY\r\n')
     # A new size for root's terminal while the command runs: passed on (SIGWINCH).
@@ -392,10 +394,9 @@ def _(t):
 
     # A command that ignores every signal a terminal can send: ^]^]^] still
     # gets root out, its terminal restored.
-    p, master, slave = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c',
-                                    'trap "" HUP INT QUIT TERM TSTP; echo READY; '
-                                    'while :; do sleep 1; done'])
-    before = termios.tcgetattr(slave)
+    p, master, slave, before = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c',
+                                            'trap "" HUP INT QUIT TERM TSTP; echo READY; '
+                                            'while :; do sleep 1; done'])
     buf = read_until(master, b'', b'READY\r\n')
     os.write(master, b'\x03\x1c\x04')  # ^C ^\ ^D: ignored
     os.write(master, b'\x1d\x1d\x1d')
@@ -413,8 +414,8 @@ def _(t):
     os.close(slave)
 
     # SIGTERM to enter: passed on to the command; the terminal restored.
-    p, master, slave = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c', 'echo READY; sleep 1000.72'])
-    before = termios.tcgetattr(slave)
+    p, master, slave, before = on_terminal([NSCELL, 'enter', cell, '--', 'sh', '-c',
+                                            'echo READY; sleep 1000.72'])
     buf = read_until(master, b'', b'READY\r\n')
     raw_meanwhile = termios.tcgetattr(slave) != before
     p.terminate()
@@ -639,9 +640,10 @@ def _(t):
             'nscit-a running nscell-open by hand: it runs with nscit-a\'s ids and refuses (PAM_PERM_DENIED, 6)',
             r.stdout + r.stderr)
     # ... and with a request socket of its own on fd 3, as pam_nscell would pass one.
-    fake = ('import os, socket, subprocess, sys\n'
+    fake = ('import os, socket, struct, subprocess, sys\n'
             'a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n'
-            'a.send(b"NSCELL1\\0verb=open\\0user=nscit-b\\0")\n'
+            'body = b"verb=open\\0user=nscit-b\\0"\n'
+            'a.send(struct.pack("<IHHIi", 0x4e53434c, 16, 1, 16 + len(body), 0) + body)\n'
             'def on3():\n'
             '    os.dup2(b.fileno(), 3)\n'
             '    os.set_inheritable(3, True)\n'

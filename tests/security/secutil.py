@@ -19,6 +19,7 @@ import os
 import resource
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -31,6 +32,14 @@ PTRACE_ATTACH, PTRACE_SEIZE, PTRACE_DETACH, PTRACE_TRACEME = 16, 0x4206, 17, 0
 
 # PAM codes the helper exits with.
 PAM_SYSTEM_ERR, PAM_PERM_DENIED = 4, 6
+
+
+def request_bytes(user, **fields):
+    """The module's request to the helper, as lib/proto.c encodes it: a head
+    (magic, op OPEN, version 1, size, error 0) and NUL-separated key=value."""
+    kv = [('verb', 'open'), ('user', user)] + list(fields.items())
+    body = b''.join(f'{k}={v}'.encode() + b'\0' for k, v in kv)
+    return struct.pack('<IHHIi', 0x4e53434c, 16, 1, 16 + len(body), 0) + body
 
 
 def errname(e):

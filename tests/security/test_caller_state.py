@@ -547,8 +547,7 @@ def _(t):
 
 
 def request(user, **fields):
-    kv = [('verb', 'open'), ('user', user)] + list(fields.items())
-    return (b'NSCELL1\0' + b''.join(f'{k}={v}'.encode() + b'\0' for k, v in kv)).hex()
+    return su.request_bytes(user, **fields).hex()
 
 
 @test('caller state: SO_PEERCRED from inside a pid namespace: a root socketpair made outside, the helper\'s '

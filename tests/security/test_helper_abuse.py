@@ -28,8 +28,7 @@ REFUSED = (su.PAM_SYSTEM_ERR, su.PAM_PERM_DENIED, 125)
 
 
 def request(user=ATTACKER, **fields):
-    kv = [('verb', 'open'), ('user', user)] + list(fields.items())
-    return (b'NSCELL1\0' + b''.join(f'{k}={v}'.encode() + b'\0' for k, v in kv)).hex()
+    return su.request_bytes(user, **fields).hex()
 
 
 class RootDaemon:
@@ -387,9 +386,10 @@ h=/usr/local/libexec/nscell/nscell-open
 ls -ld /run/nscell /run/nscell/cells 2>&1 | sed 's/^/ls: /'
 $h open 3<&- >/dev/null 2>&1; echo "no_fd3=$?"
 /usr/bin/python3 -c '
-import os, socket, subprocess, sys
+import os, socket, struct, subprocess, sys
 a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-a.send(b"NSCELL1\0verb=open\0user=" + os.environ.get("USER", "x").encode() + b"\0")
+body = b"verb=open\0user=" + os.environ.get("USER", "x").encode() + b"\0"
+a.send(struct.pack("<IHHIi", 0x4e53434c, 16, 1, 16 + len(body), 0) + body)
 p = subprocess.run([sys.argv[1], "open"], pass_fds=[b.fileno()], stdin=subprocess.DEVNULL,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    preexec_fn=lambda: os.dup2(b.fileno(), 3))

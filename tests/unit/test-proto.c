@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The message heads and bodies of proto.c: encode, decode and validate, in
+ * this release's version, in version 0 (what inits of 0.1.0 and 0.2.0
+ * still speak after an upgrade) and in a newer one.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+#include "test-util.h"
+
+static void test_head_round_trip(void **state)
+{
+	struct nscell_msg_head h, got;
+
+	nscell_msg_head_init(&h, NSCELL_CELL_STATUS, sizeof(h));
+	assert_int_equal(h.magic, NSCELL_PROTO_MAGIC);
+	assert_int_equal(h.version, NSCELL_PROTO_VERSION);
+	assert_int_equal(nscell_msg_head_decode(&h, sizeof(h), &got), 0);
+	assert_int_equal(got.op, NSCELL_CELL_STATUS);
+	assert_int_equal(got.size, sizeof(h));
+}
+
+static void test_head_refusals(void **state)
+{
+	struct nscell_msg_head h, got;
+	uint32_t v0[2];
+
+	/* Truncated: shorter than a head, or than version 0's two words. */
+	nscell_msg_head_init(&h, NSCELL_CELL_STATUS, sizeof(h));
+	assert_int_equal(nscell_msg_head_decode(&h, sizeof(h) - 1, &got), -EPROTO);
+	assert_int_equal(nscell_msg_head_decode(&h, 7, &got), -EPROTO);
+	assert_int_equal(nscell_msg_head_decode(&h, 0, &got), -EPROTO);
+	/* A size field that is not the message's. */
+	h.size = sizeof(h) + 4;
+	assert_int_equal(nscell_msg_head_decode(&h, sizeof(h), &got), -EPROTO);
+	/* Not ours. */
+	nscell_msg_head_init(&h, NSCELL_CELL_STATUS, sizeof(h));
+	h.magic ^= 1;
+	assert_int_equal(nscell_msg_head_decode(&h, sizeof(h), &got), -EPROTO);
+	/* A request carries no error. */
+	nscell_msg_head_init(&h, NSCELL_CELL_STATUS, sizeof(h));
+	h.error = -EIO;
+	assert_int_equal(nscell_msg_head_decode(&h, sizeof(h), &got), -EPROTO);
+
+	/* Version 0: {magic, op}, alone or as the start of a JOIN. */
+	nscell_v0_request(v0, NSCELL_CELL_STATUS);
+	assert_int_equal(nscell_msg_head_decode(v0, sizeof(v0), &got), -ENOMSG);
+	{
+		struct nscell_v0_join j;
+		nscell_v0_join_encode(&j, 42, "sshd", "pts/0", "192.0.2.1");
+		assert_int_equal(nscell_msg_head_decode(&j, sizeof(j), &got), -ENOMSG);
+	}
+}
+
+static void test_head_newer_version(void **state)
+{
+	struct nscell_msg_head h, got;
+
+	/* Any size: a newer version's sizes are not ours to judge. */
+	nscell_msg_head_init(&h, NSCELL_CELL_JOIN, 999);
+	h.version = NSCELL_PROTO_VERSION + 1;
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(nscell_msg_head_decode(&h, sizeof(h), &got), -EPROTONOSUPPORT);
+	assert_int_equal(got.op, NSCELL_CELL_JOIN);
+	assert_int_equal(got.version, NSCELL_PROTO_VERSION + 1);
+}
+
+static void test_versioned_head_is_unknown_to_version_0(void **state)
+{
+	/* What a version 0 init reads as its op: never one it knows (1-5). */
+	for (uint32_t op = 1; op <= NSCELL_OP_INIT_CONFIG; op++) {
+		struct nscell_msg_head h;
+		uint32_t v0_op;
+
+		nscell_msg_head_init(&h, op, sizeof(h));
+		memcpy(&v0_op, (char *)&h + 4, sizeof(v0_op));
+		assert_true(v0_op > 0xffff);
+	}
+}
+
+static void test_answer_check(void **state)
+{
+	struct nscell_cell_reply r;
+
+	nscell_msg_head_init(&r.head, NSCELL_CELL_JOIN, sizeof(r));
+	assert_int_equal(nscell_msg_answer_check(&r, sizeof(r), NSCELL_CELL_JOIN, sizeof(r)), 0);
+	/* Another op, another size, a truncated one. */
+	assert_int_equal(nscell_msg_answer_check(&r, sizeof(r), NSCELL_CELL_STATUS, sizeof(r)),
+			 -EPROTO);
+	assert_int_equal(nscell_msg_answer_check(&r, sizeof(r), NSCELL_CELL_JOIN, sizeof(r) + 1),
+			 -EPROTO);
+	assert_int_equal(nscell_msg_answer_check(&r, sizeof(r.head) - 1, NSCELL_CELL_JOIN,
+						 sizeof(r)),
+			 -EPROTO);
+	/* An error answer is the head alone, and says its error. */
+	nscell_msg_head_init(&r.head, NSCELL_CELL_JOIN, sizeof(r.head));
+	r.head.error = -ESTALE;
+	assert_int_equal(nscell_msg_answer_check(&r, sizeof(r.head), NSCELL_CELL_JOIN, sizeof(r)),
+			 -ESTALE);
+	/* An error with a body is not an answer. */
+	nscell_msg_head_init(&r.head, NSCELL_CELL_JOIN, sizeof(r));
+	r.head.error = -ESTALE;
+	assert_int_equal(nscell_msg_answer_check(&r, sizeof(r), NSCELL_CELL_JOIN, sizeof(r)),
+			 -EPROTO);
+	/* A newer reader refuses our request in its own version. */
+	nscell_msg_head_init(&r.head, NSCELL_CELL_SETTINGS, sizeof(r.head));
+	r.head.version = NSCELL_PROTO_VERSION + 1;
+	r.head.error = -EPROTONOSUPPORT;
+	assert_int_equal(nscell_msg_answer_check(&r, sizeof(r.head), NSCELL_CELL_SETTINGS, 64),
+			 -EPROTONOSUPPORT);
+	/* But no answer of its own version is one to read. */
+	r.head.error = 0;
+	r.head.size = 64;
+	assert_int_equal(nscell_msg_answer_check(&r, 64, NSCELL_CELL_SETTINGS, 64), -EPROTO);
+}
+
+static struct nscell_request sample_request(void)
+{
+	struct nscell_request r = { .verb = NSCELL_VERB_OPEN, .debug = 1 };
+
+	strcpy(r.user, "alice");
+	strcpy(r.service, "sshd");
+	strcpy(r.tty, "ssh");
+	strcpy(r.rhost, "192.0.2.1");
+	return r;
+}
+
+static void test_request_round_trip(void **state)
+{
+	struct nscell_request r = sample_request(), got;
+	char buf[NSCELL_REQUEST_MAX];
+	struct nscell_msg_head h;
+	ssize_t n;
+
+	n = nscell_request_encode(&r, buf, sizeof(buf));
+	assert_true(n > (ssize_t)sizeof(h));
+	memcpy(&h, buf, sizeof(h));
+	assert_int_equal(h.op, NSCELL_OP_OPEN);
+	assert_int_equal(h.size, n);
+	assert_int_equal(nscell_request_decode(buf, (size_t)n, &got), 0);
+	assert_string_equal(got.user, "alice");
+	assert_string_equal(got.rhost, "192.0.2.1");
+	assert_int_equal(got.debug, 1);
+	/* Too small a buffer for the head alone. */
+	assert_int_equal(nscell_request_encode(&r, buf, 8), -E2BIG);
+}
+
+static void test_request_versions(void **state)
+{
+	static const char v0[] = "NSCELL1\0verb=open\0user=alice\0";
+	struct nscell_request r = sample_request(), got;
+	char buf[NSCELL_REQUEST_MAX];
+	struct nscell_msg_head h;
+	ssize_t n;
+
+	/* 0.1.0 and 0.2.0's module: recognised, not misread. */
+	assert_int_equal(nscell_request_decode(v0, sizeof(v0) - 1, &got), -EPROTONOSUPPORT);
+	/* A newer module. */
+	n = nscell_request_encode(&r, buf, sizeof(buf));
+	memcpy(&h, buf, sizeof(h));
+	h.version = NSCELL_PROTO_VERSION + 1;
+	memcpy(buf, &h, sizeof(h));
+	assert_int_equal(nscell_request_decode(buf, (size_t)n, &got), -EPROTONOSUPPORT);
+	/* Our version with a size that is not the message's, another op, a
+	 * truncated head, a message cut short. */
+	h.version = NSCELL_PROTO_VERSION;
+	h.size = (uint32_t)n - 1;
+	memcpy(buf, &h, sizeof(h));
+	assert_int_equal(nscell_request_decode(buf, (size_t)n, &got), -EINVAL);
+	h.size = (uint32_t)n;
+	h.op = NSCELL_CELL_STATUS;
+	memcpy(buf, &h, sizeof(h));
+	assert_int_equal(nscell_request_decode(buf, (size_t)n, &got), -EINVAL);
+	h.op = NSCELL_OP_OPEN;
+	memcpy(buf, &h, sizeof(h));
+	assert_int_equal(nscell_request_decode(buf, 10, &got), -EINVAL);
+	assert_int_equal(nscell_request_decode(buf, (size_t)n - 1, &got), -EINVAL);
+	assert_int_equal(nscell_request_decode(buf, (size_t)n, &got), 0);
+}
+
+static void test_reply_check(void **state)
+{
+	struct nscell_reply r;
+
+	nscell_reply_init(&r);
+	memset(r.message, 'x', sizeof(r.message));
+	assert_int_equal(nscell_reply_check(&r, sizeof(r)), 0);
+	assert_int_equal(strlen(r.message), sizeof(r.message) - 1);
+	assert_int_equal(nscell_reply_check(&r, sizeof(r) - 1), -EPROTO);
+	r.head.version = 0;
+	assert_int_equal(nscell_reply_check(&r, sizeof(r)), -EPROTO);
+}
+
+static void test_init_msg_check(void **state)
+{
+	static struct nscell_init_msg m;
+
+	memset(&m, 0, sizeof(m));
+	nscell_msg_head_init(&m.head, NSCELL_OP_INIT_CONFIG, sizeof(m));
+	memset(m.config.cell_id, 'a', sizeof(m.config.cell_id));
+	assert_int_equal(nscell_init_msg_check(&m, sizeof(m)), 0);
+	assert_int_equal(strlen(m.config.cell_id), sizeof(m.config.cell_id) - 1);
+	m.head.op = NSCELL_CELL_STATUS;
+	assert_int_equal(nscell_init_msg_check(&m, sizeof(m)), -EPROTO);
+}
+
+static void test_join(void **state)
+{
+	struct nscell_cell_join j;
+
+	nscell_cell_join_encode(&j, 7, "a-service-name-that-is-longer-than-sixty-four-bytes-of-field-room",
+				NULL, "host");
+	assert_int_equal(strlen(j.service), sizeof(j.service) - 1);
+	assert_string_equal(j.tty, "");
+	memset(j.rhost, 'h', sizeof(j.rhost));
+	assert_int_equal(nscell_cell_join_check(&j, sizeof(j)), 0);
+	assert_int_equal(strlen(j.rhost), sizeof(j.rhost) - 1);
+	assert_int_equal(nscell_cell_join_check(&j, sizeof(j) - 1), -EPROTO);
+}
+
+static void test_status(void **state)
+{
+	static struct nscell_cell_status st;
+
+	memset(&st, 0, sizeof(st));
+	nscell_msg_head_init(&st.head, NSCELL_CELL_STATUS, sizeof(st));
+	strcpy(st.config.cell_id, "user-1000");
+	st.n_sessions = 1;
+	memset(st.sessions[0].tty, 't', sizeof(st.sessions[0].tty));
+	memset(st.sessions[1].tty, 't', sizeof(st.sessions[1].tty)); /* beyond n_sessions */
+	assert_int_equal(nscell_cell_status_check(&st, sizeof(st), "user-1000"), 0);
+	assert_int_equal(strlen(st.sessions[0].tty), sizeof(st.sessions[0].tty) - 1);
+	assert_string_equal(st.sessions[1].tty, "");
+	assert_int_equal(nscell_cell_status_check(&st, sizeof(st), "user-1001"), -EPROTO);
+}
+
+/* What an init of 0.1.0 or 0.2.0 answers, read by this release. */
+static void test_v0_status(void **state)
+{
+	static struct nscell_v0_status v0;
+	static struct nscell_cell_status st;
+
+	memset(&v0, 0, sizeof(v0));
+	v0.magic = v0.config.magic = NSCELL_PROTO_MAGIC;
+	v0.op = NSCELL_CELL_STATUS;
+	strcpy(v0.config.cell_id, "user-1000");
+	v0.config.uid = 1000;
+	v0.config.scope = 1;
+	v0.config.namespaces = 5;
+	v0.config.init_pid_host = 4242;
+	v0.config.created_usec = 123456789;
+	v0.state = NSCELL_CELL_ACTIVE;
+	v0.n_sessions = 1;
+	v0.n_processes = 3;
+	strcpy(v0.sessions[0].service, "sshd");
+	assert_int_equal(nscell_v0_status_decode(&v0, sizeof(v0), "user-1000", &st), 0);
+	assert_int_equal(st.head.version, 0);
+	assert_string_equal(st.config.cell_id, "user-1000");
+	assert_int_equal(st.config.uid, 1000);
+	assert_int_equal(st.config.namespaces, 5);
+	assert_int_equal(st.config.init_pid_host, 4242);
+	assert_int_equal(st.config.created_usec, 123456789);
+	assert_int_equal(st.n_processes, 3);
+	assert_string_equal(st.sessions[0].service, "sshd");
+	assert_int_equal(nscell_v0_status_decode(&v0, sizeof(v0) - 1, "user-1000", &st), -EPROTO);
+	assert_int_equal(nscell_v0_status_decode(&v0, sizeof(v0), "user-1001", &st), -EPROTO);
+	v0.config.magic = 0;
+	assert_int_equal(nscell_v0_status_decode(&v0, sizeof(v0), "user-1000", &st), -EPROTO);
+}
+
+static void test_v0_reply(void **state)
+{
+	struct nscell_v0_reply v0 = { NSCELL_PROTO_MAGIC, NSCELL_CELL_JOIN, 0, 3, 5 };
+	struct nscell_cell_reply r;
+
+	assert_int_equal(nscell_v0_reply_decode(&v0, sizeof(v0), NSCELL_CELL_JOIN, &r), 0);
+	assert_int_equal(r.session_no, 3);
+	assert_int_equal(r.namespaces, 5);
+	assert_int_equal(r.head.version, 0);
+	assert_int_equal(nscell_v0_reply_decode(&v0, sizeof(v0), NSCELL_CELL_TERMINATE, &r),
+			 -EPROTO);
+	assert_int_equal(nscell_v0_reply_decode(&v0, sizeof(v0) - 1, NSCELL_CELL_JOIN, &r), -EPROTO);
+	v0.error = -ESTALE;
+	assert_int_equal(nscell_v0_reply_decode(&v0, sizeof(v0), NSCELL_CELL_JOIN, &r), -ESTALE);
+}
+
+static void test_v0_layouts_are_frozen(void **state)
+{
+#if defined(__x86_64__)
+	/* The sizes 0.1.0 and 0.2.0 were built with, on x86_64. */
+	assert_int_equal(sizeof(struct nscell_v0_status), 17528);
+	assert_int_equal(sizeof(struct nscell_v0_join), 268);
+	assert_int_equal(sizeof(struct nscell_v0_reply), 20);
+#endif
+	assert_int_equal(sizeof(struct nscell_msg_head), 16);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_head_round_trip),
+		cmocka_unit_test(test_head_refusals),
+		cmocka_unit_test(test_head_newer_version),
+		cmocka_unit_test(test_versioned_head_is_unknown_to_version_0),
+		cmocka_unit_test(test_answer_check),
+		cmocka_unit_test(test_request_round_trip),
+		cmocka_unit_test(test_request_versions),
+		cmocka_unit_test(test_reply_check),
+		cmocka_unit_test(test_init_msg_check),
+		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_v0_status),
+		cmocka_unit_test(test_v0_reply),
+		cmocka_unit_test(test_v0_layouts_are_frozen),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
