@@ -359,13 +359,21 @@ int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, cons
 	return 0;
 }
 
-void nscell_cellctl_session_close(struct nscell_cellctl_session *s)
+void nscell_cellctl_leave(int *sock)
 {
 	static const uint32_t leave[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_LEAVE };
 
-	if (s->sock >= 0)
-		(void)!send(s->sock, leave, sizeof(leave), MSG_DONTWAIT | MSG_NOSIGNAL);
-	nscell_closep(&s->sock);
+	/* Non-blocking by construction: one small datagram to a socket with an
+	 * empty queue. */
+	if (*sock >= 0)
+		(void)!send(*sock, leave, sizeof(leave), MSG_DONTWAIT | MSG_NOSIGNAL);
+	nscell_closep(sock);
+	*sock = -1;
+}
+
+void nscell_cellctl_session_close(struct nscell_cellctl_session *s)
+{
+	nscell_cellctl_leave(&s->sock);
 	nscell_closep(&s->init_pidfd);
 	nscell_closep(&s->userns_fd);
 	s->sock = s->init_pidfd = s->userns_fd = -1;

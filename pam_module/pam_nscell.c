@@ -24,8 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,11 +36,9 @@
 #include "helperctl.h"
 #include "identity.h"
 #include "nsjoin.h"
-#include "policy.h"
 #include "proto.h"
 #include "registry.h"
 #include "restrict.h"
-#include "settings-keys.h"
 #include "verdict.h"
 
 #define STATE_KEY "pam_nscell_state"
@@ -247,32 +243,21 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
 }
 
 /*
- * Another session of a user whose cell is live joins it directly. Making a
- * cell is the helper's job; joining one needs only what this process already
- * has: the policy's verdict, root, and the cell's socket in a root-only
- * directory, whose init accepts uid 0 alone. Any doubt (no cell, a cell that
- * is ending, one made with other cell-level settings than this login's, one
- * that cannot say which) goes to the helper, which decides again under the
- * user's lock and logs why. Returns 0 with the same fds the helper would hand
- * over, or -errno.
+ * Another session of a user whose cell is live joins it directly: joining
+ * needs only what this process already has, the policy's verdict and root.
+ * Any doubt (no cell, a cell that is ending, one made with other cell-level
+ * settings than this login's, one that cannot say which) goes to the helper,
+ * which decides again under the user's lock and logs why. Returns 0 with the
+ * reply and fds the helper would hand over, or -ENOENT.
  */
 static int join_live_cell(uid_t uid, const struct nscell_settings *set, const char *service,
 			  const char *tty, const char *rhost, struct nscell_reply *rep, int fds[3])
 {
 	struct nscell_cellctl_session sess;
 	char id[NSCELL_CELL_ID_MAX], why[400];
-	int self, rc;
 
-	if (set->scope != NSCELL_SCOPE_USER || geteuid() != 0)
-		return -ENOENT;
-	nscell_registry_user_cell_id(uid, id, sizeof(id));
-	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	if (self < 0)
-		return -errno;
-	rc = nscell_registry_join_same(id, set, self, getpid(), service, tty, rhost, &sess,
-				       why, sizeof(why));
-	close(self);
-	if (rc != 0)
+	if (nscell_registry_join_user_cell(uid, set, service, tty, rhost, id, sizeof(id), &sess,
+					   why, sizeof(why)) != 0)
 		return -ENOENT; /* the helper decides again, and logs why */
 	*rep = (struct nscell_reply){
 		.magic = NSCELL_PROTO_MAGIC,
@@ -464,7 +449,6 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	const void *data = NULL;
 	struct state *s;
 	struct timespec t0;
-	static const uint32_t leave[2] = { NSCELL_PROTO_MAGIC, NSCELL_CELL_LEAVE };
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	parse_args(pamh, argc, argv, &o);
@@ -476,13 +460,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	if (o.restore_only)
 		return PAM_SUCCESS;
 
-	if (s->session_sock >= 0) {
-		/* Non-blocking by construction: one small datagram to a socket
-		 * with an empty queue. */
-		(void)!send(s->session_sock, leave, sizeof(leave), MSG_DONTWAIT | MSG_NOSIGNAL);
-		nscell_closep(&s->session_sock);
-		s->session_sock = -1;
-	}
+	nscell_cellctl_leave(&s->session_sock);
 	if (o.debug)
 		pam_syslog(pamh, LOG_DEBUG, "close_session: left %s in %ld us", s->cell_id,
 			   elapsed_us(&t0));
