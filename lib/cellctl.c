@@ -403,11 +403,19 @@ int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, cons
 	return 0;
 }
 
+void nscell_cellctl_leave(int *sock, unsigned version)
+{
+	/* Non-blocking by construction: one small datagram to a socket with an
+	 * empty queue. */
+	if (*sock >= 0)
+		nscell_cell_leave(*sock, version);
+	nscell_closep(sock);
+	*sock = -1;
+}
+
 void nscell_cellctl_session_close(struct nscell_cellctl_session *s)
 {
-	if (s->sock >= 0)
-		nscell_cell_leave(s->sock, s->v0 ? 0 : NSCELL_PROTO_VERSION);
-	nscell_closep(&s->sock);
+	nscell_cellctl_leave(&s->sock, s->v0 ? 0 : NSCELL_PROTO_VERSION);
 	nscell_closep(&s->init_pidfd);
 	nscell_closep(&s->userns_fd);
 	s->sock = s->init_pidfd = s->userns_fd = -1;

@@ -96,7 +96,9 @@ struct nscell_cellctl_session {
 int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, const char *service,
 			const char *tty, const char *rhost, struct nscell_cellctl_session *ret);
 
-/* Send LEAVE (best effort, never blocks) and close everything. */
+/* Send LEAVE on a session socket (best effort, never blocks) and close it. */
+void nscell_cellctl_leave(int *sock, unsigned version);
+/* The same, and close everything. */
 void nscell_cellctl_session_close(struct nscell_cellctl_session *s);
 
 const char *nscell_cell_state_name(uint32_t state);

@@ -116,6 +116,27 @@ static int put(char *buf, size_t size, size_t *pos, const char *key, const char 
 	return 0;
 }
 
+int nscell_request_open(struct nscell_request *r, const char *user, const char *service,
+			const char *tty, const char *rhost, const char *ruser, const char *conf,
+			bool debug)
+{
+	/* In the order of request_fields. */
+	const char *v[] = { user, service, tty, rhost, ruser, conf };
+	_Static_assert(sizeof(v) / sizeof(v[0]) == sizeof(request_fields) / sizeof(request_fields[0]),
+		       "one value per request field");
+
+	*r = (struct nscell_request){ .verb = NSCELL_VERB_OPEN, .debug = debug };
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char *dst = (char *)r + request_fields[i].offset;
+		if (!v[i])
+			continue;
+		if (strlen(v[i]) >= NSCELL_FIELD_MAX)
+			return -ENAMETOOLONG;
+		strcpy(dst, v[i]);
+	}
+	return 0;
+}
+
 ssize_t nscell_request_encode(const struct nscell_request *r, char *buf, size_t size)
 {
 	size_t pos = 0;

@@ -44,6 +44,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -112,6 +114,11 @@ struct nscell_request {
 	int debug;
 };
 
+/* Fill *r for the open verb from a login's PAM items (NULL: unset).
+ * Returns 0, or -ENAMETOOLONG when one does not fit in a field. */
+int nscell_request_open(struct nscell_request *r, const char *user, const char *service,
+			const char *tty, const char *rhost, const char *ruser, const char *conf,
+			bool debug);
 /* Encode as a head (NSCELL_OP_OPEN) and "key=value\0...". Returns the length
  * or -errno. */
 ssize_t nscell_request_encode(const struct nscell_request *r, char *buf, size_t size);

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "registry.h"
@@ -71,4 +73,28 @@ int nscell_registry_join_same(const char *id, const struct nscell_settings *want
 		return -EPROTO;
 	}
 	return 0;
+}
+
+int nscell_registry_join_user_cell(uid_t uid, const struct nscell_settings *want,
+				   const char *service, const char *tty, const char *rhost,
+				   char *ret_id, size_t idsize, struct nscell_cellctl_session *ret,
+				   char *why, size_t whylen)
+{
+	int self, rc;
+
+	/* The cell's socket is in a root-only directory, and its init accepts
+	 * uid 0 alone. */
+	if (want->scope != NSCELL_SCOPE_USER || geteuid() != 0)
+		return NSCELL_REGISTRY_GONE;
+	nscell_registry_user_cell_id(uid, ret_id, idsize);
+	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (self < 0) {
+		rc = -errno;
+		snprintf(why, whylen, "cannot pin this process: %s", strerror(-rc));
+		return rc;
+	}
+	rc = nscell_registry_join_same(ret_id, want, self, getpid(), service, tty, rhost, ret,
+				       why, whylen);
+	close(self);
+	return rc;
 }

@@ -39,3 +39,14 @@ int nscell_registry_join_same(const char *id, const struct nscell_settings *want
 			      int opener_pidfd, pid_t opener_pid, const char *service,
 			      const char *tty, const char *rhost,
 			      struct nscell_cellctl_session *ret, char *why, size_t whylen);
+
+/*
+ * nscell_registry_join_user_cell - the same for the calling process, root,
+ * into the cell of user `uid` when `want` is Scope user (the caller's exit
+ * ends the session); the cell's id goes to ret_id. A Scope session login, or
+ * a caller that is not root, has no such cell: NSCELL_REGISTRY_GONE.
+ */
+int nscell_registry_join_user_cell(uid_t uid, const struct nscell_settings *want,
+				   const char *service, const char *tty, const char *rhost,
+				   char *ret_id, size_t idsize, struct nscell_cellctl_session *ret,
+				   char *why, size_t whylen);

@@ -24,8 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,11 +36,9 @@
 #include "helperctl.h"
 #include "identity.h"
 #include "nsjoin.h"
-#include "policy.h"
 #include "proto.h"
 #include "registry.h"
 #include "restrict.h"
-#include "settings-keys.h"
 #include "verdict.h"
 
 #define STATE_KEY "pam_nscell_state"
@@ -90,6 +86,7 @@ struct state {
 	int session_sock;      /* closing it tells the cell we left */
 	int userns;            /* the cell's user namespace, to enter at setcred */
 	pid_t opener;          /* the process that ran open_session */
+	bool joined;           /* in the cell's namespaces: restore() leaves them */
 	bool in_userns;        /* the opener entered it: no way back */
 	struct nscell_settings settings; /* restrictions, again after setcred's join */
 	bool restored;
@@ -141,7 +138,7 @@ static int restore(pam_handle_t *pamh, struct state *s, bool debug)
 	char why[300];
 	int rc;
 
-	if (s->restored)
+	if (!s->joined || s->restored)
 		return 0;
 	s->restored = true;
 	if (s->in_userns) {
@@ -167,9 +164,37 @@ static const char *item(pam_handle_t *pamh, int type)
 	return v;
 }
 
-static bool fits(const char *v)
+/* A marker left in the handle by an earlier call (see the *_SEEN_KEY). */
+static bool seen(pam_handle_t *pamh, const char *key)
 {
-	return strlen(v) < NSCELL_FIELD_MAX;
+	const void *v = NULL;
+	return pam_get_data(pamh, key, &v) == PAM_SUCCESS && v;
+}
+
+static void mark(pam_handle_t *pamh, const char *key)
+{
+	pam_set_data(pamh, key, (void *)key, NULL);
+}
+
+/*
+ * Enter the cell's user namespace if `userns` (the bounding set is reset on
+ * the way in), then apply the login's restrictions, which everything the
+ * application forks for the session inherits.
+ */
+static int enter_restricted(struct state *s, bool userns, char *why, size_t whylen)
+{
+	if (userns) {
+		if (setns(s->userns, CLONE_NEWUSER) < 0) {
+			int e = errno;
+			snprintf(why, whylen, "cannot enter the user namespace of %s: %s",
+				 s->cell_id, strerror(e));
+			return -e;
+		}
+		nscell_closep(&s->userns);
+		s->userns = -1;
+		s->in_userns = true;
+	}
+	return nscell_restrict_apply(&s->settings, why, whylen);
 }
 
 /*
@@ -218,32 +243,21 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
 }
 
 /*
- * Another session of a user whose cell is live joins it directly. Making a
- * cell is the helper's job; joining one needs only what this process already
- * has: the policy's verdict, root, and the cell's socket in a root-only
- * directory, whose init accepts uid 0 alone. Any doubt (no cell, a cell that
- * is ending, one made with other cell-level settings than this login's, one
- * that cannot say which) goes to the helper, which decides again under the
- * user's lock and logs why. Returns 0 with the same fds the helper would hand
- * over, or -errno.
+ * Another session of a user whose cell is live joins it directly: joining
+ * needs only what this process already has, the policy's verdict and root.
+ * Any doubt (no cell, a cell that is ending, one made with other cell-level
+ * settings than this login's, one that cannot say which) goes to the helper,
+ * which decides again under the user's lock and logs why. Returns 0 with the
+ * reply and fds the helper would hand over, or -ENOENT.
  */
 static int join_live_cell(uid_t uid, const struct nscell_settings *set, const char *service,
 			  const char *tty, const char *rhost, struct nscell_reply *rep, int fds[3])
 {
 	struct nscell_cellctl_session sess;
 	char id[NSCELL_CELL_ID_MAX], why[400];
-	int self, rc;
 
-	if (set->scope != NSCELL_SCOPE_USER || geteuid() != 0)
-		return -ENOENT;
-	nscell_registry_user_cell_id(uid, id, sizeof(id));
-	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	if (self < 0)
-		return -errno;
-	rc = nscell_registry_join_same(id, set, self, getpid(), service, tty, rhost, &sess,
-				       why, sizeof(why));
-	close(self);
-	if (rc != 0)
+	if (nscell_registry_join_user_cell(uid, set, service, tty, rhost, id, sizeof(id), &sess,
+					   why, sizeof(why)) != 0)
 		return -ENOENT; /* the helper decides again, and logs why */
 	nscell_reply_init(rep);
 	rep->pam_status = PAM_SUCCESS;
@@ -281,11 +295,10 @@ static int userns_plan(pam_handle_t *pamh, struct options *o, const char *servic
 				o->userns = userns_table[i].point;
 	}
 	if (o->userns == USERNS_SETCRED) {
-		const void *seen = NULL;
 		/* sshd calls setcred in its monitor before open_session too; if
 		 * that never reached us, the module is not in the auth stack and
 		 * the second call, in the session child, will not reach us either. */
-		if (pam_get_data(pamh, SETCRED_SEEN_KEY, &seen) == PAM_SUCCESS && seen)
+		if (seen(pamh, SETCRED_SEEN_KEY))
 			return PAM_SUCCESS;
 		pam_syslog(pamh, LOG_WARNING,
 			   "user %s: the user namespace of %s is entered at setcred, but setcred never reached pam_nscell: add 'auth optional pam_nscell.so' to the %s stack",
@@ -313,11 +326,10 @@ static int userns_plan(pam_handle_t *pamh, struct options *o, const char *servic
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct options o;
-	struct nscell_request req = { .verb = NSCELL_VERB_OPEN };
+	struct nscell_request req;
 	struct nscell_reply rep;
 	struct state *s = NULL;
-	const void *existing = NULL;
-	const char *user = NULL, *service, *tty, *rhost, *ruser;
+	const char *user = NULL, *service;
 	char why[600] = "";
 	int fds[3] = { -1, -1, -1 };
 	struct nscell_settings verdict;
@@ -329,10 +341,10 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	parse_args(pamh, argc, argv, &o);
 	if (o.restore_only) {
 		/* Tell the main entry that a restore step stands before it. */
-		pam_set_data(pamh, RESTORE_SEEN_KEY, (void *)RESTORE_SEEN_KEY, NULL);
+		mark(pamh, RESTORE_SEEN_KEY);
 		return PAM_IGNORE;
 	}
-	if (pam_get_data(pamh, STATE_KEY, &existing) == PAM_SUCCESS && existing) {
+	if (seen(pamh, STATE_KEY)) {
 		pam_syslog(pamh, LOG_WARNING, "session already in a cell, ignoring");
 		return PAM_IGNORE;
 	}
@@ -342,17 +354,15 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 		return PAM_SESSION_ERR;
 	}
 	service = item(pamh, PAM_SERVICE);
-	tty = item(pamh, PAM_TTY);
-	rhost = item(pamh, PAM_RHOST);
-	ruser = item(pamh, PAM_RUSER);
-	if (!fits(user) || !fits(service) || !fits(tty) || !fits(rhost) || !fits(ruser) ||
-	    (o.conf && !fits(o.conf))) {
+	if (nscell_request_open(&req, user, service, item(pamh, PAM_TTY), item(pamh, PAM_RHOST),
+				item(pamh, PAM_RUSER), o.conf, o.debug) < 0) {
 		pam_syslog(pamh, LOG_ERR, "cell not entered for user %.64s: a PAM item is too long",
 			   user);
 		return PAM_SESSION_ERR;
 	}
 
-	rc = policy_verdict(pamh, &o, user, service, rhost, tty, &verdict, &uid, why, sizeof(why));
+	rc = policy_verdict(pamh, &o, user, service, req.rhost, req.tty, &verdict, &uid, why,
+			    sizeof(why));
 	if (rc == PAM_IGNORE) {
 		if (o.debug)
 			pam_syslog(pamh, LOG_DEBUG, "open_session: exempt in %ld us", elapsed_us(&t0));
@@ -361,16 +371,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	if (rc != PAM_SUCCESS)
 		goto fail;
 
-	snprintf(req.user, sizeof(req.user), "%s", user);
-	snprintf(req.service, sizeof(req.service), "%s", service);
-	snprintf(req.tty, sizeof(req.tty), "%s", tty);
-	snprintf(req.rhost, sizeof(req.rhost), "%s", rhost);
-	snprintf(req.ruser, sizeof(req.ruser), "%s", ruser);
-	if (o.conf)
-		snprintf(req.conf, sizeof(req.conf), "%s", o.conf);
-	req.debug = o.debug;
-
-	if (join_live_cell(uid, &verdict, service, tty, rhost, &rep, fds) == 0)
+	if (join_live_cell(uid, &verdict, service, req.tty, req.rhost, &rep, fds) == 0)
 		rc = PAM_SUCCESS;
 	else
 		rc = nscell_helper_ask(o.helper, &req, &rep, fds, why, sizeof(why)) < 0 ?
@@ -383,6 +384,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	if (rc != PAM_SUCCESS)
 		goto fail;
 
+	rc = PAM_SESSION_ERR; /* from here on, every failure is to enter the cell */
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(why, sizeof(why), "out of memory");
@@ -395,49 +397,26 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	s->opener = getpid();
 	snprintf(s->cell_id, sizeof(s->cell_id), "%s", rep.cell_id);
 
-	rc = nscell_ns_join(fds[0], rep.namespaces, &s->ns, why, sizeof(why)) < 0 ? PAM_SESSION_ERR :
-									      PAM_SUCCESS;
+	if (nscell_ns_join(fds[0], rep.namespaces, &s->ns, why, sizeof(why)) < 0)
+		goto fail;
+	s->joined = true;
 	nscell_closep(&fds[0]);
+	rc = userns_plan(pamh, &o, service, &rep, s, why, sizeof(why));
 	if (rc != PAM_SUCCESS)
 		goto fail;
-	rc = userns_plan(pamh, &o, service, &rep, s, why, sizeof(why));
-	if (rc != PAM_SUCCESS) {
-		restore(pamh, s, o.debug);
-		goto fail;
-	}
-	if (s->userns >= 0 && o.userns == USERNS_OPEN) {
-		if (setns(s->userns, CLONE_NEWUSER) < 0) {
-			snprintf(why, sizeof(why), "cannot enter the user namespace of %s: %s",
-				 s->cell_id, strerror(errno));
-			restore(pamh, s, o.debug);
-			rc = PAM_SESSION_ERR;
-			goto fail;
-		}
-		s->in_userns = true;
-		nscell_closep(&s->userns);
-		s->userns = -1;
-	}
-	/* After the user namespace: entering one resets the bounding set.
-	 * Inherited by everything the application forks for the session. */
+	rc = PAM_SESSION_ERR;
 	s->settings = rep.settings;
-	if (nscell_restrict_apply(&s->settings, why, sizeof(why)) < 0) {
-		restore(pamh, s, o.debug);
-		rc = PAM_SESSION_ERR;
+	if (enter_restricted(s, s->userns >= 0 && o.userns == USERNS_OPEN, why, sizeof(why)) < 0)
 		goto fail;
-	}
 	rc = pam_set_data(pamh, STATE_KEY, s, state_cleanup);
 	if (rc != PAM_SUCCESS) {
-		restore(pamh, s, o.debug);
 		snprintf(why, sizeof(why), "pam_set_data: %s", pam_strerror(pamh, rc));
 		goto fail;
 	}
-	{
-		const void *seen = NULL;
-		if (pam_get_data(pamh, RESTORE_SEEN_KEY, &seen) != PAM_SUCCESS || !seen)
-			pam_syslog(pamh, LOG_WARNING,
-				   "no 'session optional pam_nscell.so restore' line before this one: the modules after it will run close_session inside cell %s (see pam_nscell(8))",
-				   rep.cell_id);
-	}
+	if (!seen(pamh, RESTORE_SEEN_KEY))
+		pam_syslog(pamh, LOG_WARNING,
+			   "no 'session optional pam_nscell.so restore' line before this one: the modules after it will run close_session inside cell %s (see pam_nscell(8))",
+			   rep.cell_id);
 	if (o.debug)
 		pam_syslog(pamh, LOG_DEBUG, "open_session: user %s in %s (%s) in %ld us", user,
 			   rep.cell_id, rep.flags & NSCELL_REPLY_CREATED ? "new" : "joined",
@@ -453,6 +432,8 @@ fail:
 	/* Dropping the session socket tells a fresh cell nobody is coming. */
 	for (size_t i = 0; i < 3; i++)
 		nscell_closep(&fds[i]);
+	if (s)
+		restore(pamh, s, o.debug);
 	state_free(s);
 	pam_syslog(pamh, LOG_ERR,
 		   "cell not entered for user %s: %s; returning %s (login refused where the module is required, continues unisolated where optional)",
@@ -477,13 +458,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	if (o.restore_only)
 		return PAM_SUCCESS;
 
-	if (s->session_sock >= 0) {
-		/* Non-blocking by construction: one small datagram to a socket
-		 * with an empty queue. */
-		nscell_cell_leave(s->session_sock, NSCELL_PROTO_VERSION);
-		nscell_closep(&s->session_sock);
-		s->session_sock = -1;
-	}
+	nscell_cellctl_leave(&s->session_sock, NSCELL_PROTO_VERSION);
 	if (o.debug)
 		pam_syslog(pamh, LOG_DEBUG, "close_session: left %s in %ld us", s->cell_id,
 			   elapsed_us(&t0));
@@ -514,20 +489,13 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 		return PAM_IGNORE;
 	if (pam_get_data(pamh, STATE_KEY, &data) != PAM_SUCCESS || !data) {
 		/* Before open_session: remember that setcred reaches us. */
-		pam_set_data(pamh, SETCRED_SEEN_KEY, (void *)SETCRED_SEEN_KEY, NULL);
+		mark(pamh, SETCRED_SEEN_KEY);
 		return PAM_IGNORE;
 	}
 	s = (struct state *)data;
 	if (s->userns < 0 || getpid() == s->opener)
 		return PAM_IGNORE;
-	if (setns(s->userns, CLONE_NEWUSER) < 0) {
-		pam_syslog(pamh, LOG_ERR, "cannot enter the user namespace of %s: %m; session refused",
-			   s->cell_id);
-		return PAM_CRED_ERR;
-	}
-	nscell_closep(&s->userns);
-	s->userns = -1;
-	if (nscell_restrict_apply(&s->settings, why, sizeof(why)) < 0) {
+	if (enter_restricted(s, true, why, sizeof(why)) < 0) {
 		pam_syslog(pamh, LOG_ERR, "%s; session refused", why);
 		return PAM_CRED_ERR;
 	}
