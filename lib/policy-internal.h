@@ -127,6 +127,19 @@ const struct nscell_keyword *nscell_keyword_lookup(const char *name, size_t len)
 const char *nscell_keyword_suggest(const char *name, size_t len);
 bool nscell_token_equal(const struct nscell_token *t, const char *word);
 
+/* policy-limits.c: the parsers of the limit keys */
+int nscell_parse_limit_bytes(struct nscell_parser *p, const struct nscell_keyword *kw,
+			     const struct nscell_token *values, size_t n, struct nscell_settings *s);
+int nscell_parse_limit_tasks(struct nscell_parser *p, const struct nscell_keyword *kw,
+			     const struct nscell_token *values, size_t n, struct nscell_settings *s);
+int nscell_parse_cpu_quota(struct nscell_parser *p, const struct nscell_keyword *kw,
+			   const struct nscell_token *values, size_t n, struct nscell_settings *s);
+int nscell_parse_weight(struct nscell_parser *p, const struct nscell_keyword *kw,
+			const struct nscell_token *values, size_t n, struct nscell_settings *s);
+int nscell_parse_limits_unavailable(struct nscell_parser *p, const struct nscell_keyword *kw,
+				    const struct nscell_token *values, size_t n,
+				    struct nscell_settings *s);
+
 /* policy-check.c */
 void nscell_policy_check_effective(struct nscell_parser *p);
 

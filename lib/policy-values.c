@@ -621,6 +621,7 @@ static int parse_max_cells(struct nscell_parser *p, const struct nscell_keyword 
 }
 
 #define NAMESPACE_NAMES "pid, mount, ipc, uts, net, cgroup or user"
+#define LIMIT_BYTES "a size such as 512M or 4G (K, M, G, T: base 1024), N% of memory, or infinity"
 #define DIR_FORMS "tmpfs [size=N[K|M|G]|size=N%] [inodes=N[k|m]] [mode=OCTAL], persistent or shared"
 
 static const struct nscell_keyword keywords[] = {
@@ -642,6 +643,14 @@ static const struct nscell_keyword keywords[] = {
 	{ "RestrictNamespaces", NSCELL_KEY_RESTRICT_NAMESPACES, "none, all or " NAMESPACE_NAMES, parse_restrict_namespaces },
 	{ "UserNamespaceFallback", NSCELL_KEY_USERNS_FALLBACK, "deny or no-new-privs", parse_userns_fallback },
 	{ "MaxCells", NSCELL_KEY_MAX_CELLS, "a number of cells from 1 to 1024", parse_max_cells },
+	{ "MemoryMax", NSCELL_KEY_MEMORY_MAX, LIMIT_BYTES, nscell_parse_limit_bytes },
+	{ "MemoryHigh", NSCELL_KEY_MEMORY_HIGH, LIMIT_BYTES, nscell_parse_limit_bytes },
+	{ "MemorySwapMax", NSCELL_KEY_MEMORY_SWAP_MAX, LIMIT_BYTES, nscell_parse_limit_bytes },
+	{ "TasksMax", NSCELL_KEY_TASKS_MAX, "a number of tasks, N% or infinity", nscell_parse_limit_tasks },
+	{ "CPUQuota", NSCELL_KEY_CPU_QUOTA, "a percentage of one CPU such as 50% or 200%, or infinity", nscell_parse_cpu_quota },
+	{ "CPUWeight", NSCELL_KEY_CPU_WEIGHT, "a weight from 1 to 10000, or default", nscell_parse_weight },
+	{ "IOWeight", NSCELL_KEY_IO_WEIGHT, "a weight from 1 to 10000, or default", nscell_parse_weight },
+	{ "LimitsUnavailable", NSCELL_KEY_LIMITS_UNAVAILABLE, "refuse or ignore", nscell_parse_limits_unavailable },
 };
 
 const struct nscell_keyword *nscell_keyword_lookup(const char *name, size_t len)

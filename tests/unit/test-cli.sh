@@ -172,6 +172,14 @@ Effective settings
   RestrictNamespaces    none                        built-in default
   UserNamespaceFallback deny                        built-in default
   MaxCells              16                          built-in default
+  MemoryMax             infinity                    built-in default
+  MemoryHigh            infinity                    built-in default
+  MemorySwapMax         infinity                    built-in default
+  TasksMax              infinity                    built-in default
+  CPUQuota              infinity                    built-in default
+  CPUWeight             default                     built-in default
+  IOWeight              default                     built-in default
+  LimitsUnavailable     refuse                      built-in default
 EOF
 if ! diff -u "$work/want" "$work/out" >&2; then
 	fail "explain carla: output differs"

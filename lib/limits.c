@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The resource limits of a cell, spelled as systemd.resource-control(5)
+ * spells them, so that an admin who knows user-UID.slice drop-ins writes the
+ * same words in a Match block. Parsing is in policy-limits.c.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "limits.h"
+
+static bool limit_set(const struct nscell_limit *l)
+{
+	return l->percent > 0 || l->value != NSCELL_LIMIT_INFINITY;
+}
+
+bool nscell_limits_any(const struct nscell_limits *l)
+{
+	return limit_set(&l->memory_max) || limit_set(&l->memory_high) ||
+	       limit_set(&l->memory_swap_max) || limit_set(&l->tasks_max) ||
+	       l->cpu_quota_percent > 0 || l->cpu_weight > 0 || l->io_weight > 0;
+}
+
+bool nscell_key_is_limit(enum nscell_key k)
+{
+	return k >= NSCELL_KEY_MEMORY_MAX && k <= NSCELL_KEY_LIMITS_UNAVAILABLE;
+}
+
+void nscell_format_bytes(char *buf, size_t size, uint64_t v)
+{
+	static const char suffixes[] = " KMGTPE";
+	size_t i = 0;
+
+	while (v > 0 && v % 1024 == 0 && suffixes[i + 1] != '\0') {
+		v /= 1024;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, size, "%" PRIu64, v);
+	else
+		snprintf(buf, size, "%" PRIu64 "%c", v, suffixes[i]);
+}
+
+static void format_limit(char *buf, size_t size, const struct nscell_limit *l, bool bytes)
+{
+	if (l->percent > 0)
+		snprintf(buf, size, "%u%%", l->percent);
+	else if (l->value == NSCELL_LIMIT_INFINITY)
+		snprintf(buf, size, "infinity");
+	else if (bytes)
+		nscell_format_bytes(buf, size, l->value);
+	else
+		snprintf(buf, size, "%" PRIu64, l->value);
+}
+
+static void format_weight(char *buf, size_t size, unsigned w)
+{
+	if (w == 0)
+		snprintf(buf, size, "default");
+	else
+		snprintf(buf, size, "%u", w);
+}
+
+int nscell_limits_format_key(const struct nscell_settings *s, enum nscell_key k, char *buf,
+			     size_t size)
+{
+	const struct nscell_limits *l = &s->limits;
+
+	switch (k) {
+	case NSCELL_KEY_MEMORY_MAX:
+		format_limit(buf, size, &l->memory_max, true);
+		return 0;
+	case NSCELL_KEY_MEMORY_HIGH:
+		format_limit(buf, size, &l->memory_high, true);
+		return 0;
+	case NSCELL_KEY_MEMORY_SWAP_MAX:
+		format_limit(buf, size, &l->memory_swap_max, true);
+		return 0;
+	case NSCELL_KEY_TASKS_MAX:
+		format_limit(buf, size, &l->tasks_max, false);
+		return 0;
+	case NSCELL_KEY_CPU_QUOTA:
+		if (l->cpu_quota_percent == 0)
+			snprintf(buf, size, "infinity");
+		else
+			snprintf(buf, size, "%u%%", l->cpu_quota_percent);
+		return 0;
+	case NSCELL_KEY_CPU_WEIGHT:
+		format_weight(buf, size, l->cpu_weight);
+		return 0;
+	case NSCELL_KEY_IO_WEIGHT:
+		format_weight(buf, size, l->io_weight);
+		return 0;
+	case NSCELL_KEY_LIMITS_UNAVAILABLE:
+		snprintf(buf, size, "%s",
+			 s->limits_unavailable == NSCELL_LIMITS_UNAVAILABLE_IGNORE ? "ignore" : "refuse");
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+uint64_t nscell_limit_resolve(const struct nscell_limit *l, uint64_t whole)
+{
+	if (l->percent == 0)
+		return l->value;
+	if (whole == 0)
+		return NSCELL_LIMIT_INFINITY;
+	/* whole / 100 * percent cannot overflow for any real machine. */
+	return whole / 100 * l->percent + whole % 100 * l->percent / 100;
+}
+
+uint64_t nscell_limits_physical_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || page <= 0)
+		return 0;
+	return (uint64_t)pages * (uint64_t)page;
+}
+
+uint64_t nscell_limits_pid_max(void)
+{
+	char buf[32] = "";
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+	uint64_t v = 0;
+
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtoull(buf, NULL, 10);
+	fclose(f);
+	return v;
+}
