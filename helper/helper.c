@@ -506,6 +506,9 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 		if (rc < 0)
 			goto out;
 		if (rc == 1) {
+			rc = helper_limits_enforce(l, &own, true, err, errlen);
+			if (rc < 0)
+				goto out;
 			rc = cell_join(c.id, l, &c.sock, &c.init_pidfd, &c.userns_fd,
 				       &c.session_no, &cell_ns);
 			if (rc < 0 && !cell_gone(rc)) {
@@ -544,6 +547,10 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 			rc = -EDQUOT;
 			goto out;
 		}
+		/* Before the init is made: it is born under them. */
+		rc = helper_limits_enforce(l, &own, false, err, errlen);
+		if (rc < 0)
+			goto out;
 		rc = cell_listen(&rt, c.id, l->id->uid, &listenfd);
 		if (rc < 0) {
 			snprintf(err, errlen, "cannot make the socket of cell %s: %s", c.id,

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -136,4 +139,59 @@ uint64_t nscell_limits_pid_max(void)
 		v = strtoull(buf, NULL, 10);
 	fclose(f);
 	return v;
+}
+
+/* Is controller c a word of the space-separated list? */
+static bool has_word(const char *list, const char *c)
+{
+	size_t n = strlen(c);
+
+	for (const char *p = list; (p = strstr(p, c)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+int nscell_limits_host(const struct nscell_limits *l, char *why, size_t size)
+{
+	const char *need[4];
+	char buf[512] = "";
+	size_t n_need = 0;
+	struct statfs sf;
+	struct stat st;
+	FILE *f;
+
+	if (lstat("/run/systemd/system", &st) < 0 || !S_ISDIR(st.st_mode)) {
+		/* nscell makes no cgroups of its own for limits (yet): on a host
+		 * without systemd nobody would keep them consistent. */
+		snprintf(why, size, "systemd is not this host's init, and nscell sets limits only through systemd");
+		return 0;
+	}
+	if (statfs("/sys/fs/cgroup", &sf) < 0 || (unsigned long)sf.f_type != CGROUP2_SUPER_MAGIC) {
+		snprintf(why, size, "/sys/fs/cgroup is not the unified cgroup v2 hierarchy");
+		return 0;
+	}
+	f = fopen("/sys/fs/cgroup/cgroup.controllers", "re");
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		if (f)
+			fclose(f);
+		snprintf(why, size, "cannot read /sys/fs/cgroup/cgroup.controllers");
+		return 0;
+	}
+	fclose(f);
+	if (limit_set(&l->memory_max) || limit_set(&l->memory_high) || limit_set(&l->memory_swap_max))
+		need[n_need++] = "memory";
+	if (limit_set(&l->tasks_max))
+		need[n_need++] = "pids";
+	if (l->cpu_quota_percent > 0 || l->cpu_weight > 0)
+		need[n_need++] = "cpu";
+	if (l->io_weight > 0)
+		need[n_need++] = "io";
+	for (size_t i = 0; i < n_need; i++)
+		if (!has_word(buf, need[i])) {
+			snprintf(why, size, "the cgroup controller '%s' is not available (see /sys/fs/cgroup/cgroup.controllers)",
+				 need[i]);
+			return 0;
+		}
+	return 1;
 }

@@ -37,3 +37,12 @@ uint64_t nscell_limits_pid_max(void);
 
 /* "512M" style: a byte count with the largest exact 1024-based suffix. */
 void nscell_format_bytes(char *buf, size_t size, uint64_t v);
+
+/*
+ * nscell_limits_host - whether this host can enforce limits l: systemd as
+ * init with the unified cgroup v2 hierarchy and every controller l needs
+ * (memory, pids, cpu, io) available at its root.
+ *
+ * Returns 1, or 0 with the reason in why.
+ */
+int nscell_limits_host(const struct nscell_limits *l, char *why, size_t size);
