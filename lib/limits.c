@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "limits.h"
+#include "policy-internal.h"
 
 static bool limit_set(const struct nscell_limit *l)
 {
@@ -164,7 +165,7 @@ int nscell_limits_host(const struct nscell_limits *l, char *why, size_t size)
 	if (lstat("/run/systemd/system", &st) < 0 || !S_ISDIR(st.st_mode)) {
 		/* nscell makes no cgroups of its own for limits (yet): on a host
 		 * without systemd nobody would keep them consistent. */
-		snprintf(why, size, "systemd is not this host's init, and nscell sets limits only through systemd");
+		snprintf(why, size, "systemd is not init here; nscell sets limits only through systemd");
 		return 0;
 	}
 	if (statfs("/sys/fs/cgroup", &sf) < 0 || (unsigned long)sf.f_type != CGROUP2_SUPER_MAGIC) {
@@ -194,4 +195,27 @@ int nscell_limits_host(const struct nscell_limits *l, char *why, size_t size)
 			return 0;
 		}
 	return 1;
+}
+
+static const struct nscell_origin *block_limit(const struct nscell_block *b, enum nscell_key *ret_k)
+{
+	for (int k = NSCELL_KEY_MEMORY_MAX; k < NSCELL_KEY_LIMITS_UNAVAILABLE; k++)
+		if (b->set[k].file) {
+			*ret_k = (enum nscell_key)k;
+			return &b->set[k];
+		}
+	return NULL;
+}
+
+const struct nscell_origin *nscell_policy_first_limit(const struct nscell_policy *p,
+						      enum nscell_key *ret_k)
+{
+	const struct nscell_origin *o;
+
+	if (!p)
+		return NULL;
+	o = block_limit(&p->defaults, ret_k);
+	for (size_t i = 0; !o && i < p->n_blocks; i++)
+		o = block_limit(&p->blocks[i], ret_k);
+	return o;
 }

@@ -46,3 +46,9 @@ void nscell_format_bytes(char *buf, size_t size, uint64_t v);
  * Returns 1, or 0 with the reason in why.
  */
 int nscell_limits_host(const struct nscell_limits *l, char *why, size_t size);
+
+/* The first place (defaults or a Match block) that sets a limit key, or
+ * NULL; for `nscell check` to warn when this host cannot enforce it. *ret_k
+ * is the key. */
+const struct nscell_origin *nscell_policy_first_limit(const struct nscell_policy *p,
+						      enum nscell_key *ret_k);

@@ -23,8 +23,8 @@ def _(t):
         t.syslog(syslog_event('nscell-helper', 'limits-unavailable', user='nscit-a', action='refuse'), mark,
                  f'{m}: syslog: nscell-helper event=limits-unavailable user=nscit-a action=refuse')
         t.syslog(r'cell not entered for user nscit-a: the limits of this login cannot be enforced: '
-                 r'systemd is not this host\'s init', mark,
-                 f'{m}: syslog: pam_nscell says why (systemd is not this host\'s init)')
+                 r'systemd is not init here', mark,
+                 f'{m}: syslog: pam_nscell says why (systemd is not init here)')
         s = env.run(m, 'nscit-b', PROBE)
         t.login_ok(s, f'{m}: nscit-b (no limits) logs in, isolated')
         t.check(s.value('pidns') != env.host_pidns, f'{m}: ... in a cell of its own')
