@@ -139,6 +139,10 @@ sys.exit(not (l["cgroup"] == "/user.slice/user-1001.slice" and l["memory_max"] =
 	check "nscell explain says where alice's limits are enforced" \
 		bash -c 'echo "$1" | grep -qx "Limits:       enforced by systemd on the login'"'"'s session scope"' _ "$(as_root 'nscell explain --service sshd alice')"
 
+	# What setting the limits cost each new cell (the helper's own clock
+	# around systemd's answer), under emulation.
+	note "event=limits-set usec (new cells with limits, this run): $(as_root "journalctl -q -o cat -t nscell-helper | sed -n 's/^event=limits-set .* usec=\\([0-9]*\\).*/\\1/p' | tr '\\n' ' '")"
+
 	# logind still tracks the limited session and ends it.
 	check "loginctl lists alice's limited session ($sid)" \
 		as_root "loginctl list-sessions --no-legend | awk '{ print \$1 }' | grep -qx '$sid'"
