@@ -38,6 +38,14 @@ limits_checks() {
 		install -d -o bob -g bob -m 700 ~bob/.ssh &&
 		install -o bob -g bob -m 600 ~alice/.ssh/authorized_keys ~bob/.ssh/; }' >/dev/null 2>&1
 	as_root "printf '%s' '$limits_policy' >/etc/security/nscell.conf.d/50-limits.conf"
+	# bob's user manager stays up: his first login would otherwise wait for
+	# it to start (seconds under emulation), which is not what is measured.
+	as_root loginctl enable-linger bob
+	as_bob true
+	t0=$(date +%s%N)
+	as_bob true
+	t1=$(date +%s%N)
+	note "bob's login, idle machine: $(((t1 - t0) / 1000000)) ms"
 
 	# The scope of a held login carries alice's limits.
 	hold_session limits || not_ok "a held login of alice is up (limits)"
@@ -46,7 +54,7 @@ limits_checks() {
 	out=$(as_root "systemctl show session-$sid.scope -p MemoryMax -p TasksMax -p CPUQuotaPerSecUSec; cat $cg/memory.max $cg/pids.max $cg/cpu.max")
 	note "session-$sid.scope: $(echo "$out" | tr '\n' ' ')"
 	check "alice's session scope has MemoryMax 64M, TasksMax 200, CPUQuota 50% (systemd and the cgroup files)" \
-		test "$(echo "$out" | tr '\n' ' ')" = "MemoryMax=67108864 TasksMax=200 CPUQuotaPerSecUSec=500ms 67108864 200 50000 100000 "
+		test "$(echo "$out" | LC_ALL=C sort | tr '\n' ' ')" = "200 50000 100000 67108864 CPUQuotaPerSecUSec=500ms MemoryMax=67108864 TasksMax=200 "
 	note "where systemd keeps them: $(as_root "ls -d /run/systemd/transient/session-$sid.scope.d /run/systemd/system.control/session-$sid.scope.d 2>/dev/null | tr '\n' ' '")"
 	check "the cell's init is in that scope" \
 		as_root "for p in $(cell_inits | tr '\n' ' '); do grep -q '/session-$sid.scope\$' /proc/\$p/cgroup && exit 0; done; exit 1"
@@ -72,7 +80,7 @@ sys.exit(not (l["memory_max"] == 64 << 20 and l["tasks_max"] == 200 and l["cpu_q
 	t0=$(date +%s%N)
 	out=$(as_bob 'echo bob-in')
 	t1=$(date +%s%N)
-	note "bob's login while alice's hog runs: $(((t1 - t0) / 1000000)) ms (an idle ssh login here takes 1-2 s under emulation)"
+	note "bob's login while alice's hog runs: $(((t1 - t0) / 1000000)) ms "
 	check "bob logs in while alice's memory hog runs" test "$out" = bob-in
 	wait "$hog_pid"
 	# The kernel's own record: an OOM kill of the hog in a session scope of
@@ -150,5 +158,6 @@ sys.exit(not (l["cgroup"] == "/user.slice/user-1001.slice" and l["memory_max"] =
 	check "loginctl terminate-session ends the limited session's cell" \
 		timeout 15 bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done' _ "$held_pid"
 	as_root rm -f /etc/security/nscell.conf.d/50-limits.conf
+	as_root loginctl disable-linger bob
 	wait_no_cells 20 || note "a cell was still running after the limit checks"
 }
