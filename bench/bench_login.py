@@ -33,6 +33,14 @@ HOOK_CONFIGS = [
     ('exempt', 'nscell, exempt user', 'nscell', B.EXEMPT_USER, [], None),
     ('new', 'nscell, new cell (pid+mnt, /proc, /tmp)', 'nscell', B.NEW_USER, ['-w'], None),
     ('join', 'nscell, join the user\'s live cell', 'nscell', B.JOIN_USER, [], None),
+    # Limits where they cannot be enforced (no systemd in the harness): the
+    # host check and the logged fallback (LimitsUnavailable ignore). On a
+    # systemd host the helper logs what systemd's answer costs
+    # (event=limits-set usec=), which the system test prints.
+    ('limits-new', 'nscell, new cell with limits (no systemd here: checked, ignored)', 'nscell',
+     B.NEW_USER, ['-w', '-r', B.LIMITS_RHOST], None),
+    ('limits-join', 'nscell, join a live cell with limits (no systemd here: checked, ignored)',
+     'nscell', B.LIMITS_USER, [], None),
     ('full', 'nscell, new cell with the shipped defaults (+ipc, /var/tmp, /dev/shm)', 'nscell',
      B.FULL_USER, ['-w'], None),
     ('view', 'nscell, new cell with a view (ProtectHome own, ProtectSystem full)', 'nscell',
@@ -60,6 +68,9 @@ def _(t):
     holder = B.Holder(B.JOIN_USER, 1)
     B.check(t, holder.held == 1, 'hooks: the per-user cell that "join" joins is up',
           f'holder opened {holder.held}, codes {holder.rcs}')
+    limits_holder = B.Holder(B.LIMITS_USER, 1)
+    B.check(t, limits_holder.held == 1, 'hooks: the per-user cell that "limits-join" joins is up',
+          f'holder opened {limits_holder.held}, codes {limits_holder.rcs}')
     data = {k: [] for k, *_ in HOOK_CONFIGS}
     for r in range(nrounds):
         for key, what, service, user, flags, method in HOOK_CONFIGS:
@@ -67,6 +78,7 @@ def _(t):
                 write('/etc/security/namespace.conf', B.NAMESPACE_CONF.format(method=method), 0o644)
             data[key] += B.pam_cycle(service, user, per, flags)
     holder.release()
+    limits_holder.release()
     for key, what, service, user, flags, method in HOOK_CONFIGS:
         want = (0,)
         bad = [d for d in data[key] if d['rc_open'] not in want or d['rc_close'] not in (0, -1)]

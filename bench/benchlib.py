@@ -58,6 +58,8 @@ FULL_USER = 'nscit-c'     # the shipped defaults: pid+mnt+ipc, tmpfs /tmp, /var/
 VIEW_USER = 'nscit-d'     # NEW_USER's cell plus the view: ProtectHome own, ProtectSystem full
 PAMNS_USER = 'nscit-e'    # pam_namespace's login (nscell not in that stack)
 EXEMPT_USER = 'nscit-x'   # Isolate no
+LIMITS_USER = 'nscit-d'   # Scope user with limits: joins its cell, which a holder keeps alive
+LIMITS_RHOST = '192.0.2.10'  # NEW_USER from here: a new cell with limits
 
 # Whole ssh logins all log in NEW_USER and differ only by the source address
 # (ssh -b), which the policy matches as the login's host: no per-user
@@ -94,6 +96,19 @@ Match User {VIEW_USER}
 
 Match User {EXEMPT_USER}
     Isolate no
+
+Match Host {LIMITS_RHOST}
+    MemoryMax 1G
+    TasksMax 5000
+    CPUQuota 200%
+    LimitsUnavailable ignore
+
+Match User {LIMITS_USER}
+    Scope user
+    MemoryMax 1G
+    TasksMax 5000
+    CPUQuota 200%
+    LimitsUnavailable ignore
 """
 
 NAMESPACE_CONF = '/tmp tmpfs {method} root\n'

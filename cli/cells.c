@@ -279,6 +279,7 @@ void cli_cells_measure(struct cli_cells *cells)
 			continue;
 		}
 		c->memory_pss = true;
+		cli_usage_read(c->procfd, c->status->config.scope, c->status->config.uid, &c->usage);
 		for (size_t k = 0; k < host.n; k++) {
 			struct nscell_proc_info p;
 
@@ -434,6 +435,10 @@ void cli_cell_json_fields(struct json *j, const struct cli_cell *c, uint64_t now
 		json_null(j, "memory_bytes");
 		json_null(j, "memory_source");
 	}
+	if (c->measured)
+		cli_usage_json(j, &c->usage);
+	else
+		json_null(j, "limits");
 	json_uint(j, "processes_seen_by_init", st->n_processes);
 	json_uint(j, "n_sessions", st->n_sessions);
 	json_array_begin(j, "sessions");

@@ -14,6 +14,7 @@
 #include "cellprocs.h"
 #include "json.h"
 #include "proto.h"
+#include "usage.h"
 
 /* A CELL|USER argument. */
 struct cli_selector {
@@ -47,6 +48,7 @@ struct cli_cell {
 	unsigned processes;  /* besides the init */
 	uint64_t memory;     /* bytes, every process including the init */
 	bool memory_pss;     /* all of it Pss (else some VmRSS) */
+	struct cli_usage usage; /* against its limits (usage.c) */
 };
 
 struct cli_cells {

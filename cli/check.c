@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "escape.h"
+#include "limits.h"
 #include "policy-admin.h"
 #include "policy.h"
 #include "settings-keys.h"
@@ -143,6 +144,23 @@ int nscell_verb_check(int argc, char *argv[])
 	}
 
 	check_view_paths(policy);
+	/* Valid, but not enforceable here: said, not failed (the policy may be
+	 * meant for other hosts too). */
+	{
+		struct nscell_settings all;
+		enum nscell_key k;
+		const struct nscell_origin *o = nscell_policy_first_limit(policy, &k);
+		char why[256];
+
+		nscell_settings_init(&all);
+		all.limits.memory_max.value = 1;
+		all.limits.tasks_max.value = 2;
+		all.limits.cpu_quota_percent = 1;
+		all.limits.io_weight = 1;
+		if (o && !nscell_limits_host(&all.limits, why, sizeof(why)))
+			fprintf(stderr, "%s:%u: warning: %s cannot be enforced on this host: %s; LimitsUnavailable decides whether such logins are refused or go on unlimited\n",
+				CLI_ESC(o->file), o->line, nscell_key_name(k), why);
+	}
 	if (!quiet) {
 		size_t n_blocks = nscell_policy_n_blocks(policy), n_files = nscell_policy_n_files(policy);
 		printf("%s: OK, %zu Match block%s, %zu file%s\n", CLI_ESC(name),

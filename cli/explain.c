@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "escape.h"
 #include "identity.h"
+#include "limits.h"
 #include "policy-admin.h"
 #include "policy.h"
 #include "verdict.h"
@@ -144,6 +145,27 @@ static void print_login(const struct nscell_identity *id, const struct nscell_lo
 	printf("  %-*s%s\n", LABEL_WIDTH, "Tty:", login->tty ? CLI_ESC(login->tty) : "(none)");
 }
 
+/* Where the limits would be enforced, or why they cannot be here. */
+static void print_limits(const struct nscell_decision *d)
+{
+	const struct nscell_settings *s = &d->settings;
+	char why[256];
+
+	if (!s->isolate || d->root_exempt || !nscell_limits_any(&s->limits))
+		return;
+	printf("%-*s", LABEL_WIDTH + 2, "Limits:");
+	if (nscell_limits_host(&s->limits, why, sizeof(why)))
+		printf("enforced by systemd on %s\n",
+		       s->scope == NSCELL_SCOPE_USER ?
+			       "user-UID.slice\n              (all of the user's processes together)" :
+			       "the login's session scope");
+	else
+		printf("cannot be enforced on this host:\n              %s;\n              LimitsUnavailable %s: %s\n",
+		       why, s->limits_unavailable == NSCELL_LIMITS_UNAVAILABLE_IGNORE ? "ignore" : "refuse",
+		       s->limits_unavailable == NSCELL_LIMITS_UNAVAILABLE_IGNORE ?
+			       "the login goes on unlimited" : "the login is refused (root's goes on)");
+}
+
 static void print_outcome(const struct nscell_decision *d)
 {
 	printf("\n%-*s", LABEL_WIDTH + 2, "Outcome:");
@@ -164,6 +186,7 @@ static void print_outcome(const struct nscell_decision *d)
 		printf("no matching Match block names root ('Match User root')\n");
 	else
 		printf("no Match block matched; the defaults apply\n");
+	print_limits(d);
 }
 
 static int print_settings(const struct nscell_decision *d)

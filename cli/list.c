@@ -68,6 +68,11 @@ static void print_table(const struct cli_cells *cells, bool legend, uint64_t now
 		cli_format_namespaces(cfg->namespaces, true, ",", ns, sizeof(ns));
 		printf("%-24s %-8s %7d %5s %5s %5s %s\n", CLI_ESC(cfg->cell_id), user, (int)cfg->init_pid_host,
 		       procs, mem, age, ns);
+		if (c->measured && cli_usage_limited(&c->usage)) {
+			char use[160];
+			cli_usage_format(&c->usage, use, sizeof(use));
+			printf("  limits: %s\n", use);
+		}
 		if (c->status->state == NSCELL_CELL_DRAINING)
 			printf("  (draining: no session left; it ends when empty or at its drain limit)\n");
 		else if (c->status->state == NSCELL_CELL_ENDING)

@@ -303,6 +303,12 @@ static void print_cell(const struct cli_cell *c, bool full, uint64_t now)
 		printf(LABEL "%u besides the init (as the init counts them)\n", "Processes:",
 		       st->n_processes);
 	}
+	if (c->measured && c->usage.known) {
+		char use[160];
+		cli_usage_format(&c->usage, use, sizeof(use));
+		printf(LABEL "%s\n", "Cgroup:", CLI_ESC(c->usage.cgroup));
+		printf(LABEL "%s\n", cli_usage_limited(&c->usage) ? "Limits:" : "Use:", use);
+	}
 	printf(LABEL "%u\n", "Sessions:", st->n_sessions);
 	for (unsigned k = 0; k < listed; k++) {
 		const struct nscell_cell_session *s = &st->sessions[k];

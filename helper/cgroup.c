@@ -36,7 +36,6 @@
  * Where no cgroup file system is mounted, nothing is delegated: nothing to
  * do. If no safe cgroup can be had, the helper refuses.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -55,9 +54,7 @@
 #include "cleanup.h"
 #include "helper.h"
 
-#if HAVE_SD_BUS
-#include <systemd/sd-bus.h>
-#endif
+#include "sdbus.h"
 
 #define MAX_HIERARCHIES 16
 
@@ -444,65 +441,11 @@ static int move_into_own(const struct hierarchy *h)
 }
 
 #if HAVE_SD_BUS
-/* libsystemd, loaded only when a move is needed. */
-struct sdbus {
-	void *lib;
-	int (*new_)(sd_bus **);
-	int (*set_address)(sd_bus *, const char *);
-	int (*start)(sd_bus *);
-	int (*message_new_method_call)(sd_bus *, sd_bus_message **, const char *, const char *,
-				       const char *, const char *);
-	int (*message_append)(sd_bus_message *, const char *, ...);
-	int (*message_open_container)(sd_bus_message *, char, const char *);
-	int (*message_close_container)(sd_bus_message *);
-	int (*call)(sd_bus *, sd_bus_message *, uint64_t, sd_bus_error *, sd_bus_message **);
-	int (*message_read)(sd_bus_message *, const char *, ...);
-	int (*match_signal)(sd_bus *, sd_bus_slot **, const char *, const char *, const char *,
-			    const char *, sd_bus_message_handler_t, void *);
-	int (*process)(sd_bus *, sd_bus_message **);
-	int (*wait)(sd_bus *, uint64_t);
-	sd_bus *(*flush_close_unref)(sd_bus *);
-	sd_bus_message *(*message_unref)(sd_bus_message *);
-	void (*error_free)(sd_bus_error *);
-};
-
-static int sdbus_load(struct sdbus *s)
-{
-	/* By soname from the system's library path: the environment is
-	 * cleared and the loader ignores LD_LIBRARY_PATH in a setuid program. */
-	s->lib = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
-	if (!s->lib)
-		return -ENOENT;
-#define SYM(field, name)                                   \
-	do {                                               \
-		*(void **)&s->field = dlsym(s->lib, name); \
-		if (!s->field)                             \
-			return -ENOSYS;                    \
-	} while (0)
-	SYM(new_, "sd_bus_new");
-	SYM(set_address, "sd_bus_set_address");
-	SYM(start, "sd_bus_start");
-	SYM(message_new_method_call, "sd_bus_message_new_method_call");
-	SYM(message_append, "sd_bus_message_append");
-	SYM(message_open_container, "sd_bus_message_open_container");
-	SYM(message_close_container, "sd_bus_message_close_container");
-	SYM(call, "sd_bus_call");
-	SYM(message_read, "sd_bus_message_read");
-	SYM(match_signal, "sd_bus_match_signal");
-	SYM(process, "sd_bus_process");
-	SYM(wait, "sd_bus_wait");
-	SYM(flush_close_unref, "sd_bus_flush_close_unref");
-	SYM(message_unref, "sd_bus_message_unref");
-	SYM(error_free, "sd_bus_error_free");
-#undef SYM
-	return 0;
-}
-
 struct job_wait {
 	const char *job;
 	bool done;
 	char result[32];
-	const struct sdbus *s;
+	const struct helper_sdbus *s;
 };
 
 static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -533,7 +476,7 @@ static uint64_t now_usec(void)
 
 static int move_into_scope(uid_t uid, char *err, size_t errlen)
 {
-	struct sdbus s = { 0 };
+	struct helper_sdbus s = { 0 };
 	sd_bus *bus = NULL;
 	sd_bus_message *m = NULL, *reply = NULL;
 	sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -544,7 +487,7 @@ static int move_into_scope(uid_t uid, char *err, size_t errlen)
 	uint64_t deadline = now_usec() + SYSTEMD_DEADLINE_USEC;
 	int rc;
 
-	rc = sdbus_load(&s);
+	rc = helper_sdbus_load(&s);
 	if (rc < 0) {
 		snprintf(err, errlen, "libsystemd.so.0 cannot be loaded (%s) to ask systemd for a scope",
 			 rc == -ENOENT ? "not installed" : "too old");
@@ -555,11 +498,7 @@ static int move_into_scope(uid_t uid, char *err, size_t errlen)
 		 r[0], r[1], r[2], r[3]);
 	snprintf(slice, sizeof(slice), "user-%u.slice", (unsigned)uid);
 
-	rc = s.new_(&bus);
-	if (rc >= 0)
-		rc = s.set_address(bus, "unix:path=/run/systemd/private");
-	if (rc >= 0)
-		rc = s.start(bus);
+	rc = helper_sdbus_connect(&s, &bus);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot reach systemd on /run/systemd/private: %s", strerror(-rc));
 		goto out;

@@ -247,6 +247,10 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 		char diff[400];
 
 		nscell_registry_user_cell_id(l->id->uid, c.id, sizeof(c.id));
+		/* A join sets nothing: it checks where we are (limits.c). */
+		rc = helper_limits_enforce(l, &own, true, err, errlen);
+		if (rc < 0)
+			goto out;
 		rc = nscell_registry_join_same(c.id, &own, l->opener_pidfd, l->opener_pid,
 					       req->service, req->tty, req->rhost, &sess,
 					       diff, sizeof(diff));
@@ -301,6 +305,10 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 			rc = -EDQUOT;
 			goto out;
 		}
+		/* Before the init is made: it is born under them. */
+		rc = helper_limits_enforce(l, &own, false, err, errlen);
+		if (rc < 0)
+			goto out;
 		rc = cell_listen(&rt, c.id, l->id->uid, &listenfd);
 		if (rc < 0) {
 			snprintf(err, errlen, "cannot make the socket of cell %s: %s", c.id,

@@ -172,3 +172,14 @@ int helper_leave_caller_cgroup(char *err, size_t errlen);
 /* For the run verb's command, before exec: back into the cgroups the caller
  * had (its systemd --user unit keeps its command). 0 or -errno. */
 int helper_return_to_caller_cgroup(void);
+
+/* limits.c: set the cell's limits on the systemd unit that holds its
+ * processes (new cell), or check that a joining session is under them.
+ * A login whose limits cannot be enforced goes on unlimited, logged, with
+ * LimitsUnavailable ignore (and always for root); else 0 or -errno with a
+ * sentence in err: the caller refuses. */
+int helper_limits_enforce(const struct helper_login *l, const struct nscell_settings *s,
+			  bool joining, char *err, size_t errlen);
+
+/* run.c: the run verb (phases R1-R6 in helper.c). */
+_Noreturn void helper_run(int argc, char **argv);

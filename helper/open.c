@@ -55,7 +55,9 @@
  *  6. Under the user's lock (RUNDIR/locks/user-<uid>): join the user's cell
  *     (Scope user) if every cell-level setting it was made with is this
  *     login's, or make a new one (cell.c) if the user is below MaxCells, then
- *     JOIN it (runtime.c).
+ *     JOIN it (runtime.c). A new cell's limits are set first, through systemd
+ *     on the unit that holds us (limits.c); where they cannot be,
+ *     LimitsUnavailable refuses the login or lets it in unlimited.
  *
  *  7. Answer with [init pidfd, session socket]; the exit status is the same
  *     PAM code as in the answer.

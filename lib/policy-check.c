@@ -21,7 +21,7 @@
 #include "settings-keys.h"
 #include "view.h"
 
-#define KEY_BIT(k) (1u << (k))
+#define KEY_BIT(k) (UINT64_C(1) << (k))
 
 static void error_at_key(struct nscell_parser *p, const struct nscell_block *b, enum nscell_key k,
 			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -81,7 +81,7 @@ static void check_hostname(struct nscell_parser *p, const struct nscell_block *b
 /* The view's contradictions (view.c), reported at the key to blame, or at
  * the defaults when this block sets none of the view keys itself. */
 static void check_view(struct nscell_parser *p, const struct nscell_block *defaults, const struct nscell_block *b,
-		       const struct nscell_settings *eff, unsigned invalid)
+		       const struct nscell_settings *eff, uint64_t invalid)
 {
 	_cleanup_free_ char *msg = NULL;
 	enum nscell_key k = NSCELL_KEY_PROTECT_HOME;
@@ -115,7 +115,7 @@ static void check_block(struct nscell_parser *p, const struct nscell_block *defa
 {
 	struct nscell_settings eff = defaults->values;
 	struct nscell_origin origin[_NSCELL_KEY_MAX];
-	unsigned invalid = defaults->invalid_keys | b->invalid_keys;
+	uint64_t invalid = defaults->invalid_keys | b->invalid_keys;
 
 	for (size_t k = 0; k < _NSCELL_KEY_MAX; k++)
 		origin[k] = defaults->set[k];

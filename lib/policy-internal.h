@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "diag.h"
 #include "policy.h"
@@ -57,7 +58,7 @@ struct nscell_block {
 	struct nscell_origin set[_NSCELL_KEY_MAX]; /* file NULL: not set in this block */
 	unsigned set_column[_NSCELL_KEY_MAX];
 	unsigned set_file_no[_NSCELL_KEY_MAX];
-	unsigned invalid_keys; /* bit k: key k was given a bad value here */
+	uint64_t invalid_keys; /* bit k: key k was given a bad value here */
 	unsigned file_no;
 };
 
@@ -98,3 +99,5 @@ static inline unsigned nscell_token_column(const struct nscell_parser *p, const 
 {
 	return (unsigned) (t->start - p->line) + 1;
 }
+
+_Static_assert(_NSCELL_KEY_MAX <= 64, "invalid_keys holds one bit per key");

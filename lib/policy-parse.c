@@ -445,7 +445,7 @@ static int parse_key_line(struct nscell_parser *p)
 	if (r == 0)
 		nscell_settings_copy_key(&b->values, &scratch, kw->key);
 	else
-		b->invalid_keys |= 1u << kw->key;
+		b->invalid_keys |= UINT64_C(1) << kw->key;
 	/* Marked set even when the value was bad: a second line with the key is
 	 * still a duplicate, and nothing is checked against a value never taken. */
 	b->set[kw->key] = (struct nscell_origin) { p->file, p->line_no };

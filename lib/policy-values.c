@@ -20,6 +20,7 @@
 #include "capability.h"
 #include "cleanup.h"
 #include "policy-token.h"
+#include "policy-limits.h"
 #include "policy-values.h"
 #include "settings-keys.h"
 #include "view.h"
@@ -631,6 +632,7 @@ static int parse_max_cells(struct nscell_parser *p, const struct nscell_keyword 
 }
 
 #define NAMESPACE_NAMES "pid, mount, ipc, uts, net, cgroup or user"
+#define LIMIT_BYTES "a size such as 512M or 4G (K, M, G, T: base 1024), N% of memory, or infinity"
 #define DIR_FORMS "tmpfs [size=N[K|M|G]|size=N%] [inodes=N[k|m]] [mode=OCTAL], persistent or shared"
 
 static int parse_protect_home(struct nscell_parser *p, const struct nscell_keyword *kw,
@@ -759,6 +761,14 @@ static const struct nscell_keyword keywords[] = {
 	{ "InaccessiblePaths", NSCELL_KEY_INACCESSIBLE_PATHS, PATHS_FORM, parse_view_paths },
 	{ "BindPaths", NSCELL_KEY_BIND_PATHS, BIND_FORM, parse_view_paths },
 	{ "BindReadOnlyPaths", NSCELL_KEY_BIND_READ_ONLY_PATHS, BIND_FORM, parse_view_paths },
+	{ "MemoryMax", NSCELL_KEY_MEMORY_MAX, LIMIT_BYTES, nscell_parse_limit_bytes },
+	{ "MemoryHigh", NSCELL_KEY_MEMORY_HIGH, LIMIT_BYTES, nscell_parse_limit_bytes },
+	{ "MemorySwapMax", NSCELL_KEY_MEMORY_SWAP_MAX, LIMIT_BYTES, nscell_parse_limit_bytes },
+	{ "TasksMax", NSCELL_KEY_TASKS_MAX, "a number of tasks, N% or infinity", nscell_parse_limit_tasks },
+	{ "CPUQuota", NSCELL_KEY_CPU_QUOTA, "a percentage of one CPU such as 50% or 200%, or infinity", nscell_parse_cpu_quota },
+	{ "CPUWeight", NSCELL_KEY_CPU_WEIGHT, "a weight from 1 to 10000, or default", nscell_parse_weight },
+	{ "IOWeight", NSCELL_KEY_IO_WEIGHT, "a weight from 1 to 10000, or default", nscell_parse_weight },
+	{ "LimitsUnavailable", NSCELL_KEY_LIMITS_UNAVAILABLE, "refuse or ignore", nscell_parse_limits_unavailable },
 };
 
 const struct nscell_keyword *nscell_keyword_lookup(const char *name, size_t len)

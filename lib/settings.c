@@ -16,6 +16,7 @@
 #include "capability.h"
 #include "cleanup.h"
 #include "namespaces.h"
+#include "limits.h"
 #include "settings-keys.h"
 
 void nscell_settings_init(struct nscell_settings *s)
@@ -34,6 +35,13 @@ void nscell_settings_init(struct nscell_settings *s)
 		.restrict_namespaces = 0,
 		.userns_fallback = NSCELL_USERNS_FALLBACK_DENY,
 		.max_cells = NSCELL_MAX_CELLS_DEFAULT,
+		.limits = {
+			.memory_max = { .value = NSCELL_LIMIT_INFINITY },
+			.memory_high = { .value = NSCELL_LIMIT_INFINITY },
+			.memory_swap_max = { .value = NSCELL_LIMIT_INFINITY },
+			.tasks_max = { .value = NSCELL_LIMIT_INFINITY },
+		},
+		.limits_unavailable = NSCELL_LIMITS_UNAVAILABLE_REFUSE,
 	};
 	for (size_t i = 0; i < _NSCELL_DIR_MAX; i++)
 		s->dirs[i] = (struct nscell_dir_setting) {
@@ -83,6 +91,14 @@ static const char *const key_names[_NSCELL_KEY_MAX] = {
 	[NSCELL_KEY_INACCESSIBLE_PATHS] = "InaccessiblePaths",
 	[NSCELL_KEY_BIND_PATHS] = "BindPaths",
 	[NSCELL_KEY_BIND_READ_ONLY_PATHS] = "BindReadOnlyPaths",
+	[NSCELL_KEY_MEMORY_MAX] = "MemoryMax",
+	[NSCELL_KEY_MEMORY_HIGH] = "MemoryHigh",
+	[NSCELL_KEY_MEMORY_SWAP_MAX] = "MemorySwapMax",
+	[NSCELL_KEY_TASKS_MAX] = "TasksMax",
+	[NSCELL_KEY_CPU_QUOTA] = "CPUQuota",
+	[NSCELL_KEY_CPU_WEIGHT] = "CPUWeight",
+	[NSCELL_KEY_IO_WEIGHT] = "IOWeight",
+	[NSCELL_KEY_LIMITS_UNAVAILABLE] = "LimitsUnavailable",
 };
 
 const char *nscell_key_name(enum nscell_key k)
@@ -278,6 +294,30 @@ void nscell_settings_copy_key(struct nscell_settings *dst, const struct nscell_s
 		memcpy(dst->view_paths[v], src->view_paths[v], sizeof(dst->view_paths[v]));
 		break;
 	}
+	case NSCELL_KEY_MEMORY_MAX:
+		dst->limits.memory_max = src->limits.memory_max;
+		break;
+	case NSCELL_KEY_MEMORY_HIGH:
+		dst->limits.memory_high = src->limits.memory_high;
+		break;
+	case NSCELL_KEY_MEMORY_SWAP_MAX:
+		dst->limits.memory_swap_max = src->limits.memory_swap_max;
+		break;
+	case NSCELL_KEY_TASKS_MAX:
+		dst->limits.tasks_max = src->limits.tasks_max;
+		break;
+	case NSCELL_KEY_CPU_QUOTA:
+		dst->limits.cpu_quota_percent = src->limits.cpu_quota_percent;
+		break;
+	case NSCELL_KEY_CPU_WEIGHT:
+		dst->limits.cpu_weight = src->limits.cpu_weight;
+		break;
+	case NSCELL_KEY_IO_WEIGHT:
+		dst->limits.io_weight = src->limits.io_weight;
+		break;
+	case NSCELL_KEY_LIMITS_UNAVAILABLE:
+		dst->limits_unavailable = src->limits_unavailable;
+		break;
 	case _NSCELL_KEY_MAX:
 		break;
 	}
@@ -314,6 +354,15 @@ enum nscell_key_level nscell_key_level(enum nscell_key k)
 		[NSCELL_KEY_INACCESSIBLE_PATHS] = NSCELL_LEVEL_CELL,
 		[NSCELL_KEY_BIND_PATHS] = NSCELL_LEVEL_CELL,
 		[NSCELL_KEY_BIND_READ_ONLY_PATHS] = NSCELL_LEVEL_CELL,
+		/* A cell's limits cover all of its sessions together. */
+		[NSCELL_KEY_MEMORY_MAX] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_MEMORY_HIGH] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_MEMORY_SWAP_MAX] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_TASKS_MAX] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_CPU_QUOTA] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_CPU_WEIGHT] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_IO_WEIGHT] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_LIMITS_UNAVAILABLE] = NSCELL_LEVEL_LOGIN,
 	};
 
 	/* An unknown key is treated as cell-level: a new key nobody classified
@@ -594,6 +643,13 @@ int nscell_settings_format_key(const struct nscell_settings *s, enum nscell_key 
 		break;
 	default:
 		return -EINVAL;
+	default: {
+		char v[48];
+		if (nscell_limits_format_key(s, k, v, sizeof(v)) < 0)
+			return -EINVAL;
+		strbuf_append(&b, v);
+		break;
+	}
 	}
 	return strbuf_take(&b, ret);
 }

@@ -105,6 +105,28 @@ enum nscell_view_list {
 /* One list: its entries as written (specifiers unexpanded), one space apart. */
 #define NSCELL_VIEW_LIST_SIZE 1024
 
+/* One size or count limit, as systemd.resource-control(5) spells it: a
+ * number, a percentage, or infinity (the default: no limit). */
+#define NSCELL_LIMIT_INFINITY UINT64_MAX
+struct nscell_limit {
+	uint64_t value;   /* bytes or tasks; NSCELL_LIMIT_INFINITY: none */
+	unsigned percent; /* 1..100 of physical memory or of the pid limit; 0: use value */
+};
+
+/* What a cell may use, all of its sessions together (limits.c). */
+struct nscell_limits {
+	struct nscell_limit memory_max, memory_high, memory_swap_max, tasks_max;
+	unsigned cpu_quota_percent; /* of one CPU, may exceed 100; 0: none */
+	unsigned cpu_weight;        /* 1..10000; 0: the kernel's default */
+	unsigned io_weight;         /* 1..10000; 0: the kernel's default */
+};
+
+/* A login whose limits this host cannot enforce. */
+enum nscell_limits_unavailable {
+	NSCELL_LIMITS_UNAVAILABLE_REFUSE, /* refuse it (root goes on, logged) */
+	NSCELL_LIMITS_UNAVAILABLE_IGNORE, /* go on unlimited, logged */
+};
+
 struct nscell_settings {
 	bool isolate;                     /* false: the login is exempt */
 	enum nscell_scope scope;
@@ -126,6 +148,8 @@ struct nscell_settings {
 	enum nscell_protect_home protect_home;
 	enum nscell_protect_system protect_system;
 	char view_paths[_NSCELL_VIEW_LIST_MAX][NSCELL_VIEW_LIST_SIZE];
+	struct nscell_limits limits;
+	enum nscell_limits_unavailable limits_unavailable;
 };
 
 /* MaxCells: the default bounds what one user's logins (and drained cells,

@@ -478,7 +478,7 @@ const char *nscell_view_policy_list(const struct nscell_policy *p, size_t block,
 	if (l == _NSCELL_VIEW_LIST_MAX || block > p->n_blocks)
 		return NULL;
 	b = block == 0 ? &p->defaults : &p->blocks[block - 1];
-	if (!b->set[k].file || (b->invalid_keys & (1u << k)))
+	if (!b->set[k].file || (b->invalid_keys & (UINT64_C(1) << k)))
 		return NULL;
 	*ret_origin = b->set[k];
 	return b->values.view_paths[l];

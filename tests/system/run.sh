@@ -474,6 +474,11 @@ if [ -n "$sid" ]; then
 		timeout 15 bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done' _ "$held_pid"
 fi
 
+# 6b. limits: MemoryMax, TasksMax, CPUQuota through systemd (limits.sh) --------
+# shellcheck source-path=SCRIPTDIR source=limits.sh
+. "$here/limits.sh"
+limits_checks
+
 # 7. remove: plain logins again; purge: the stack as before, no cells ----------
 hold_session 2 || not_ok "a second held login is up"
 check "before removal, a cell is running" test -n "$(cell_inits)"

@@ -180,6 +180,14 @@ Effective settings
   InaccessiblePaths     none                        built-in default
   BindPaths             none                        built-in default
   BindReadOnlyPaths     none                        built-in default
+  MemoryMax             infinity                    built-in default
+  MemoryHigh            infinity                    built-in default
+  MemorySwapMax         infinity                    built-in default
+  TasksMax              infinity                    built-in default
+  CPUQuota              infinity                    built-in default
+  CPUWeight             default                     built-in default
+  IOWeight              default                     built-in default
+  LimitsUnavailable     refuse                      built-in default
 EOF
 if ! diff -u "$work/want" "$work/out" >&2; then
 	fail "explain carla: output differs"
@@ -193,6 +201,34 @@ fi
 run 0 env NSCELL_TEST_NSS_DIR=cli/nss "$nscell_test_nss" explain --no-owner-check --config cli/policy.conf erin
 expect_line "$work/out" "  Groups:     erin"
 expect_line "$work/out" "Decided by:   no Match block matched; the defaults apply"
+
+# Limits: explain says where they are enforced, or that they cannot be here
+# (and what LimitsUnavailable then does); check warns, and still passes.
+printf 'Isolate yes\nMatch User nobody\n  MemoryMax 64M\n  TasksMax 200\n' >"$work/limits.conf"
+if [ -d /run/systemd/system ] && [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] &&
+	grep -qw memory /sys/fs/cgroup/cgroup.controllers && grep -qw pids /sys/fs/cgroup/cgroup.controllers; then
+	limits_here=yes
+else
+	limits_here=no
+fi
+run 0 "$nscell" explain --no-owner-check --config "$work/limits.conf" nobody
+if [ "$limits_here" = yes ]; then
+	expect_line "$work/out" "Limits:       enforced by systemd on the login's session scope"
+else
+	expect_line "$work/out" "Limits:       cannot be enforced on this host:"
+	expect_line "$work/out" "              LimitsUnavailable refuse: the login is refused (root's goes on)"
+fi
+run 0 "$nscell" check --no-owner-check "$work/limits.conf"
+if [ "$limits_here" = yes ]; then
+	expect_empty "$work/err"
+elif ! grep -q "^$work/limits.conf:3: warning: MemoryMax cannot be enforced on this host: " "$work/err"; then
+	fail "check: no warning that MemoryMax cannot be enforced"
+	sed 's/^/  got: /' "$work/err" >&2
+fi
+run 0 "$nscell" explain --no-owner-check --config "$work/limits.conf" root
+if grep -q '^Limits:' "$work/out"; then
+	fail "explain: Limits shown for root, whom the block does not match"
+fi
 
 # A file that is not root's can be named and hold anything; what check
 # quotes of it reaches the terminal escaped, never as control bytes.

@@ -219,6 +219,28 @@ static void test_drain_limit_needs_drain(void **state)
 			   "nscell.conf:1:10: error: MaxCells '0' is out of range; expected a number from 1 to 1024");
 	assert_first_error("MaxCells 1025\n",
 			   "nscell.conf:1:10: error: MaxCells '1025' is out of range; expected a number from 1 to 1024");
+	assert_first_error("MemoryMax 0\n",
+			   "nscell.conf:1:11: error: MemoryMax '0' would leave a cell no memory; expected a size above 0 or infinity");
+	assert_first_error("MemoryMax 1.5G\n",
+			   "nscell.conf:1:11: error: invalid value '1.5G' for MemoryMax; expected a size such as 512M or 4G (K, M, G, T: base 1024), N% of memory, or infinity");
+	assert_first_error("MemoryHigh 101%\n",
+			   "nscell.conf:1:12: error: invalid value '101%' for MemoryHigh; expected a size such as 512M or 4G (K, M, G, T: base 1024), N% of memory, or infinity");
+	assert_first_error("MemoryMax 17179869184G\n",
+			   "nscell.conf:1:11: error: MemoryMax '17179869184G' is out of range; expected at most 16E");
+	assert_first_error("TasksMax 1\n",
+			   "nscell.conf:1:10: error: TasksMax '1' leaves a session no room for its shell; expected 2 or more, N% or infinity");
+	assert_first_error("TasksMax -5\n",
+			   "nscell.conf:1:10: error: invalid value '-5' for TasksMax; expected a number of tasks, N% or infinity");
+	assert_first_error("CPUQuota 50\n",
+			   "nscell.conf:1:10: error: invalid value '50' for CPUQuota; expected a percentage of one CPU such as 50% or 200%, or infinity");
+	assert_first_error("CPUQuota 0%\n",
+			   "nscell.conf:1:10: error: invalid value '0%' for CPUQuota; expected a percentage of one CPU such as 50% or 200%, or infinity");
+	assert_first_error("CPUWeight 10001\n",
+			   "nscell.conf:1:11: error: invalid value '10001' for CPUWeight; expected a weight from 1 to 10000, or default");
+	assert_first_error("IOWeight 0\n",
+			   "nscell.conf:1:10: error: invalid value '0' for IOWeight; expected a weight from 1 to 10000, or default");
+	assert_first_error("LimitsUnavailable maybe\n",
+			   "nscell.conf:1:19: error: invalid value 'maybe' for LimitsUnavailable; expected refuse or ignore");
 	assert_first_error("MaxCells 4x\n",
 			   "nscell.conf:1:10: error: invalid value '4x' for MaxCells; expected a number of cells from 1 to 1024");
 	assert_first_error("Match User a\nDrainLimit 1h\n",

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "limits.h"
 #include "settings-keys.h"
 #include "test-util.h"
 
@@ -261,7 +262,15 @@ static void test_every_key_in_a_block(void **state)
 					   "  ReadWritePaths -/srv/rw\n"
 					   "  InaccessiblePaths /srv/secret %h/.ssh\n"
 					   "  BindPaths /srv/projects/%u:/project\n"
-					   "  BindReadOnlyPaths /srv/data:%h/data\n");
+					   "  BindReadOnlyPaths /srv/data:%h/data\n"
+					   "  MemoryMax 4G\n"
+					   "  MemoryHigh 3G\n"
+					   "  MemorySwapMax 0\n"
+					   "  TasksMax 5000\n"
+					   "  CPUQuota 200%\n"
+					   "  CPUWeight 50\n"
+					   "  IOWeight 20\n"
+					   "  LimitsUnavailable ignore\n");
 	struct nscell_decision d;
 	struct test_login t;
 
@@ -280,7 +289,65 @@ static void test_every_key_in_a_block(void **state)
 	assert_int_equal(d.settings.protect_system, NSCELL_PROTECT_SYSTEM_STRICT);
 	assert_string_equal(d.settings.view_paths[NSCELL_VIEW_INACCESSIBLE], "/srv/secret %h/.ssh");
 	assert_string_equal(d.settings.view_paths[NSCELL_VIEW_BIND], "/srv/projects/%u:/project");
+	assert_int_equal(d.settings.limits.memory_max.value, UINT64_C(4) << 30);
+	assert_int_equal(d.settings.limits.memory_high.value, UINT64_C(3) << 30);
+	assert_int_equal(d.settings.limits.memory_swap_max.value, 0);
+	assert_int_equal(d.settings.limits.tasks_max.value, 5000);
+	assert_int_equal(d.settings.limits.cpu_quota_percent, 200);
+	assert_int_equal(d.settings.limits.cpu_weight, 50);
+	assert_int_equal(d.settings.limits.io_weight, 20);
+	assert_int_equal(d.settings.limits_unavailable, NSCELL_LIMITS_UNAVAILABLE_IGNORE);
 	nscell_policy_free(p);
+}
+
+/* Units as systemd.resource-control(5): K, M, G, T of 1024, percentages,
+ * infinity; each value printed back the way it is written. */
+static void test_limits(void **state)
+{
+	struct nscell_settings s;
+	char buf[48];
+
+	nscell_settings_init(&s);
+	assert_false(nscell_limits_any(&s.limits));
+	assert_int_equal(s.limits_unavailable, NSCELL_LIMITS_UNAVAILABLE_REFUSE);
+	assert_true(s.limits.memory_max.value == NSCELL_LIMIT_INFINITY);
+	assert_true(s.limits.tasks_max.value == NSCELL_LIMIT_INFINITY);
+
+	assert_int_equal(defaults_of("MemoryMax 512\n").limits.memory_max.value, 512);
+	assert_int_equal(defaults_of("MemoryMax 64K\n").limits.memory_max.value, 64 << 10);
+	assert_int_equal(defaults_of("MemoryMax 256m\n").limits.memory_max.value, 256 << 20);
+	assert_int_equal(defaults_of("MemoryHigh 4G\n").limits.memory_high.value, UINT64_C(4) << 30);
+	assert_int_equal(defaults_of("MemorySwapMax 2T\n").limits.memory_swap_max.value, UINT64_C(2) << 40);
+	assert_int_equal(defaults_of("MemoryMax 25%\n").limits.memory_max.percent, 25);
+	assert_true(defaults_of("MemoryMax infinity\n").limits.memory_max.value == NSCELL_LIMIT_INFINITY);
+	assert_int_equal(defaults_of("TasksMax 200\n").limits.tasks_max.value, 200);
+	assert_int_equal(defaults_of("TasksMax 10%\n").limits.tasks_max.percent, 10);
+	assert_int_equal(defaults_of("CPUQuota 50%\n").limits.cpu_quota_percent, 50);
+	assert_int_equal(defaults_of("CPUQuota 400%\n").limits.cpu_quota_percent, 400);
+	assert_int_equal(defaults_of("CPUQuota infinity\n").limits.cpu_quota_percent, 0);
+	assert_int_equal(defaults_of("CPUWeight 10000\n").limits.cpu_weight, 10000);
+	assert_int_equal(defaults_of("IOWeight 1\n").limits.io_weight, 1);
+	assert_int_equal(defaults_of("IOWeight default\n").limits.io_weight, 0);
+	s = defaults_of("IOWeight 5\n");
+	assert_true(nscell_limits_any(&s.limits));
+
+	s = defaults_of("MemoryMax 1536M\nMemoryHigh 25%\nTasksMax 200\nCPUQuota 50%\n");
+	assert_int_equal(nscell_limits_format_key(&s, NSCELL_KEY_MEMORY_MAX, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "1536M");
+	assert_int_equal(nscell_limits_format_key(&s, NSCELL_KEY_MEMORY_HIGH, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "25%");
+	assert_int_equal(nscell_limits_format_key(&s, NSCELL_KEY_MEMORY_SWAP_MAX, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "infinity");
+	assert_int_equal(nscell_limits_format_key(&s, NSCELL_KEY_TASKS_MAX, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "200");
+	assert_int_equal(nscell_limits_format_key(&s, NSCELL_KEY_CPU_QUOTA, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "50%");
+	assert_int_equal(nscell_limits_format_key(&s, NSCELL_KEY_ISOLATE, buf, sizeof(buf)), -EINVAL);
+
+	/* Percentages resolve against what the host has. */
+	assert_int_equal(nscell_limit_resolve(&s.limits.memory_high, 1000), 250);
+	assert_int_equal(nscell_limit_resolve(&s.limits.memory_max, 1000), 1536u << 20);
+	assert_true(nscell_limit_resolve(&s.limits.memory_high, 0) == NSCELL_LIMIT_INFINITY);
 }
 
 static void test_max_cells(void **state)
@@ -315,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_hash_inside_token_is_not_a_comment),
 		cmocka_unit_test(test_every_key_in_a_block),
 		cmocka_unit_test(test_max_cells),
+		cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
