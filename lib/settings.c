@@ -641,8 +641,6 @@ int nscell_settings_format_key(const struct nscell_settings *s, enum nscell_key 
 	case NSCELL_KEY_PRIVATE_DEVICES:
 		strbuf_append(&b, s->private_devices ? "yes" : "no");
 		break;
-	default:
-		return -EINVAL;
 	default: {
 		char v[48];
 		if (nscell_limits_format_key(s, k, v, sizeof(v)) < 0)
