@@ -20,7 +20,7 @@ def _(t):
         mark = env.syslog.mark()
         s = env.run(m, 'nscit-a', PROBE)
         t.check(s.rc != 0 and BEGIN not in s.raw, f'{m}: nscit-a (MemoryMax 64M) is refused', s.describe())
-        t.syslog(syslog_event('nscell-helper', 'limits-unavailable', user='nscit-a', action='refuse'), mark,
+        t.syslog(syslog_event('nscell-open', 'limits-unavailable', user='nscit-a', action='refuse'), mark,
                  f'{m}: syslog: nscell-helper event=limits-unavailable user=nscit-a action=refuse')
         t.syslog(r'cell not entered for user nscit-a: the limits of this login cannot be enforced: '
                  r'systemd is not init here', mark,
@@ -40,7 +40,7 @@ def _(t):
     s = env.run('ssh', 'nscit-a', PROBE)
     t.login_ok(s, 'nscit-a logs in')
     t.check(s.value('pidns') != env.host_pidns, '... isolated in its cell')
-    t.syslog(syslog_event('nscell-helper', 'limits-unavailable', user='nscit-a', action='unlimited'), mark,
+    t.syslog(syslog_event('nscell-open', 'limits-unavailable', user='nscit-a', action='unlimited'), mark,
              'syslog: nscell-helper event=limits-unavailable user=nscit-a action=unlimited')
     t.clean()
 
@@ -54,6 +54,6 @@ def _(t):
     s = env.run('ssh', 'root', PROBE)
     t.login_ok(s, 'root (Match User root, MemoryMax 64M, LimitsUnavailable refuse) logs in')
     t.check(s.value('pidns') != env.host_pidns, '... isolated')
-    t.syslog(syslog_event('nscell-helper', 'limits-unavailable', user='root', action='unlimited'), mark,
+    t.syslog(syslog_event('nscell-open', 'limits-unavailable', user='root', action='unlimited'), mark,
              'syslog: nscell-helper event=limits-unavailable user=root action=unlimited')
     t.clean()

@@ -159,7 +159,7 @@ sys.exit(not (l["cgroup"] == "/user.slice/user-1001.slice" and l["memory_max"] =
 
 	# What setting the limits cost each new cell (the helper's own clock
 	# around systemd's answer), under emulation.
-	note "event=limits-set usec (new cells with limits, this run): $(as_root "journalctl -q -o cat -t nscell-helper | sed -n 's/^event=limits-set .* usec=\\([0-9]*\\).*/\\1/p' | tr '\\n' ' '")"
+	note "event=limits-set usec (new cells with limits, this run): $(as_root "journalctl -q -o cat -t nscell-open | sed -n 's/^event=limits-set .* usec=\\([0-9]*\\).*/\\1/p' | tr '\\n' ' '")"
 
 	# logind still tracks the limited session and ends it.
 	check "loginctl lists alice's limited session ($sid)" \

@@ -559,7 +559,7 @@ if [ "$release" = "$host_release" ] && [ "$build_here" = 1 ]; then
 		"$(as_root "readlink /proc/$old_init/ns/pid" 2>/dev/null)"
 	since=$(cat "$VM_TMP/upgrade-since")
 	new_ns=$(as_user readlink /proc/self/ns/pid)
-	helper_log=$(as_root "journalctl -q -o cat --since @$since -t nscell-helper -t nscell-init 2>/dev/null | grep -E 'event=(cell-version-differs|session-joined|refused)'")
+	helper_log=$(as_root "journalctl -q -o cat --since @$since -t nscell-helper -t nscell-open -t nscell-init 2>/dev/null | grep -E 'event=(cell-version-differs|session-joined|refused)'")
 	echo "$helper_log" | sed 's/^/#   log: /'
 	if [ "$new_ns" = "$old_ns" ]; then
 		what="joined the 0.1.0 cell"
