@@ -58,7 +58,7 @@ cd "$data"
 
 # --- the verb table ---------------------------------------------------------
 run 0 "$nscell" --version
-expect_line "$work/out" "nscell 0.2.0"
+expect_line "$work/out" "nscell ${NSCELL_PROJECT_VERSION:?set by meson}"
 run 0 "$nscell" --help
 expect_line "$work/out" "  check      Check the policy files and report every error"
 expect_line "$work/out" "  explain    Show how the policy decides for one login, and why"
