@@ -199,16 +199,16 @@ static int enter_restricted(struct state *s, bool userns, char *why, size_t whyl
 
 /*
  * The policy's verdict for this login, read in-process so that exempt logins
- * never pay for a helper. The helper decides again, from the same files, on
- * its own: this is only a shortcut, never an authority.
+ * never pay for a helper. It goes into the request (req->decided): nscell-open
+ * trusts its root caller and takes it rather than deciding again in a fresh
+ * process (NSS, policy). Where it cannot travel, the helper decides itself.
  */
 static int policy_verdict(pam_handle_t *pamh, const struct options *o, const char *user,
-			  const char *service, const char *rhost, const char *tty,
-			  struct nscell_settings *ret_settings, uid_t *ret_uid, char *why, size_t whylen)
+			  struct nscell_request *req, char *why, size_t whylen)
 {
 	const struct nscell_verdict_query q = {
 		.conf = o->conf, .dropin_default = true, .load_flags = NSCELL_POLICY_CHECK_OWNER,
-		.service = service, .rhost = rhost, .tty = tty, .root_passes = true,
+		.service = req->service, .rhost = req->rhost, .tty = req->tty, .root_passes = true,
 	};
 	struct nscell_identity *id = NULL;
 	struct nscell_verdict v;
@@ -233,8 +233,10 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
 				   v.decision.rule.file ? "Isolate no" : "defaults");
 		rc = PAM_IGNORE;
 	} else {
-		*ret_settings = v.decision.settings;
-		*ret_uid = id->uid;
+		/* A passwd entry no request may carry (a home with "..") is left to
+		 * the helper to decide, and to refuse with its own words. */
+		(void)nscell_request_decide(req, id->uid, id->gid, id->home, id->shell,
+					    &v.decision.settings);
 		rc = PAM_SUCCESS;
 	}
 	nscell_verdict_free(&v);
@@ -332,8 +334,6 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	const char *user = NULL, *service;
 	char why[600] = "";
 	int fds[3] = { -1, -1, -1 };
-	struct nscell_settings verdict;
-	uid_t uid = 0;
 	struct timespec t0;
 	int rc;
 
@@ -361,8 +361,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 		return PAM_SESSION_ERR;
 	}
 
-	rc = policy_verdict(pamh, &o, user, service, req.rhost, req.tty, &verdict, &uid, why,
-			    sizeof(why));
+	rc = policy_verdict(pamh, &o, user, &req, why, sizeof(why));
 	if (rc == PAM_IGNORE) {
 		if (o.debug)
 			pam_syslog(pamh, LOG_DEBUG, "open_session: exempt in %ld us", elapsed_us(&t0));
@@ -371,7 +370,8 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	if (rc != PAM_SUCCESS)
 		goto fail;
 
-	if (join_live_cell(uid, &verdict, service, req.tty, req.rhost, &rep, fds) == 0)
+	if (req.decided &&
+	    join_live_cell(req.uid, &req.settings, service, req.tty, req.rhost, &rep, fds) == 0)
 		rc = PAM_SUCCESS;
 	else
 		rc = nscell_helper_ask(o.helper, &req, &rep, fds, why, sizeof(why)) < 0 ?
