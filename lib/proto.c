@@ -230,6 +230,22 @@ static bool settings_ok(const struct nscell_settings *s)
 	return true;
 }
 
+/* Zero what follows each string's terminator: two equal decisions are equal
+ * bytes (the registry compares a cell's settings with a login's). */
+static void clean(char *str, size_t size)
+{
+	size_t n = strlen(str);
+	memset(str + n, 0, size - n);
+}
+
+static void settings_clean(struct nscell_settings *s)
+{
+	clean(s->hostname, sizeof(s->hostname));
+	clean(s->persistent_root, sizeof(s->persistent_root));
+	for (size_t i = 0; i < _NSCELL_VIEW_LIST_MAX; i++)
+		clean(s->view_paths[i], NSCELL_VIEW_LIST_SIZE);
+}
+
 int nscell_request_decide(struct nscell_request *r, uid_t uid, gid_t gid, const char *home,
 			  const char *shell, const struct nscell_settings *s)
 {
@@ -393,6 +409,7 @@ int nscell_request_decode(const char *buf, size_t len, struct nscell_request *re
 			memcpy(&r.settings, buf + pos, bytes);
 			if (!settings_ok(&r.settings))
 				return -EINVAL;
+			settings_clean(&r.settings);
 			pos = len;
 			break;
 		}

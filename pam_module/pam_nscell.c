@@ -4,7 +4,8 @@
  *
  * open_session: decide from the policy whether this login is isolated (exempt
  * logins cost a policy read and nothing else); if so, spawn nscell-open,
- * which finds or makes the cell and hands back [init pidfd, session socket];
+ * with the decision in the request, which finds or makes the cell and hands
+ * back [init pidfd, session socket];
  * then setns() this process into the cell's namespaces. The pid namespace part
  * only applies to children: everything the application forks from now on
  * (sshd's session child, su's shell, login's shell) is inside.
@@ -249,7 +250,7 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
  * needs only what this process already has, the policy's verdict and root.
  * Any doubt (no cell, a cell that is ending, one made with other cell-level
  * settings than this login's, one that cannot say which) goes to the helper,
- * which decides again under the user's lock and logs why. Returns 0 with the
+ * which looks again under the user's lock and logs why. Returns 0 with the
  * reply and fds the helper would hand over, or -ENOENT.
  */
 static int join_live_cell(uid_t uid, const struct nscell_settings *set, const char *service,
@@ -260,7 +261,7 @@ static int join_live_cell(uid_t uid, const struct nscell_settings *set, const ch
 
 	if (nscell_registry_join_user_cell(uid, set, service, tty, rhost, id, sizeof(id), &sess,
 					   why, sizeof(why)) != 0)
-		return -ENOENT; /* the helper decides again, and logs why */
+		return -ENOENT; /* the helper looks again, and logs why */
 	nscell_reply_init(rep);
 	rep->pam_status = PAM_SUCCESS;
 	rep->namespaces = set->namespaces;

@@ -113,8 +113,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r.decided && (!r.settings.isolate || r.uid == (uid_t)-1 || r.gid == (gid_t)-1 ||
 			  (r.home[0] && r.home[0] != '/') ||
 			  r.settings.max_cells < 1 || r.settings.max_cells > NSCELL_MAX_CELLS_MAX ||
-			  r.settings.hostname[NSCELL_HOSTNAME_MAX] != '\0'))
+			  r.settings.hostname[NSCELL_HOSTNAME_MAX] != '\0' ||
+			  r.settings.persistent_root[sizeof(r.settings.persistent_root) - 1] != '\0'))
 		abort();
+	for (size_t i = 0; r.decided && i < _NSCELL_VIEW_LIST_MAX; i++)
+		if (r.settings.view_paths[i][NSCELL_VIEW_LIST_SIZE - 1] != '\0')
+			abort();
 
 	/* What the module would send for this request decodes to the same. */
 	n = nscell_request_encode(&r, enc, sizeof(enc));
