@@ -32,7 +32,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/capability.h>
+#include <linux/capability.h>
 #include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capability.h"
 #include "cleanup.h"
 #include "helper.h"
 #include "namespaces.h"
@@ -273,9 +274,11 @@ static int hide_user_manager_socket(uid_t uid, gid_t gid, pid_t *ret_relay)
 /* Leave the init only what it uses: killing the cell's processes. */
 static int drop_to_init_caps(void)
 {
-	for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++)
-		if (c != CAP_KILL && CAP_IS_SUPPORTED(c) && cap_drop_bound(c) < 0)
-			return -errno;
+	for (int c = 0; c <= nscell_cap_last(); c++) {
+		int rc = c == CAP_KILL || !nscell_cap_supported(c) ? 0 : nscell_cap_drop_bound(c);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }
 

@@ -8,13 +8,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <security/_pam_types.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -23,6 +23,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "capability.h"
 #include "cellctl.h"
 #include "cleanup.h"
 #include "helper.h"
@@ -85,7 +86,7 @@ void helper_sanitize(const char *ident, bool run)
 #define RUN_ONLY_CAPS 2
 int helper_shrink_caps(bool run)
 {
-	static const cap_value_t wanted[] = {
+	static const int wanted[] = {
 		CAP_SYS_PTRACE, /* run: setns() by pidfd into the cell's namespaces */
 		CAP_SYS_CHROOT, /* run: ... and into its mount namespace */
 		CAP_SYS_ADMIN, /* namespaces, mounts, hostname */
@@ -98,28 +99,9 @@ int helper_shrink_caps(bool run)
 		CAP_SETUID,    /* write a user namespace's uid_map */
 		CAP_SETGID,    /* ... and gid_map */
 	};
-	cap_value_t keep[NSCELL_ELEMENTSOF(wanted)];
-	cap_t now = cap_get_proc(), caps = cap_init();
-	unsigned n = 0;
-	int rc = 0;
+	size_t first = run ? 0 : RUN_ONLY_CAPS;
 
-	if (!now || !caps) {
-		rc = -errno;
-		goto out;
-	}
-	for (size_t i = run ? 0 : RUN_ONLY_CAPS; i < NSCELL_ELEMENTSOF(wanted); i++) {
-		cap_flag_value_t v = CAP_CLEAR;
-		if (cap_get_flag(now, wanted[i], CAP_PERMITTED, &v) == 0 && v == CAP_SET)
-			keep[n++] = wanted[i];
-	}
-	if (cap_set_flag(caps, CAP_PERMITTED, (int)n, keep, CAP_SET) < 0 ||
-	    cap_set_flag(caps, CAP_EFFECTIVE, (int)n, keep, CAP_SET) < 0 ||
-	    cap_set_proc(caps) < 0)
-		rc = -errno;
-out:
-	cap_free(now);
-	cap_free(caps);
-	return rc;
+	return nscell_cap_keep(wanted + first, NSCELL_ELEMENTSOF(wanted) - first);
 }
 
 struct nscell_reply helper_reply;

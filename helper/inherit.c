@@ -124,25 +124,27 @@ static int reset_reserved_signal(int sig)
 static int leave_signals(void)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, ign = { .sa_handler = SIG_IGN };
-	sigset_t none;
+	sigset_t none, pending;
 
 	sigprocmask(SIG_SETMASK, NULL, &helper_caller.sigmask);
 	sigemptyset(&helper_caller.ignored);
+	if (sigpending(&pending) < 0)
+		return -errno;
+	/* One call per signal (the default in, the caller's out), two where
+	 * one is pending: ignoring discards it (the caller may have queued it
+	 * behind its mask), then the default comes back. */
 	for (int sig = 1; sig < _NSIG; sig++) {
 		struct sigaction sa;
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		if (sigaction(sig, NULL, &sa) < 0) {
+		if (sigaction(sig, sigismember(&pending, sig) == 1 ? &ign : &dfl, &sa) < 0) {
 			if (reset_reserved_signal(sig) < 0)
 				return -errno;
 			continue;
 		}
 		if (sa.sa_handler == SIG_IGN)
 			sigaddset(&helper_caller.ignored, sig);
-		/* Ignoring discards what is pending (the caller may have queued a
-		 * signal behind its mask), then the default comes back. */
-		sigaction(sig, &ign, NULL);
-		if (sigaction(sig, &dfl, NULL) < 0)
+		if (sigismember(&pending, sig) == 1 && sigaction(sig, &dfl, NULL) < 0)
 			return -errno;
 	}
 	sigemptyset(&none);

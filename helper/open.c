@@ -37,14 +37,23 @@
  *     signal the cell's init) and the capability sets shrink to what making
  *     a cell needs.
  *
- *  3. Read one request. [caller: user, service, tty, rhost, ruser, conf]
+ *  3. Read one request. [caller: user, service, tty, rhost, ruser, conf,
+ *     the decision]
  *     nscell_request_decode() bounds and validates every field. Then leave
  *     the caller's cgroup if a user could write it (freeze, kill, starve
  *     us) for a root-owned one, or refuse (cgroup.c).
  *
- *  4. Decide. The user is resolved through NSS; the policy is read from
- *     root-owned files only (NSCELL_POLICY_CHECK_OWNER), the conf override
- *     included. Exempt: answer PAM_IGNORE and stop.
+ *  4. Decide. [caller: the decision] A request that carries the module's
+ *     decision (uid, gid, home, shell, settings: what the module resolved
+ *     and decided with the same code, in the same files) is taken as it is,
+ *     bounds checked by the decoder: our caller is root, and a root process
+ *     can make any cell for anyone through the policy it writes, so
+ *     deciding again would add time and no protection. Only the groups are
+ *     looked up here, when a user namespace maps them. A request without one
+ *     (a module that could not send it): the user is resolved through NSS;
+ *     the policy is read from root-owned files only
+ *     (NSCELL_POLICY_CHECK_OWNER), the conf override included. Exempt:
+ *     answer PAM_IGNORE and stop.
  *
  *  5. The opener: our parent, pinned by a pidfd in phase 2 (pidfd_open(
  *     getppid()), then getppid() checked unchanged), so it is the process
@@ -209,7 +218,7 @@ int main(int argc, char **argv)
 	struct nscell_request req;
 	struct nscell_identity *id = NULL;
 	struct nscell_policy *policy = NULL;
-	struct nscell_decision decision;
+	struct nscell_decision decision = { 0 };
 	struct helper_login l = { 0 };
 	struct helper_cell cell;
 	char err[256];
@@ -232,12 +241,25 @@ int main(int argc, char **argv)
 	if (helper_leave_caller_cgroup(err, sizeof(err)) < 0)
 		helper_fail(&req, PAM_SESSION_ERR, "%s; login refused", err);
 
-	rc = nscell_identity_resolve_user(req.user, &nscell_nss_libc, &id);
-	if (rc < 0)
-		helper_fail(&req, rc == -ENOENT ? PAM_USER_UNKNOWN : PAM_SYSTEM_ERR,
-			    "cannot resolve user %s: %s", req.user,
-			    rc == -ENOENT ? "no such user" : strerror(-rc));
-	helper_load_policy(&req, id, &policy, &decision);
+	if (req.decided) {
+		/* Phase 4 done by our root caller, validated by the decoder. */
+		if (nscell_identity_from_passwd(req.user, req.uid, req.gid, req.home, req.shell,
+						&id) < 0)
+			helper_fail(&req, PAM_BUF_ERR, "out of memory");
+		decision.settings = req.settings;
+		/* The user namespace maps the groups: the one lookup left. */
+		if ((decision.settings.namespaces & NSCELL_NS_USER) &&
+		    (rc = nscell_identity_add_groups(id, &nscell_nss_libc)) < 0)
+			helper_fail(&req, PAM_SYSTEM_ERR, "cannot resolve the groups of %s: %s",
+				    req.user, strerror(-rc));
+	} else {
+		rc = nscell_identity_resolve_user(req.user, &nscell_nss_libc, &id);
+		if (rc < 0)
+			helper_fail(&req, rc == -ENOENT ? PAM_USER_UNKNOWN : PAM_SYSTEM_ERR,
+				    "cannot resolve user %s: %s", req.user,
+				    rc == -ENOENT ? "no such user" : strerror(-rc));
+		helper_load_policy(&req, id, &policy, &decision);
+	}
 	if (!decision.settings.isolate) {
 		snprintf(helper_reply.message, sizeof(helper_reply.message), "exempt");
 		helper_answer(PAM_IGNORE, NULL, 0);

@@ -4,7 +4,8 @@
  * prctl(2). The PAM module links this and not libcap: every login through
  * sshd would otherwise load libcap, exempt ones included, for two lookups
  * a table does as well. The names are libcap's ("cap_" and the kernel's
- * name in lower case), so the policy and the CLI read as before.
+ * name in lower case), so the policy and the CLI read as before. The
+ * helpers shrink their sets here too, so they need no libcap either.
  */
 #include <errno.h>
 #include <linux/capability.h>
@@ -103,4 +104,25 @@ bool nscell_cap_effective(int cap)
 	if (cap < 0 || cap > CAP_LAST_CAP || syscall(SYS_capget, &h, d) < 0)
 		return false;
 	return d[cap / 32].effective & (UINT32_C(1) << (cap % 32));
+}
+
+int nscell_cap_keep(const int *caps, size_t n)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct now[_LINUX_CAPABILITY_U32S_3] = {};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+
+	if (syscall(SYS_capget, &h, now) < 0)
+		return -errno;
+	for (size_t i = 0; i < n; i++) {
+		int c = caps[i];
+		uint32_t bit = UINT32_C(1) << (c % 32);
+		if (c < 0 || c > CAP_LAST_CAP)
+			return -EINVAL;
+		if (now[c / 32].permitted & bit) {
+			d[c / 32].permitted |= bit;
+			d[c / 32].effective |= bit;
+		}
+	}
+	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
 }

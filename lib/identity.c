@@ -223,6 +223,29 @@ int nscell_identity_resolve_user(const char *user, const struct nscell_nss_ops *
 	return 0;
 }
 
+int nscell_identity_from_passwd(const char *user, uid_t uid, gid_t gid, const char *home,
+				const char *shell, struct nscell_identity **ret)
+{
+	struct nscell_identity *id = calloc(1, sizeof(*id));
+
+	if (!id)
+		return -ENOMEM;
+	id->uid = uid;
+	id->gid = gid;
+	id->user = strdup(user);
+	id->home = strdup(home);
+	id->shell = strdup(shell);
+	id->gids = calloc(1, sizeof(gid_t));
+	if (!id->user || !id->home || !id->shell || !id->gids) {
+		nscell_identity_free(id);
+		return -ENOMEM;
+	}
+	id->gids[0] = gid;
+	id->n_groups = 1;
+	*ret = id;
+	return 0;
+}
+
 int nscell_identity_resolve(const char *user, const struct nscell_nss_ops *ops,
 			    struct nscell_identity **ret)
 {

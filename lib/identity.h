@@ -47,6 +47,10 @@ int nscell_identity_resolve(const char *user, const struct nscell_nss_ops *ops,
  */
 int nscell_identity_resolve_user(const char *user, const struct nscell_nss_ops *ops,
 				 struct nscell_identity **ret);
+/* The same from a passwd entry resolved elsewhere (nscell-open: by its root
+ * caller, in the same way): no NSS call. 0 or -ENOMEM. */
+int nscell_identity_from_passwd(const char *user, uid_t uid, gid_t gid, const char *home,
+				const char *shell, struct nscell_identity **ret);
 int nscell_identity_add_groups(struct nscell_identity *id, const struct nscell_nss_ops *ops);
 void nscell_identity_free(struct nscell_identity *id);
 

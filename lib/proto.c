@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -116,6 +117,153 @@ static int put(char *buf, size_t size, size_t *pos, const char *key, const char 
 	return 0;
 }
 
+/* The decision's keys: bits in the decoder's `seen`, all or none. */
+enum {
+	SEEN_UID = 1u << 20,
+	SEEN_GID = 1u << 21,
+	SEEN_HOME = 1u << 22,
+	SEEN_SHELL = 1u << 23,
+	SEEN_SETTINGS = 1u << 24,
+	SEEN_DECISION = SEEN_UID | SEEN_GID | SEEN_HOME | SEEN_SHELL | SEEN_SETTINGS,
+};
+
+/* A uid or gid in decimal: digits only, and never (uid_t)-1, which the
+ * kernel reads as "unchanged". */
+static bool parse_id(const char *v, size_t n, uint32_t *ret)
+{
+	uint64_t x = 0;
+
+	if (n == 0 || n > 10)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (x >= UINT32_MAX)
+		return false;
+	*ret = (uint32_t)x;
+	return true;
+}
+
+/* A path from passwd as the helper uses it: "" or absolute, no ".." step. */
+static bool path_ok(const char *v, size_t n)
+{
+	if (n == 0)
+		return true;
+	if (v[0] != '/')
+		return false;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && v[j] != '/')
+			j++;
+		if (j - i == 2 && v[i] == '.' && v[i + 1] == '.')
+			return false;
+		i = j + 1;
+	}
+	return true;
+}
+
+static bool string_ok(const char *s, size_t size)
+{
+	size_t n = strnlen(s, size);
+	return n < size && text_ok(s, n);
+}
+
+static bool flag_ok(const bool *b)
+{
+	unsigned char c;
+	memcpy(&c, b, 1);
+	return c <= 1;
+}
+
+/*
+ * The bounds of every setting, as the policy's parsers produce them: what a
+ * buggy caller must not get past. The caller is root and could choose any
+ * values the policy could; out of range is never one of them.
+ */
+static bool settings_ok(const struct nscell_settings *s)
+{
+	const struct nscell_limits *l = &s->limits;
+	const struct nscell_limit *lims[] = { &l->memory_max, &l->memory_high, &l->memory_swap_max,
+					      &l->tasks_max };
+
+	if (!flag_ok(&s->isolate) || !s->isolate || !flag_ok(&s->no_new_privs) ||
+	    !flag_ok(&s->private_devices))
+		return false;
+	if ((unsigned)s->scope > NSCELL_SCOPE_USER || (s->namespaces & ~(unsigned)NSCELL_NS_ALL) ||
+	    (s->namespaces & (NSCELL_NS_PID | NSCELL_NS_MNT)) != (NSCELL_NS_PID | NSCELL_NS_MNT) ||
+	    (s->restrict_namespaces & ~(unsigned)NSCELL_NS_ALL))
+		return false;
+	if (!string_ok(s->hostname, sizeof(s->hostname)) ||
+	    strspn(s->hostname, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
+		    strlen(s->hostname) ||
+	    (s->hostname[0] && !(s->namespaces & NSCELL_NS_UTS)))
+		return false;
+	if ((unsigned)s->proc_hidepid > NSCELL_HIDEPID_INVISIBLE ||
+	    (unsigned)s->proc_subset > NSCELL_PROC_SUBSET_PID)
+		return false;
+	for (size_t i = 0; i < _NSCELL_DIR_MAX; i++) {
+		const struct nscell_dir_setting *d = &s->dirs[i];
+		if ((unsigned)d->kind > NSCELL_DIR_SHARED || d->size_percent > 100 || d->mode > 07777)
+			return false;
+	}
+	if (!string_ok(s->persistent_root, sizeof(s->persistent_root)) ||
+	    !path_ok(s->persistent_root, strlen(s->persistent_root)))
+		return false;
+	if ((unsigned)s->logout > NSCELL_LOGOUT_DRAIN || s->drain_limit_sec > 30 * 86400 ||
+	    (unsigned)s->propagation > NSCELL_PROPAGATION_PRIVATE ||
+	    (unsigned)s->userns_fallback > NSCELL_USERNS_FALLBACK_NO_NEW_PRIVS ||
+	    s->max_cells < 1 || s->max_cells > NSCELL_MAX_CELLS_MAX ||
+	    (unsigned)s->protect_home > NSCELL_PROTECT_HOME_YES ||
+	    (unsigned)s->protect_system > NSCELL_PROTECT_SYSTEM_STRICT)
+		return false;
+	for (size_t i = 0; i < _NSCELL_VIEW_LIST_MAX; i++)
+		if (!string_ok(s->view_paths[i], NSCELL_VIEW_LIST_SIZE))
+			return false;
+	for (size_t i = 0; i < sizeof(lims) / sizeof(lims[0]); i++)
+		if (lims[i]->percent > 100)
+			return false;
+	if (l->cpu_weight > 10000 || l->io_weight > 10000 ||
+	    (unsigned)s->limits_unavailable > NSCELL_LIMITS_UNAVAILABLE_IGNORE)
+		return false;
+	return true;
+}
+
+/* Zero what follows each string's terminator: two equal decisions are equal
+ * bytes (the registry compares a cell's settings with a login's). */
+static void clean(char *str, size_t size)
+{
+	size_t n = strlen(str);
+	memset(str + n, 0, size - n);
+}
+
+static void settings_clean(struct nscell_settings *s)
+{
+	clean(s->hostname, sizeof(s->hostname));
+	clean(s->persistent_root, sizeof(s->persistent_root));
+	for (size_t i = 0; i < _NSCELL_VIEW_LIST_MAX; i++)
+		clean(s->view_paths[i], NSCELL_VIEW_LIST_SIZE);
+}
+
+int nscell_request_decide(struct nscell_request *r, uid_t uid, gid_t gid, const char *home,
+			  const char *shell, const struct nscell_settings *s)
+{
+	if (strlen(home) >= sizeof(r->home) || strlen(shell) >= sizeof(r->shell))
+		return -ENAMETOOLONG;
+	if (uid == (uid_t)-1 || gid == (gid_t)-1 || !settings_ok(s) ||
+	    !text_ok(home, strlen(home)) || !path_ok(home, strlen(home)) ||
+	    !text_ok(shell, strlen(shell)) || !path_ok(shell, strlen(shell)))
+		return -EINVAL;
+	r->decided = true;
+	r->uid = uid;
+	r->gid = gid;
+	strcpy(r->home, home);
+	strcpy(r->shell, shell);
+	r->settings = *s;
+	return 0;
+}
+
 int nscell_request_open(struct nscell_request *r, const char *user, const char *service,
 			const char *tty, const char *rhost, const char *ruser, const char *conf,
 			bool debug)
@@ -166,6 +314,23 @@ ssize_t nscell_request_encode(const struct nscell_request *r, char *buf, size_t 
 		if (rc < 0)
 			return rc;
 	}
+	if (r->decided) {
+		char num[3][24];
+		snprintf(num[0], sizeof(num[0]), "%u", (unsigned)r->uid);
+		snprintf(num[1], sizeof(num[1]), "%u", (unsigned)r->gid);
+		snprintf(num[2], sizeof(num[2]), "%zu", sizeof(r->settings));
+		if ((rc = put(buf, size, &pos, "uid", num[0])) < 0 ||
+		    (rc = put(buf, size, &pos, "gid", num[1])) < 0 ||
+		    (rc = put(buf, size, &pos, "home", r->home)) < 0 ||
+		    (rc = put(buf, size, &pos, "shell", r->shell)) < 0 ||
+		    (rc = put(buf, size, &pos, "settings", num[2])) < 0)
+			return rc;
+		/* Last: the bytes of the settings, after their key's terminator. */
+		if (sizeof(r->settings) > size - pos)
+			return -E2BIG;
+		memcpy(buf + pos, &r->settings, sizeof(r->settings));
+		pos += sizeof(r->settings);
+	}
 	if (pos > NSCELL_REQUEST_MAX)
 		return -E2BIG;
 	nscell_msg_head_init(&h, NSCELL_OP_OPEN, pos);
@@ -190,16 +355,16 @@ int nscell_request_decode(const char *buf, size_t len, struct nscell_request *re
 		return rc;
 	if (rc < 0 || h.op != NSCELL_OP_OPEN)
 		return -EINVAL;
-	if (len > sizeof(h) && buf[len - 1] != '\0')
-		return -EINVAL;
 
 	for (pos = sizeof(h); pos < len;) {
 		const char *entry = buf + pos;
-		size_t n = strnlen(entry, len - pos); /* terminated: checked above */
+		size_t n = strnlen(entry, len - pos);
 		const char *eq = memchr(entry, '=', n);
 		size_t kl, vl;
 		bool known = false;
 
+		if (n == len - pos)
+			return -EINVAL; /* unterminated */
 		pos += n + 1;
 		if (!eq)
 			return -EINVAL;
@@ -207,6 +372,47 @@ int nscell_request_decode(const char *buf, size_t len, struct nscell_request *re
 		vl = n - kl - 1;
 		if (!text_ok(eq + 1, vl))
 			return -EINVAL;
+
+		if ((kl == 3 && memcmp(entry, "uid", 3) == 0) || (kl == 3 && memcmp(entry, "gid", 3) == 0)) {
+			unsigned bit = entry[0] == 'u' ? SEEN_UID : SEEN_GID;
+			uint32_t v;
+			if (seen & bit || !parse_id(eq + 1, vl, &v))
+				return -EINVAL;
+			seen |= bit;
+			if (bit == SEEN_UID)
+				r.uid = (uid_t)v;
+			else
+				r.gid = (gid_t)v;
+			continue;
+		}
+		if ((kl == 4 && memcmp(entry, "home", 4) == 0) ||
+		    (kl == 5 && memcmp(entry, "shell", 5) == 0)) {
+			unsigned bit = kl == 4 ? SEEN_HOME : SEEN_SHELL;
+			char *dst = kl == 4 ? r.home : r.shell;
+			if (seen & bit || vl >= NSCELL_FIELD_MAX || !path_ok(eq + 1, vl))
+				return -EINVAL;
+			seen |= bit;
+			memcpy(dst, eq + 1, vl);
+			continue;
+		}
+		if (kl == 8 && memcmp(entry, "settings", 8) == 0) {
+			uint32_t bytes;
+			/* The last key: its value is the size of what follows. */
+			if (!parse_id(eq + 1, vl, &bytes) || bytes != len - pos)
+				return -EINVAL;
+			seen |= SEEN_SETTINGS;
+			if (bytes != sizeof(r.settings)) {
+				seen &= ~(unsigned)SEEN_DECISION; /* another build's: decide again */
+				pos = len;
+				break;
+			}
+			memcpy(&r.settings, buf + pos, bytes);
+			if (!settings_ok(&r.settings))
+				return -EINVAL;
+			settings_clean(&r.settings);
+			pos = len;
+			break;
+		}
 
 		if (kl == 4 && memcmp(entry, "verb", 4) == 0) {
 			if (seen & (1u << 30) || vl != 4 || memcmp(eq + 1, "open", 4) != 0)
@@ -241,6 +447,17 @@ int nscell_request_decode(const char *buf, size_t len, struct nscell_request *re
 
 	if (r.verb != NSCELL_VERB_OPEN || !r.user[0])
 		return -EINVAL;
+	/* A decision is complete, or there is none: then the helper decides. */
+	if (seen & SEEN_DECISION) {
+		if ((seen & SEEN_DECISION) != SEEN_DECISION)
+			return -EINVAL;
+		r.decided = true;
+	} else {
+		r.uid = 0;
+		r.gid = 0;
+		r.home[0] = r.shell[0] = '\0';
+		memset(&r.settings, 0, sizeof(r.settings));
+	}
 	*ret = r;
 	return 0;
 }

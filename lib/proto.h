@@ -54,7 +54,7 @@
 
 #define NSCELL_PROTO_MAGIC 0x4e53434cu /* "NSCL" */
 #define NSCELL_PROTO_VERSION 1         /* what this release speaks and serves */
-#define NSCELL_REQUEST_MAX 4096        /* bytes of one module->helper request */
+#define NSCELL_REQUEST_MAX 16384       /* bytes of one module->helper request, with its settings */
 #define NSCELL_CELL_ID_MAX 48          /* "user-4294967295", "session-<16 hex>" */
 #define NSCELL_FIELD_MAX 256           /* user, service, tty, rhost, ruser, conf */
 
@@ -112,6 +112,16 @@ struct nscell_request {
 	char ruser[NSCELL_FIELD_MAX];
 	char conf[NSCELL_FIELD_MAX]; /* policy override, honoured for root callers only */
 	int debug;
+	/* What the module decided already, as it would be decided again (same
+	 * resolve, same files): the fast path. nscell-open (its caller is root)
+	 * takes it instead of NSS and the policy; nscell-run-helper has no such
+	 * request. */
+	bool decided;
+	uid_t uid;
+	gid_t gid;
+	char home[NSCELL_FIELD_MAX];  /* "" or absolute */
+	char shell[NSCELL_FIELD_MAX]; /* "" or absolute */
+	struct nscell_settings settings; /* isolate is true */
 };
 
 /* Fill *r for the open verb from a login's PAM items (NULL: unset).
@@ -119,11 +129,18 @@ struct nscell_request {
 int nscell_request_open(struct nscell_request *r, const char *user, const char *service,
 			const char *tty, const char *rhost, const char *ruser, const char *conf,
 			bool debug);
-/* Encode as a head (NSCELL_OP_OPEN) and "key=value\0...". Returns the length
- * or -errno. */
+/* Add the module's decision: the user's passwd entry and the settings.
+ * Returns 0, or -ENAMETOOLONG / -EINVAL for what no request may carry. */
+int nscell_request_decide(struct nscell_request *r, uid_t uid, gid_t gid, const char *home,
+			  const char *shell, const struct nscell_settings *s);
+/* Encode as a head (NSCELL_OP_OPEN) and "key=value\0...": with a decision,
+ * uid=, gid=, home=, shell= and, last, "settings=<n>\0" followed by the n
+ * bytes of struct nscell_settings. Returns the length or -errno. */
 ssize_t nscell_request_encode(const struct nscell_request *r, char *buf, size_t size);
 /* Decode and validate (the head, known keys once each, no control characters,
- * user set). Returns 0, -EPROTONOSUPPORT for a request of another version
+ * user set; a decision complete, every setting within its bounds). A
+ * settings block of another size (a module of another build) is dropped:
+ * decided is false and the helper decides itself. Returns 0, -EPROTONOSUPPORT for a request of another version
  * (version 0 included: a module loaded before an upgrade), or -EINVAL /
  * -E2BIG; never reads past len. */
 int nscell_request_decode(const char *buf, size_t len, struct nscell_request *ret);

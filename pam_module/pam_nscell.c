@@ -4,7 +4,8 @@
  *
  * open_session: decide from the policy whether this login is isolated (exempt
  * logins cost a policy read and nothing else); if so, spawn nscell-open,
- * which finds or makes the cell and hands back [init pidfd, session socket];
+ * with the decision in the request, which finds or makes the cell and hands
+ * back [init pidfd, session socket];
  * then setns() this process into the cell's namespaces. The pid namespace part
  * only applies to children: everything the application forks from now on
  * (sshd's session child, su's shell, login's shell) is inside.
@@ -199,16 +200,16 @@ static int enter_restricted(struct state *s, bool userns, char *why, size_t whyl
 
 /*
  * The policy's verdict for this login, read in-process so that exempt logins
- * never pay for a helper. The helper decides again, from the same files, on
- * its own: this is only a shortcut, never an authority.
+ * never pay for a helper. It goes into the request (req->decided): nscell-open
+ * trusts its root caller and takes it rather than deciding again in a fresh
+ * process (NSS, policy). Where it cannot travel, the helper decides itself.
  */
 static int policy_verdict(pam_handle_t *pamh, const struct options *o, const char *user,
-			  const char *service, const char *rhost, const char *tty,
-			  struct nscell_settings *ret_settings, uid_t *ret_uid, char *why, size_t whylen)
+			  struct nscell_request *req, char *why, size_t whylen)
 {
 	const struct nscell_verdict_query q = {
 		.conf = o->conf, .dropin_default = true, .load_flags = NSCELL_POLICY_CHECK_OWNER,
-		.service = service, .rhost = rhost, .tty = tty, .root_passes = true,
+		.service = req->service, .rhost = req->rhost, .tty = req->tty, .root_passes = true,
 	};
 	struct nscell_identity *id = NULL;
 	struct nscell_verdict v;
@@ -233,8 +234,10 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
 				   v.decision.rule.file ? "Isolate no" : "defaults");
 		rc = PAM_IGNORE;
 	} else {
-		*ret_settings = v.decision.settings;
-		*ret_uid = id->uid;
+		/* A passwd entry no request may carry (a home with "..") is left to
+		 * the helper to decide, and to refuse with its own words. */
+		(void)nscell_request_decide(req, id->uid, id->gid, id->home, id->shell,
+					    &v.decision.settings);
 		rc = PAM_SUCCESS;
 	}
 	nscell_verdict_free(&v);
@@ -247,7 +250,7 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
  * needs only what this process already has, the policy's verdict and root.
  * Any doubt (no cell, a cell that is ending, one made with other cell-level
  * settings than this login's, one that cannot say which) goes to the helper,
- * which decides again under the user's lock and logs why. Returns 0 with the
+ * which looks again under the user's lock and logs why. Returns 0 with the
  * reply and fds the helper would hand over, or -ENOENT.
  */
 static int join_live_cell(uid_t uid, const struct nscell_settings *set, const char *service,
@@ -258,7 +261,7 @@ static int join_live_cell(uid_t uid, const struct nscell_settings *set, const ch
 
 	if (nscell_registry_join_user_cell(uid, set, service, tty, rhost, id, sizeof(id), &sess,
 					   why, sizeof(why)) != 0)
-		return -ENOENT; /* the helper decides again, and logs why */
+		return -ENOENT; /* the helper looks again, and logs why */
 	nscell_reply_init(rep);
 	rep->pam_status = PAM_SUCCESS;
 	rep->namespaces = set->namespaces;
@@ -332,8 +335,6 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	const char *user = NULL, *service;
 	char why[600] = "";
 	int fds[3] = { -1, -1, -1 };
-	struct nscell_settings verdict;
-	uid_t uid = 0;
 	struct timespec t0;
 	int rc;
 
@@ -361,8 +362,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 		return PAM_SESSION_ERR;
 	}
 
-	rc = policy_verdict(pamh, &o, user, service, req.rhost, req.tty, &verdict, &uid, why,
-			    sizeof(why));
+	rc = policy_verdict(pamh, &o, user, &req, why, sizeof(why));
 	if (rc == PAM_IGNORE) {
 		if (o.debug)
 			pam_syslog(pamh, LOG_DEBUG, "open_session: exempt in %ld us", elapsed_us(&t0));
@@ -371,7 +371,8 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	if (rc != PAM_SUCCESS)
 		goto fail;
 
-	if (join_live_cell(uid, &verdict, service, req.tty, req.rhost, &rep, fds) == 0)
+	if (req.decided &&
+	    join_live_cell(req.uid, &req.settings, service, req.tty, req.rhost, &rep, fds) == 0)
 		rc = PAM_SUCCESS;
 	else
 		rc = nscell_helper_ask(o.helper, &req, &rep, fds, why, sizeof(why)) < 0 ?

@@ -7,7 +7,8 @@
  * Beyond memory safety (ASan/UBSan), it checks what the helper relies on
  * after a successful decode: verb is OPEN, user is set, every field is a
  * NUL-terminated string shorter than NSCELL_FIELD_MAX with no control
- * characters, and the request survives encode -> decode unchanged. A
+ * characters, a decision is within its bounds, and the request survives
+ * encode -> decode unchanged. A
  * rejected request leaves the caller's struct untouched; one refused as of
  * another version is version 0's (the "NSCELL1" tag) or has a newer head.
  * The same bytes also go through the head decoder and the answer check.
@@ -41,7 +42,11 @@ static void check_same(const struct nscell_request *a, const struct nscell_reque
 	if (a->verb != b->verb || a->debug != b->debug || strcmp(a->user, b->user) != 0 ||
 	    strcmp(a->service, b->service) != 0 || strcmp(a->tty, b->tty) != 0 ||
 	    strcmp(a->rhost, b->rhost) != 0 || strcmp(a->ruser, b->ruser) != 0 ||
-	    strcmp(a->conf, b->conf) != 0)
+	    strcmp(a->conf, b->conf) != 0 || a->decided != b->decided)
+		abort();
+	if (a->decided && (a->uid != b->uid || a->gid != b->gid || strcmp(a->home, b->home) != 0 ||
+			   strcmp(a->shell, b->shell) != 0 ||
+			   memcmp(&a->settings, &b->settings, sizeof(a->settings)) != 0))
 		abort();
 }
 
@@ -102,6 +107,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_field(r.rhost);
 	check_field(r.ruser);
 	check_field(r.conf);
+	check_field(r.home);
+	check_field(r.shell);
+	/* A decision passed the bounds: the helper uses it as it is. */
+	if (r.decided && (!r.settings.isolate || r.uid == (uid_t)-1 || r.gid == (gid_t)-1 ||
+			  (r.home[0] && r.home[0] != '/') ||
+			  r.settings.max_cells < 1 || r.settings.max_cells > NSCELL_MAX_CELLS_MAX ||
+			  r.settings.hostname[NSCELL_HOSTNAME_MAX] != '\0' ||
+			  r.settings.persistent_root[sizeof(r.settings.persistent_root) - 1] != '\0'))
+		abort();
+	for (size_t i = 0; r.decided && i < _NSCELL_VIEW_LIST_MAX; i++)
+		if (r.settings.view_paths[i][NSCELL_VIEW_LIST_SIZE - 1] != '\0')
+			abort();
 
 	/* What the module would send for this request decodes to the same. */
 	n = nscell_request_encode(&r, enc, sizeof(enc));

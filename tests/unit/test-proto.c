@@ -148,6 +148,83 @@ static void test_request_round_trip(void **state)
 	assert_int_equal(nscell_request_encode(&r, buf, 8), -E2BIG);
 }
 
+/* Append raw bytes to an encoded request and fix its head's size. */
+static size_t append(char *buf, size_t n, const void *more, size_t len)
+{
+	struct nscell_msg_head h;
+
+	memcpy(buf + n, more, len);
+	memcpy(&h, buf, sizeof(h));
+	h.size = (uint32_t)(n + len);
+	memcpy(buf, &h, sizeof(h));
+	return n + len;
+}
+
+static void test_request_decision(void **state)
+{
+	static const char partial[] = "uid=1000\0gid=1000\0";
+	static const char other_build[] = "uid=1000\0gid=1000\0home=/home/alice\0shell=/bin/sh\0settings=8\0";
+	struct nscell_request r = sample_request(), got, plain = sample_request();
+	struct nscell_settings set;
+	char buf[NSCELL_REQUEST_MAX];
+	ssize_t n;
+
+	nscell_settings_init(&set);
+	set.isolate = true;
+	strcpy(set.view_paths[NSCELL_VIEW_READ_ONLY], "/srv");
+	assert_int_equal(nscell_request_decide(&r, 1000, 100, "/home/alice", "/bin/sh", &set), 0);
+	n = nscell_request_encode(&r, buf, sizeof(buf));
+	assert_true(n > (ssize_t)sizeof(set));
+	assert_int_equal(nscell_request_decode(buf, (size_t)n, &got), 0);
+	assert_true(got.decided);
+	assert_int_equal(got.uid, 1000);
+	assert_int_equal(got.gid, 100);
+	assert_string_equal(got.home, "/home/alice");
+	assert_string_equal(got.shell, "/bin/sh");
+	assert_memory_equal(&got.settings, &set, sizeof(set));
+	/* Cut anywhere inside the settings: refused, never half read. */
+	assert_int_equal(nscell_request_decode(buf, (size_t)n - 1, &got), -EINVAL);
+
+	/* What no decision may carry, from the module or from a buggy one. */
+	assert_int_equal(nscell_request_decide(&plain, (uid_t)-1, 100, "/h", "", &set), -EINVAL);
+	assert_int_equal(nscell_request_decide(&plain, 1000, 100, "/home/../etc", "", &set), -EINVAL);
+	assert_int_equal(nscell_request_decide(&plain, 1000, 100, "home", "", &set), -EINVAL);
+	set.isolate = false;
+	assert_int_equal(nscell_request_decide(&plain, 1000, 100, "/h", "", &set), -EINVAL);
+	set.isolate = true;
+	assert_false(plain.decided);
+	{
+		struct nscell_settings bad[6];
+		for (size_t i = 0; i < 6; i++)
+			bad[i] = set;
+		bad[0].scope = 7;
+		bad[1].namespaces = NSCELL_NS_IPC;
+		bad[2].max_cells = 0;
+		bad[3].view_paths[0][NSCELL_VIEW_LIST_SIZE - 1] = 'x';
+		memset(bad[3].view_paths[0], 'x', NSCELL_VIEW_LIST_SIZE);
+		bad[4].limits.cpu_weight = 10001;
+		strcpy(bad[5].hostname, "a\nb");
+		bad[5].namespaces |= NSCELL_NS_UTS;
+		for (size_t i = 0; i < 6; i++) {
+			r.settings = bad[i]; /* past nscell_request_decide, as a buggy caller */
+			n = nscell_request_encode(&r, buf, sizeof(buf));
+			assert_true(n > 0);
+			assert_int_equal(nscell_request_decode(buf, (size_t)n, &got), -EINVAL);
+		}
+	}
+
+	/* Half a decision is refused; another build's settings are dropped. */
+	n = nscell_request_encode(&plain, buf, sizeof(buf));
+	assert_int_equal(nscell_request_decode(buf, append(buf, (size_t)n, partial, sizeof(partial) - 1),
+					       &got), -EINVAL);
+	n = nscell_request_encode(&plain, buf, sizeof(buf));
+	n = (ssize_t)append(buf, (size_t)n, other_build, sizeof(other_build) - 1);
+	assert_int_equal(nscell_request_decode(buf, append(buf, (size_t)n, "12345678", 8), &got), 0);
+	assert_false(got.decided);
+	assert_int_equal(got.uid, 0);
+	assert_string_equal(got.user, "alice");
+}
+
 static void test_request_versions(void **state)
 {
 	static const char v0[] = "NSCELL1\0verb=open\0user=alice\0";
@@ -308,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_answer_check),
 		cmocka_unit_test(test_request_round_trip),
 		cmocka_unit_test(test_request_versions),
+		cmocka_unit_test(test_request_decision),
 		cmocka_unit_test(test_reply_check),
 		cmocka_unit_test(test_init_msg_check),
 		cmocka_unit_test(test_join),
