@@ -727,7 +727,16 @@ Host {SSH_HOST}
         self.agent = subprocess.Popen(['ssh-agent', '-D', '-a', self.agent_sock],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
-        poll(lambda: os.path.exists(self.agent_sock), timeout=5)
+        # The socket's name appears at bind(), before listen(): wait until
+        # it accepts, or ssh-add may be refused in between.
+        def agent_listening():
+            try:
+                with socket.socket(socket.AF_UNIX) as c:
+                    c.connect(self.agent_sock)
+                return True
+            except OSError:
+                return self.agent.poll() is not None
+        poll(agent_listening, timeout=5)
         sh(['ssh-add', '-q', f'{d}/agent_id'], env=dict(os.environ, SSH_AUTH_SOCK=self.agent_sock))
         self.agent_fingerprint = sh(['ssh-keygen', '-l', '-f', f'{d}/agent_id.pub']).stdout.split()[1]
 
