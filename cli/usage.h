@@ -2,7 +2,7 @@
 /*
  * A cell's use against its limits, from the cgroup v2 files of the unit
  * that holds it: its session scope, or user-UID.slice for Scope user (where
- * nscell-helper sets them, helper/limits.c).
+ * nscell-open sets them, helper/limits.c).
  */
 #pragma once
 

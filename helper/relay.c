@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0);
 	if (argc != 1 || fstat(RELAY_FD_LISTEN, &st) < 0 || !S_ISSOCK(st.st_mode) ||
 	    fstat(RELAY_FD_READY, &st) < 0 || !S_ISFIFO(st.st_mode)) {
-		static const char msg[] = "nscell-relay: started by nscell-helper in a cell only\n";
+		static const char msg[] = "nscell-relay: started by nscell-open in a cell only\n";
 		(void)!write(2, msg, sizeof(msg) - 1);
 		return 1;
 	}

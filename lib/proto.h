@@ -2,9 +2,9 @@
 /*
  * The wire formats between the programs:
  *
- *   pam_nscell --(socketpair, fd 3)--> nscell-helper --(cell socket)--> nscell-init
+ *   pam_nscell --(socketpair, fd 3)--> nscell-open --(cell socket)--> nscell-init
  *   nscell(8), pam_nscell ----------------(cell socket)--> nscell-init
- *   nscell-helper --(config pipe, fd 6)--> nscell-init
+ *   nscell-open / nscell-run-helper --(config pipe, fd 6)--> nscell-init
  *
  * All sockets are AF_UNIX SOCK_SEQPACKET: one message is one request, and a
  * peer that dies is seen as EOF. File descriptors travel as SCM_RIGHTS.

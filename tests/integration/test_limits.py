@@ -21,7 +21,7 @@ def _(t):
         s = env.run(m, 'nscit-a', PROBE)
         t.check(s.rc != 0 and BEGIN not in s.raw, f'{m}: nscit-a (MemoryMax 64M) is refused', s.describe())
         t.syslog(syslog_event('nscell-open', 'limits-unavailable', user='nscit-a', action='refuse'), mark,
-                 f'{m}: syslog: nscell-helper event=limits-unavailable user=nscit-a action=refuse')
+                 f'{m}: syslog: nscell-open event=limits-unavailable user=nscit-a action=refuse')
         t.syslog(r'cell not entered for user nscit-a: the limits of this login cannot be enforced: '
                  r'systemd is not init here', mark,
                  f'{m}: syslog: pam_nscell says why (systemd is not init here)')
@@ -41,7 +41,7 @@ def _(t):
     t.login_ok(s, 'nscit-a logs in')
     t.check(s.value('pidns') != env.host_pidns, '... isolated in its cell')
     t.syslog(syslog_event('nscell-open', 'limits-unavailable', user='nscit-a', action='unlimited'), mark,
-             'syslog: nscell-helper event=limits-unavailable user=nscit-a action=unlimited')
+             'syslog: nscell-open event=limits-unavailable user=nscit-a action=unlimited')
     t.clean()
 
 
@@ -55,5 +55,5 @@ def _(t):
     t.login_ok(s, 'root (Match User root, MemoryMax 64M, LimitsUnavailable refuse) logs in')
     t.check(s.value('pidns') != env.host_pidns, '... isolated')
     t.syslog(syslog_event('nscell-open', 'limits-unavailable', user='root', action='unlimited'), mark,
-             'syslog: nscell-helper event=limits-unavailable user=root action=unlimited')
+             'syslog: nscell-open event=limits-unavailable user=root action=unlimited')
     t.clean()
