@@ -19,7 +19,10 @@ EOF
 top=/sys/fs/cgroup/nscell.cells
 timeout 100 unshare -m bash -s <<"IN"
 top=/sys/fs/cgroup/nscell.cells
-mount -t tmpfs -o mode=0755,size=4k nscell-nosd /run/systemd || exit 1
+# The journal stays reachable (/dev/log leads into /run/systemd/journal).
+mkdir -p /run/nscell-cg-journal && mount --bind /run/systemd/journal /run/nscell-cg-journal || exit 1
+mount -t tmpfs -o mode=0755,size=64k nscell-nosd /run/systemd || exit 1
+mkdir /run/systemd/journal && mount --move /run/nscell-cg-journal /run/systemd/journal || exit 1
 nscell explain --service su alice | sed -n "s/^Limits: *//p" | head -n 1 | sed "s/^/explain=/"
 # A held session: where it and its init are, and its cgroup files.
 su - alice -s /bin/bash -c "exec sleep 40" </dev/null >/dev/null 2>&1 &
@@ -51,6 +54,8 @@ for i in $(seq 50); do pgrep -u alice >/dev/null || break; sleep 0.2; done
 su - alice -s /bin/bash -c true </dev/null >/dev/null 2>&1
 echo "left=$(ls $top | grep -c "^u1000\.")"
 IN
+rmdir /run/nscell-cg-journal 2>/dev/null
+journalctl -q -o cat --since=-90s -t nscell-open -t su | grep -i "limits\|refused\|error" | tail -n 5 | sed "s/^/journal=/"
 rm -f /etc/security/nscell.conf.d/50-limits-cg.conf
 for i in $(seq 50); do pgrep -u alice -x nscell-init >/dev/null || break; sleep 0.2; done
 rmdir $top/u1000.* 2>/dev/null; rmdir $top 2>/dev/null
