@@ -183,7 +183,9 @@ int helper_return_to_caller_cgroup(void);
 int helper_limits_enforce(const struct helper_login *l, const struct nscell_settings *s,
 			  bool joining, const char *cell_id, int *ret_cgroup_fd, char *err,
 			  size_t errlen);
-/* limits-cgroup.c: make cell_id's cgroup of nscell's own with limits l. */
+/* limits-cgroup.c: nscell.cells, made before the capabilities shrink when
+ * limits l will need it; then cell_id's cgroup of nscell's own. */
+void helper_cellcg_prepare(const struct nscell_limits *l);
 int helper_cellcg_create(uid_t uid, const char *cell_id, const struct nscell_limits *l,
 			 int *ret_fd, char *why, size_t whylen);
 

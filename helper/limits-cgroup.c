@@ -25,7 +25,10 @@
  *    populated cgroup, so a live cell's is never touched).
  *
  * Every path is opened by fd below the cgroup2 mount, with O_NOFOLLOW;
- * none of these writes can wait on anything a user controls.
+ * none of these writes can wait on anything a user controls. The mount's
+ * root directory is 0555: nscell.cells is made there (helper_cellcg_prepare)
+ * while the helper still has CAP_DAC_OVERRIDE, before it shrinks its
+ * capabilities; below nscell.cells, root's 0755, none is needed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -163,6 +166,18 @@ static int write_limits(int cg, const struct nscell_limits *l, char *why, size_t
 		}
 	}
 	return 0;
+}
+
+void helper_cellcg_prepare(const struct nscell_limits *l)
+{
+	_cleanup_close_ int mnt = -1, top = -1;
+	char why[8];
+
+	if (!nscell_limits_any(l) || nscell_limits_host(l, why, sizeof(why)) != NSCELL_LIMITS_CGROUP)
+		return;
+	mnt = nscell_cellcg_mount(NULL);
+	if (mnt >= 0)
+		top = open_own(mnt, NSCELL_CELLCG_DIR, false); /* failing, create() says why */
 }
 
 int helper_cellcg_create(uid_t uid, const char *cell_id, const struct nscell_limits *l,

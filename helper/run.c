@@ -312,6 +312,8 @@ int main(int argc, char **argv)
 		helper_fail(&req, PAM_PERM_DENIED,
 			    "the policy gives user %s Scope session for service %s, and nscell run needs Scope user: one cell of the user's that outlives the command (see nscell explain %s --service %s)",
 			    id->user, RUN_SERVICE, id->user, RUN_SERVICE);
+	/* Without systemd: the root of nscell's cgroups, while we still can. */
+	helper_cellcg_prepare(&decision.settings.limits);
 	if (helper_shrink_caps(true) < 0)
 		helper_fail(&req, PAM_SYSTEM_ERR, "cannot limit capabilities: %s", strerror(errno));
 
