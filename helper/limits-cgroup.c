@@ -104,6 +104,9 @@ static int open_own(int dirfd, const char *name, bool exclusive)
 		return -errno;
 	if (st.st_uid != 0 || (st.st_mode & 0022))
 		return -EPERM;
+	/* 0755 whatever the umask: root's, readable for nscell list. */
+	if ((st.st_mode & 07777) != 0755 && fchmod(fd, 0755) < 0)
+		return -errno;
 	return TAKE_FD(fd);
 }
 

@@ -45,13 +45,18 @@ kill $held
 # A memory hog: killed by the kernel at MemoryMax, in a cgroup of nscells.
 su - alice -s /bin/bash -c "head -c 400M /dev/zero | tail >/dev/null; echo hog=\${PIPESTATUS[1]}" </dev/null 2>&1
 echo "oom=$(dmesg | grep -c "oom_memcg=/nscell.cells/u1000\.")"
-# A fork bomb (dash: no fork retries): stops at TasksMax 200, read from outside.
-su - alice -s /bin/sh -c "f=\$(mktemp -u); mkfifo \$f; i=0; while [ \$i -lt 1000 ]; do (read x <\$f) & i=\$((i+1)); done 2>/dev/null; echo bomb-done; exec sleep 30" </dev/null >/run/nscell-cg-bomb 2>&1 &
+# A fork bomb (dash: no fork retries) that leaves its 200 tasks behind when
+# its shell gives up: stops at TasksMax 200, read from outside.
+cat >/run/nscell-cg-bomb.sh <<"B"
+f=$(mktemp -u); mkfifo $f; i=0; while [ $i -lt 1000 ]; do (read x <$f) & i=$((i+1)); done
+B
+chmod 644 /run/nscell-cg-bomb.sh
+su - alice -s /bin/sh -c "sh /run/nscell-cg-bomb.sh 2>/dev/null; echo bomb-done; exec sleep 30" </dev/null >/run/nscell-cg-bomb 2>&1 &
 bomb=$!
 for i in $(seq 120); do grep -q bomb-done /run/nscell-cg-bomb && break; sleep 0.5; done
 for d in $top/u1000.*; do [ "$(cat $d/pids.max)" = 200 ] && echo "$(cat $d/pids.current) $(sed -n "s/^max //p" $d/pids.events)"; done | sort -n -r | head -n 1 | sed "s/^/bomb=/"
 kill $bomb
-rm -f /run/nscell-cg-bomb
+rm -f /run/nscell-cg-bomb /run/nscell-cg-bomb.sh
 wait $held 2>/dev/null
 # The cells have ended; the next login of alice removes their empty cgroups.
 for i in $(seq 50); do pgrep -u alice >/dev/null || break; sleep 0.2; done
