@@ -71,9 +71,10 @@ rmdir $top/u1000.* 2>/dev/null; rmdir $top 2>/dev/null
 echo "cleaned=$([ -e $top ] && echo no || echo yes)"'
 
 limits_cgroup_checks() {
-	local out
+	local out t0
+	t0=$(date +%s)
 	out=$(VM_SSH_TIMEOUT=120 as_root "$limits_cgroup_guest" 2>&1)
-	note "limits without systemd: $(echo "$out" | tr '\n' ';')"
+	note "limits without systemd ($(($(date +%s) - t0)) s): $(echo "$out" | tr '\n' ';')"
 	v() { echo "$out" | sed -n "s/^$1=//p" | head -n 1; }
 	check "without systemd, nscell explain says nscell enforces the limits on a cgroup of the cell's own" \
 		test "$(v explain)" = "enforced by nscell on a cgroup of the cell's own"
