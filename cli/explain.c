@@ -150,15 +150,20 @@ static void print_limits(const struct nscell_decision *d)
 {
 	const struct nscell_settings *s = &d->settings;
 	char why[256];
+	int backend;
 
 	if (!s->isolate || d->root_exempt || !nscell_limits_any(&s->limits))
 		return;
 	printf("%-*s", LABEL_WIDTH + 2, "Limits:");
-	if (nscell_limits_host(&s->limits, why, sizeof(why)))
+	backend = nscell_limits_host(&s->limits, why, sizeof(why));
+	if (backend == NSCELL_LIMITS_SYSTEMD)
 		printf("enforced by systemd on %s\n",
 		       s->scope == NSCELL_SCOPE_USER ?
 			       "user-UID.slice\n              (all of the user's processes together)" :
 			       "the login's session scope");
+	else if (backend == NSCELL_LIMITS_CGROUP)
+		printf("enforced by nscell on a cgroup of the cell's own\n              (nscell.cells/u<UID>.<CELL> in the cgroup v2 hierarchy%s)\n",
+		       s->scope == NSCELL_SCOPE_USER ? "; all of the user cell's sessions together" : "");
 	else
 		printf("cannot be enforced on this host:\n              %s;\n              LimitsUnavailable %s: %s\n",
 		       why, s->limits_unavailable == NSCELL_LIMITS_UNAVAILABLE_IGNORE ? "ignore" : "refuse",

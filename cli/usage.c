@@ -3,8 +3,8 @@
  * A cell's use against its limits: memory.current/max/high, pids.current/
  * max, cpu.stat's usage_usec and cpu.max of the unit that holds the cell's
  * init. Read-only, from files root owns; the cgroup path comes from the
- * pinned init's /proc entry and is used below /sys/fs/cgroup only when it
- * has no "." or ".." component.
+ * pinned init's /proc entry and is used below the cgroup v2 mount only
+ * when it has no "." or ".." component.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "cellcg.h"
 #include "cells.h"
 #include "cleanup.h"
 #include "settings.h"
@@ -63,13 +64,14 @@ static bool path_clean(const char *p)
 void cli_usage_read(int procfd, uint32_t scope, uid_t uid, struct cli_usage *u)
 {
 	char text[2048], slice[64], buf[512], *line, *save = NULL;
-	_cleanup_close_ int dfd = -1;
+	_cleanup_close_ int dfd = -1, mnt = -1;
 	const char *path = NULL;
-	struct statfs sf;
 
 	*u = (struct cli_usage){ 0 };
-	/* Only the unified hierarchy has these files (and nscell's limits). */
-	if (statfs("/sys/fs/cgroup", &sf) < 0 || (unsigned long)sf.f_type != CGROUP2_SUPER_MAGIC)
+	/* Only a cgroup v2 hierarchy has these files (and nscell's limits):
+	 * /sys/fs/cgroup, or on a hybrid host /sys/fs/cgroup/unified. */
+	mnt = nscell_cellcg_mount(NULL);
+	if (mnt < 0)
 		return;
 	if (procfd < 0 || read_at(procfd, "cgroup", text, sizeof(text)) < 0)
 		return;
@@ -85,8 +87,9 @@ void cli_usage_read(int procfd, uint32_t scope, uid_t uid, struct cli_usage *u)
 		path = slice;
 	if (snprintf(u->cgroup, sizeof(u->cgroup), "%s", path) >= (int)sizeof(u->cgroup))
 		return;
-	snprintf(buf, sizeof(buf), "/sys/fs/cgroup%s", path);
-	dfd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Without systemd the init is in its cell's cgroup of nscell's own
+	 * (u<UID>.<CELL> below nscell.cells), which holds the limits. */
+	dfd = openat(mnt, path[1] ? path + 1 : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return;
 	u->known = true;

@@ -475,7 +475,7 @@ static int open_init(char *err, size_t errlen)
 }
 
 int cell_create(struct runtime *rt, const char *cell_id, const struct helper_login *l,
-		int listenfd, pid_t *ret_init_pid, char *err, size_t errlen)
+		int listenfd, int cgroup_fd, pid_t *ret_init_pid, char *err, size_t errlen)
 {
 	_cleanup_close_ int initfd = -1, pidfd = -1, usernsfd = -1, init_lockfd = -1;
 	int cfg[2] = { -1, -1 }, ep[2] = { -1, -1 };
@@ -513,6 +513,11 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 						     ~NSCELL_NS_USER) | CLONE_PIDFD;
 	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	args.exit_signal = SIGCHLD;
+	if (cgroup_fd >= 0) {
+		/* Born under the cell's limits (limits-cgroup.c). */
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_fd;
+	}
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0) {
 		rc = -errno;

@@ -230,7 +230,7 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 
 		nscell_registry_user_cell_id(l->id->uid, c.id, sizeof(c.id));
 		/* A join sets nothing: it checks where we are (limits.c). */
-		rc = helper_limits_enforce(l, &own, true, err, errlen);
+		rc = helper_limits_enforce(l, &own, true, c.id, NULL, err, errlen);
 		if (rc < 0)
 			goto out;
 		rc = nscell_registry_join_same(c.id, &own, l->opener_pidfd, l->opener_pid,
@@ -270,7 +270,7 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 	}
 
 	if (rc < 0) {
-		int listenfd = -1;
+		int listenfd = -1, cgroup_fd = -1;
 
 		/* Under the user's lock, so the count cannot race another of
 		 * their logins; drained cells count until they end. */
@@ -288,18 +288,22 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 			goto out;
 		}
 		/* Before the init is made: it is born under them. */
-		rc = helper_limits_enforce(l, &own, false, err, errlen);
+		rc = helper_limits_enforce(l, &own, false, c.id, &cgroup_fd, err, errlen);
 		if (rc < 0)
 			goto out;
 		rc = cell_listen(&rt, c.id, l->id->uid, &listenfd);
 		if (rc < 0) {
+			if (cgroup_fd >= 0)
+				close(cgroup_fd);
 			snprintf(err, errlen, "cannot make the socket of cell %s: %s", c.id,
 				 strerror(-rc));
 			goto out;
 		}
 		made.settings = &own;
-		rc = cell_create(&rt, c.id, &made, listenfd, &c.init_pid, err, errlen);
+		rc = cell_create(&rt, c.id, &made, listenfd, cgroup_fd, &c.init_pid, err, errlen);
 		close(listenfd);
+		if (cgroup_fd >= 0)
+			close(cgroup_fd);
 		if (rc < 0) {
 			drop_entry(&rt, c.id);
 			goto out;

@@ -60,9 +60,10 @@ int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
 /* Bind and listen on RUNDIR/cells/<id>.new (the setup child renames it). */
 int cell_listen(struct runtime *rt, const char *cell_id, uid_t owner, int *ret_fd);
 
-/* cell.c: make a cell (namespaces, mounts, init). */
+/* cell.c: make a cell (namespaces, mounts, init); the init is born in the
+ * cgroup cgroup_fd when it is not -1 (limits-cgroup.c). */
 int cell_create(struct runtime *rt, const char *cell_id, const struct helper_login *l,
-		int listenfd, pid_t *ret_init_pid, char *err, size_t errlen);
+		int listenfd, int cgroup_fd, pid_t *ret_init_pid, char *err, size_t errlen);
 
 /* view.c: ProtectHome, ProtectSystem and the *Paths keys, in the setup
  * child's new mount namespace. Returns 0, or -errno with a sentence in err. */
@@ -177,9 +178,16 @@ int helper_return_to_caller_cgroup(void);
  * processes (new cell), or check that a joining session is under them.
  * A login whose limits cannot be enforced goes on unlimited, logged, with
  * LimitsUnavailable ignore (and always for root); else 0 or -errno with a
- * sentence in err: the caller refuses. */
+ * sentence in err: the caller refuses. Without systemd, a new cell's
+ * cgroup (limits-cgroup.c) comes back in *ret_cgroup_fd for cell_create. */
 int helper_limits_enforce(const struct helper_login *l, const struct nscell_settings *s,
-			  bool joining, char *err, size_t errlen);
+			  bool joining, const char *cell_id, int *ret_cgroup_fd, char *err,
+			  size_t errlen);
+/* limits-cgroup.c: nscell.cells, made before the capabilities shrink when
+ * limits l will need it; then cell_id's cgroup of nscell's own. */
+void helper_cellcg_prepare(const struct nscell_limits *l);
+int helper_cellcg_create(uid_t uid, const char *cell_id, const struct nscell_limits *l,
+			 int *ret_fd, char *why, size_t whylen);
 
 /* run.c: the run verb (phases R1-R6 in helper.c). */
 _Noreturn void helper_run(int argc, char **argv);

@@ -23,6 +23,9 @@
  *
  * Nothing is delegated: the units stay root's, and their files are not the
  * user's to write, so the user can neither raise a limit nor leave it.
+ *
+ * Without systemd as init, on cgroup v2, the cell gets a cgroup of nscell's
+ * own instead (limits-cgroup.c), and its init is born in it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +34,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "cellcg.h"
 #include "cleanup.h"
 #include "helper.h"
 #include "limits.h"
@@ -173,13 +177,24 @@ static int set_properties(const char *unit, const struct nscell_limits *l, char 
 
 /* The limits of a new cell set, or of a joined one checked to cover this
  * session: 0, or -errno with the reason in why. */
-static int apply(const struct nscell_settings *s, uid_t uid, bool joining, char *unit,
-		 size_t unitlen, char *why, size_t whylen)
+static int apply(const struct nscell_settings *s, uid_t uid, bool joining, const char *cell_id,
+		 int *ret_cgroup_fd, char *unit, size_t unitlen, char *why, size_t whylen)
 {
 	int rc;
 
-	if (!nscell_limits_host(&s->limits, why, whylen))
+	switch (nscell_limits_host(&s->limits, why, whylen)) {
+	case NSCELL_LIMITS_SYSTEMD:
+		break;
+	case NSCELL_LIMITS_CGROUP:
+		/* A joining session moves itself into the cell's cgroup
+		 * (the module, or the run verb's command: cellcg.h). */
+		snprintf(unit, unitlen, "%s/u%u.%s", NSCELL_CELLCG_DIR, (unsigned)uid, cell_id);
+		if (joining)
+			return 0;
+		return helper_cellcg_create(uid, cell_id, &s->limits, ret_cgroup_fd, why, whylen);
+	default:
 		return -EOPNOTSUPP;
+	}
 	rc = target_unit(s, uid, unit, unitlen, why, whylen);
 	if (rc < 0)
 		return rc;
@@ -191,9 +206,10 @@ static int apply(const struct nscell_settings *s, uid_t uid, bool joining, char 
 }
 
 int helper_limits_enforce(const struct helper_login *l, const struct nscell_settings *s,
-			  bool joining, char *err, size_t errlen)
+			  bool joining, const char *cell_id, int *ret_cgroup_fd, char *err,
+			  size_t errlen)
 {
-	char why[512], unit[128] = "";
+	char why[512], unit[128 + NSCELL_CELL_ID_MAX] = "";
 	int rc;
 
 	struct timespec t0, t1;
@@ -202,7 +218,8 @@ int helper_limits_enforce(const struct helper_login *l, const struct nscell_sett
 	if (!nscell_limits_any(&s->limits))
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = apply(s, l->id->uid, joining, unit, sizeof(unit), why, sizeof(why));
+	rc = apply(s, l->id->uid, joining, cell_id, ret_cgroup_fd, unit, sizeof(unit), why,
+		   sizeof(why));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* What systemd's answer costs a login, for the admin and bench/. */
 	usec = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000L;

@@ -264,6 +264,8 @@ int main(int argc, char **argv)
 		snprintf(helper_reply.message, sizeof(helper_reply.message), "exempt");
 		helper_answer(PAM_IGNORE, NULL, 0);
 	}
+	/* Without systemd: the root of nscell's cgroups, while we still can. */
+	helper_cellcg_prepare(&decision.settings.limits);
 	if (helper_shrink_caps(false) < 0)
 		helper_fail(&req, PAM_SYSTEM_ERR, "cannot limit capabilities: %s", strerror(errno));
 

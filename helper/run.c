@@ -76,6 +76,7 @@
 #include <unistd.h>
 
 #include "cellctl.h"
+#include "cellcg.h"
 #include "cellenter.h"
 #include "cleanup.h"
 #include "helper.h"
@@ -199,7 +200,7 @@ static _Noreturn void child(const struct helper_cell *cell, const struct nscell_
 	extern char **environ;
 	char err[300];
 	char **env = NULL;
-	int r;
+	int r, in_cellcg;
 
 	/* Nothing of ours crosses exec: the session socket, pidfds, the log. */
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -208,6 +209,14 @@ static _Noreturn void child(const struct helper_cell *cell, const struct nscell_
 	if (helper_restore_caller_limits() < 0) {
 		fprintf(stderr, "nscell run: cannot restore the caller's resource limits: %s\n",
 			strerror(errno));
+		_exit(HELPER_RUN_EXIT_FAILURE);
+	}
+	/* Into the cell's cgroup of nscell's own, if it has one, while root. */
+	in_cellcg = nscell_cellcg_enter(id->uid, cell->id, err, sizeof(err));
+	if (in_cellcg < 0) {
+		helper_log(LOG_ERR, "event=error cell=%s user=%s error=\"%s\"", cell->id, id->user,
+			   err);
+		fprintf(stderr, "nscell run: %s\n", err);
 		_exit(HELPER_RUN_EXIT_FAILURE);
 	}
 	r = nscell_cell_enter(cell->init_pidfd, cell->namespaces, cell->userns_fd, s, id, err,
@@ -230,8 +239,9 @@ static _Noreturn void child(const struct helper_cell *cell, const struct nscell_
 		if (chdir("/") < 0)
 			_exit(HELPER_RUN_EXIT_FAILURE);
 	}
-	/* The caller's unit accounts for and stops its own command. */
-	r = helper_return_to_caller_cgroup();
+	/* The caller's unit accounts for and stops its own command; in a
+	 * cell's own cgroup, the cell's limits hold it instead. */
+	r = in_cellcg ? 0 : helper_return_to_caller_cgroup();
 	if (r < 0) {
 		fprintf(stderr, "nscell run: cannot move the command back into the caller's cgroup: %s\n",
 			strerror(-r));
@@ -302,6 +312,8 @@ int main(int argc, char **argv)
 		helper_fail(&req, PAM_PERM_DENIED,
 			    "the policy gives user %s Scope session for service %s, and nscell run needs Scope user: one cell of the user's that outlives the command (see nscell explain %s --service %s)",
 			    id->user, RUN_SERVICE, id->user, RUN_SERVICE);
+	/* Without systemd: the root of nscell's cgroups, while we still can. */
+	helper_cellcg_prepare(&decision.settings.limits);
 	if (helper_shrink_caps(true) < 0)
 		helper_fail(&req, PAM_SYSTEM_ERR, "cannot limit capabilities: %s", strerror(errno));
 

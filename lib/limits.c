@@ -5,6 +5,7 @@
  * same words in a Match block. Parsing is in policy-limits.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "cellcg.h"
 #include "cleanup.h"
 #include "limits.h"
 #include "policy-internal.h"
@@ -155,31 +157,40 @@ static bool has_word(const char *list, const char *c)
 
 int nscell_limits_host(const struct nscell_limits *l, char *why, size_t size)
 {
-	const char *need[4];
+	const char *need[4], *mount = "/sys/fs/cgroup";
+	_cleanup_close_ int mnt = -1, fd = -1;
 	char buf[512] = "";
 	size_t n_need = 0;
 	struct statfs sf;
 	struct stat st;
-	FILE *f;
+	ssize_t n;
+	int backend;
 
-	if (lstat("/run/systemd/system", &st) < 0 || !S_ISDIR(st.st_mode)) {
-		/* nscell makes no cgroups of its own for limits (yet): on a host
-		 * without systemd nobody would keep them consistent. */
-		snprintf(why, size, "systemd is not init here; nscell sets limits only through systemd");
-		return 0;
+	if (lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode)) {
+		/* systemd is the single writer of its tree: its units, never
+		 * cgroups behind its back. */
+		backend = NSCELL_LIMITS_SYSTEMD;
+		if (statfs("/sys/fs/cgroup", &sf) < 0 ||
+		    (unsigned long)sf.f_type != CGROUP2_SUPER_MAGIC) {
+			snprintf(why, size, "/sys/fs/cgroup is not the unified cgroup v2 hierarchy");
+			return NSCELL_LIMITS_NONE;
+		}
+		mnt = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		backend = NSCELL_LIMITS_CGROUP;
+		mnt = nscell_cellcg_mount(&mount);
+		if (mnt < 0) {
+			snprintf(why, size, "systemd is not init here and no cgroup v2 hierarchy is mounted (at /sys/fs/cgroup or /sys/fs/cgroup/unified)");
+			return NSCELL_LIMITS_NONE;
+		}
 	}
-	if (statfs("/sys/fs/cgroup", &sf) < 0 || (unsigned long)sf.f_type != CGROUP2_SUPER_MAGIC) {
-		snprintf(why, size, "/sys/fs/cgroup is not the unified cgroup v2 hierarchy");
-		return 0;
+	if (mnt >= 0)
+		fd = openat(mnt, "cgroup.controllers", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) < 0) {
+		snprintf(why, size, "cannot read %s/cgroup.controllers", mount);
+		return NSCELL_LIMITS_NONE;
 	}
-	f = fopen("/sys/fs/cgroup/cgroup.controllers", "re");
-	if (!f || !fgets(buf, sizeof(buf), f)) {
-		if (f)
-			fclose(f);
-		snprintf(why, size, "cannot read /sys/fs/cgroup/cgroup.controllers");
-		return 0;
-	}
-	fclose(f);
+	buf[n] = '\0';
 	if (limit_set(&l->memory_max) || limit_set(&l->memory_high) || limit_set(&l->memory_swap_max))
 		need[n_need++] = "memory";
 	if (limit_set(&l->tasks_max))
@@ -190,11 +201,11 @@ int nscell_limits_host(const struct nscell_limits *l, char *why, size_t size)
 		need[n_need++] = "io";
 	for (size_t i = 0; i < n_need; i++)
 		if (!has_word(buf, need[i])) {
-			snprintf(why, size, "the cgroup controller '%s' is not available (see /sys/fs/cgroup/cgroup.controllers)",
-				 need[i]);
-			return 0;
+			snprintf(why, size, "the cgroup controller '%s' is not available (see %s/cgroup.controllers)",
+				 need[i], mount);
+			return NSCELL_LIMITS_NONE;
 		}
-	return 1;
+	return backend;
 }
 
 static const struct nscell_origin *block_limit(const struct nscell_block *b, enum nscell_key *ret_k)

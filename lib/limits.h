@@ -38,12 +38,22 @@ uint64_t nscell_limits_pid_max(void);
 /* "512M" style: a byte count with the largest exact 1024-based suffix. */
 void nscell_format_bytes(char *buf, size_t size, uint64_t v);
 
+/* Where a host enforces limits (nscell_limits_host). */
+enum {
+	NSCELL_LIMITS_NONE = 0,
+	NSCELL_LIMITS_SYSTEMD = 1, /* systemd as init: on its units */
+	NSCELL_LIMITS_CGROUP = 2,  /* cgroup v2, no systemd: nscell.cells (cellcg.h) */
+};
+
 /*
- * nscell_limits_host - whether this host can enforce limits l: systemd as
- * init with the unified cgroup v2 hierarchy and every controller l needs
- * (memory, pids, cpu, io) available at its root.
+ * nscell_limits_host - whether and how this host can enforce limits l:
+ * systemd as init with the unified cgroup v2 hierarchy, or, without
+ * systemd, a cgroup v2 hierarchy (unified or hybrid) of nscell's own to
+ * use; either with every controller l needs (memory, pids, cpu, io)
+ * available at its root.
  *
- * Returns 1, or 0 with the reason in why.
+ * Returns NSCELL_LIMITS_SYSTEMD or NSCELL_LIMITS_CGROUP, or
+ * NSCELL_LIMITS_NONE with the reason in why.
  */
 int nscell_limits_host(const struct nscell_limits *l, char *why, size_t size);
 

@@ -32,6 +32,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "cellcg.h"
 #include "cellctl.h"
 #include "cleanup.h"
 #include "helperctl.h"
@@ -398,6 +399,10 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	s->opener = getpid();
 	snprintf(s->cell_id, sizeof(s->cell_id), "%s", rep.cell_id);
 
+	/* Without systemd, a cell with limits has a cgroup of nscell's own:
+	 * in it before the application forks the session (cellcg.h). */
+	if (nscell_cellcg_enter(uid, rep.cell_id, why, sizeof(why)) < 0)
+		goto fail;
 	if (nscell_ns_join(fds[0], rep.namespaces, &s->ns, why, sizeof(why)) < 0)
 		goto fail;
 	s->joined = true;

@@ -478,6 +478,9 @@ fi
 # shellcheck source-path=SCRIPTDIR source=limits.sh
 . "$here/limits.sh"
 limits_checks
+# shellcheck source-path=SCRIPTDIR source=limits-cgroup.sh
+. "$here/limits-cgroup.sh"
+limits_cgroup_checks
 
 # 7. remove: plain logins again; purge: the stack as before, no cells ----------
 hold_session 2 || not_ok "a second held login is up"
