@@ -206,7 +206,7 @@ static int enter_restricted(struct state *s, bool userns, char *why, size_t whyl
  * process (NSS, policy). Where it cannot travel, the helper decides itself.
  */
 static int policy_verdict(pam_handle_t *pamh, const struct options *o, const char *user,
-			  struct nscell_request *req, char *why, size_t whylen)
+			  struct nscell_request *req, uid_t *ret_uid, char *why, size_t whylen)
 {
 	const struct nscell_verdict_query q = {
 		.conf = o->conf, .dropin_default = true, .load_flags = NSCELL_POLICY_CHECK_OWNER,
@@ -222,6 +222,7 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
 			 rc == -ENOENT ? "no such user" : strerror(-rc));
 		return PAM_USER_UNKNOWN;
 	}
+	*ret_uid = id->uid;
 	rc = nscell_verdict_decide(id, &q, &v, why, whylen);
 	if (rc == NSCELL_VERDICT_ROOT_PASSES) {
 		pam_syslog(pamh, LOG_ERR, "%s", why);
@@ -337,6 +338,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	char why[600] = "";
 	int fds[3] = { -1, -1, -1 };
 	struct timespec t0;
+	uid_t uid = (uid_t)-1;
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -363,7 +365,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 		return PAM_SESSION_ERR;
 	}
 
-	rc = policy_verdict(pamh, &o, user, &req, why, sizeof(why));
+	rc = policy_verdict(pamh, &o, user, &req, &uid, why, sizeof(why));
 	if (rc == PAM_IGNORE) {
 		if (o.debug)
 			pam_syslog(pamh, LOG_DEBUG, "open_session: exempt in %ld us", elapsed_us(&t0));
