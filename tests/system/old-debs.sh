@@ -32,7 +32,10 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/src" "$work/tmp"
 # From the top: in a subdirectory, git archive takes only that subtree.
 git -C "$here/../.." archive "$full" | tar -x -C "$work/src"
-if ! TMPDIR=$work/tmp "$work/src/tools/build-deb" --no-check "$work/out" >"$work/build.log" 2>&1; then
+# The cache may lie inside a checkout (tests/system/cache by default): git
+# must not take the extracted tree for part of that one, or the old
+# build-deb copies the outer checkout's file list, which has none of it.
+if ! GIT_CEILING_DIRECTORIES=$work TMPDIR=$work/tmp "$work/src/tools/build-deb" --no-check "$work/out" >"$work/build.log" 2>&1; then
 	cat "$work/build.log" >&2
 	exit 1
 fi
