@@ -17,6 +17,7 @@
 
 #include "cellcg.h"
 #include "cleanup.h"
+#include "format.h"
 #include "limits.h"
 #include "policy-internal.h"
 
@@ -39,17 +40,7 @@ bool nscell_key_is_limit(enum nscell_key k)
 
 void nscell_format_bytes(char *buf, size_t size, uint64_t v)
 {
-	static const char suffixes[] = " KMGTPE";
-	size_t i = 0;
-
-	while (v > 0 && v % 1024 == 0 && suffixes[i + 1] != '\0') {
-		v /= 1024;
-		i++;
-	}
-	if (i == 0)
-		snprintf(buf, size, "%" PRIu64, v);
-	else
-		snprintf(buf, size, "%" PRIu64 "%c", v, suffixes[i]);
+	nscell_format_scaled(buf, size, v, " KMGTPE");
 }
 
 static void format_limit(char *buf, size_t size, const struct nscell_limit *l, bool bytes)

@@ -15,6 +15,7 @@
 
 #include "capability.h"
 #include "cleanup.h"
+#include "format.h"
 #include "namespaces.h"
 #include "limits.h"
 #include "settings-keys.h"
@@ -467,21 +468,6 @@ static int strbuf_take(struct strbuf *b, char **ret)
 	return 0;
 }
 
-/* "N" with the largest suffix that divides it exactly: 1073741824 -> "1G". */
-static void format_scaled(char *buf, size_t size, uint64_t v, const char *suffixes)
-{
-	size_t i = 0;
-
-	while (v > 0 && v % 1024 == 0 && suffixes[i + 1] != '\0') {
-		v /= 1024;
-		i++;
-	}
-	if (i == 0)
-		snprintf(buf, size, "%" PRIu64, v);
-	else
-		snprintf(buf, size, "%" PRIu64 "%c", v, suffixes[i]);
-}
-
 static void format_namespaces(struct strbuf *b, unsigned ns)
 {
 	if (ns == 0) {
@@ -505,12 +491,12 @@ static void format_dir(struct strbuf *b, const struct nscell_dir_setting *d)
 		strbuf_append(b, num);
 	} else if (d->size > 0) {
 		strbuf_append(b, " size=");
-		format_scaled(num, sizeof(num), d->size, " KMG");
+		nscell_format_scaled(num, sizeof(num), d->size, " KMG");
 		strbuf_append(b, num);
 	}
 	if (d->nr_inodes > 0) {
 		strbuf_append(b, " inodes=");
-		format_scaled(num, sizeof(num), d->nr_inodes, " km");
+		nscell_format_scaled(num, sizeof(num), d->nr_inodes, " km");
 		strbuf_append(b, num);
 	}
 	snprintf(num, sizeof(num), " mode=%04o", (unsigned) d->mode);
