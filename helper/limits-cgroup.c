@@ -93,19 +93,14 @@ static int enable(int dirfd, const char *where, const struct nscell_limits *l, c
 static int open_own(int dirfd, const char *name, bool exclusive)
 {
 	_cleanup_close_ int fd = -1;
-	struct stat st;
 
 	if (mkdirat(dirfd, name, 0755) < 0 && (exclusive || errno != EEXIST))
 		return -errno;
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = nscell_cellcg_open_root_dir(dirfd, name);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (st.st_uid != 0 || (st.st_mode & 0022))
-		return -EPERM;
+		return fd;
 	/* 0755 whatever the umask: root's, readable for nscell list. */
-	if ((st.st_mode & 07777) != 0755 && fchmod(fd, 0755) < 0)
+	if (fchmod(fd, 0755) < 0)
 		return -errno;
 	return TAKE_FD(fd);
 }

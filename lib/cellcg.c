@@ -43,7 +43,7 @@ void nscell_cellcg_name(uid_t uid, const char *cell_id, char *buf, size_t size)
 	snprintf(buf, size, "u%u.%s", (unsigned)uid, cell_id);
 }
 
-static int open_root_dir(int parent, const char *name)
+int nscell_cellcg_open_root_dir(int parent, const char *name)
 {
 	_cleanup_close_ int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
@@ -67,11 +67,11 @@ int nscell_cellcg_open(uid_t uid, const char *cell_id)
 	mnt = nscell_cellcg_mount(NULL);
 	if (mnt < 0)
 		return mnt;
-	top = open_root_dir(mnt, NSCELL_CELLCG_DIR);
+	top = nscell_cellcg_open_root_dir(mnt, NSCELL_CELLCG_DIR);
 	if (top < 0)
 		return top;
 	nscell_cellcg_name(uid, cell_id, name, sizeof(name));
-	return open_root_dir(top, name);
+	return nscell_cellcg_open_root_dir(top, name);
 }
 
 int nscell_cellcg_enter(uid_t uid, const char *cell_id, char *why, size_t whylen)

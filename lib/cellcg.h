@@ -20,6 +20,10 @@
  */
 int nscell_cellcg_mount(const char **ret_path);
 
+/* The directory `name` below `parent`, opened without following a link, if
+ * it is root's and writable by nobody else; else -errno (-EPERM). */
+int nscell_cellcg_open_root_dir(int parent, const char *name);
+
 /* The name of the cell's cgroup below NSCELL_CELLCG_DIR, into buf. */
 void nscell_cellcg_name(uid_t uid, const char *cell_id, char *buf, size_t size);
 
