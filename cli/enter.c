@@ -125,6 +125,7 @@ static _Noreturn void child(const char *cell_id, const struct nscell_cellctl_ses
 		_exit(125);
 	}
 	r = nscell_cell_enter(s->init_pidfd, s->namespaces, as_root ? -1 : s->userns_fd,
+			      as_root ? -1 : s->logins_fd,
 			      as_root ? NULL : restrictions, as_root ? NULL : id, err, sizeof(err));
 	if (r == 0 && as_root)
 		r = nscell_cell_private_tmp(err, sizeof(err));
@@ -182,7 +183,8 @@ int nscell_verb_enter(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct nscell_cellctl_session s = { .sock = -1, .init_pidfd = -1, .userns_fd = -1 };
+	struct nscell_cellctl_session s = { .sock = -1, .init_pidfd = -1, .userns_fd = -1,
+					      .logins_fd = -1 };
 	struct cli_relay relay = { .master = -1, .child_fd = { -1, -1, -1 }, .ours = { -1, -1, -1 } };
 	struct cli_selector sel;
 	struct cli_cells cells = { 0 };

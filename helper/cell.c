@@ -47,6 +47,7 @@
 #include "capability.h"
 #include "cleanup.h"
 #include "helper.h"
+#include "logins-filter.h"
 #include "namespaces.h"
 
 #ifndef P_PIDFD
@@ -291,8 +292,8 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	char opts[128];
 	/* Where each fd must end up: 3-7 for the init (proto.h), 8 the init
 	 * binary to exec, 9 the error pipe. */
-	int fds[7] = { listenfd, cellsfd, lockfd, cfgfd, usernsfd, initfd, errfd };
-	int high[7];
+	int fds[11] = { listenfd, cellsfd, lockfd, cfgfd, usernsfd, initfd, errfd, -1, -1, -1, -1 };
+	int high[11];
 	int rootfd = -1;
 	pid_t relay = 0;
 	char pending[NSCELL_CELL_ID_MAX + 8], live[NSCELL_CELL_ID_MAX + 8], relay_env[40];
@@ -405,6 +406,14 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 			child_fail(errfd, -rc, "bring up %s", "lo");
 	}
 
+	/* Last: the sessions' namespace copies the finished cell's. */
+	if (s->private_logins) {
+		char why[sizeof(((struct setup_error *)0)->what)];
+		int rc = logins_setup(fds + 7, why, sizeof(why));
+		if (rc < 0)
+			child_fail(errfd, -rc, "%s", why);
+	}
+
 	if (drop_to_init_caps() < 0)
 		child_fail(errfd, errno, "drop capabilities for %s", "nscell-init");
 
@@ -427,13 +436,13 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	}
 
 	/* Lay out exactly the fds nscell-init expects; close all others. */
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 11; i++) {
 		high[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
 		if (fds[i] >= 0 && high[i] < 0)
 			child_fail(errfd, errno, "arrange %s", "fds");
 	}
 	errfd = high[6];
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 11; i++) {
 		int target = NSCELL_INIT_FD_LISTEN + i;
 		if (high[i] < 0) {
 			close(target);
@@ -441,17 +450,24 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 		}
 		if (dup2(high[i], target) < 0)
 			child_fail(errfd, errno, "arrange %s", "fds");
-		if (target >= 8 && fcntl(target, F_SETFD, FD_CLOEXEC) < 0)
+		if ((target == 8 || target == 9) && fcntl(target, F_SETFD, FD_CLOEXEC) < 0)
 			child_fail(errfd, errno, "arrange %s", "fds");
 		if (target == 9)
 			errfd = 9;
 	}
-	syscall(SYS_close_range, 10, ~0U, 0);
+	syscall(SYS_close_range, NSCELL_INIT_FD_LOGINS_COPY + NSCELL_LOGINS_N_FILES, ~0U, 0);
 
 	char *const argv[] = { (char *)"nscell-init", (char *)cell_id, NULL };
 	/* The relay's pid: the init leaves it out of the cell's processes. */
 	snprintf(relay_env, sizeof(relay_env), "NSCELL_RELAY_PID=%d", (int)relay);
-	char *const envp[] = { relay > 0 ? relay_env : NULL, NULL };
+	/* PrivateLogins: whose records the init's copies keep (a passwd name). */
+	char user_env[NSCELL_UTMP_USER_LEN + 24];
+	snprintf(user_env, sizeof(user_env), "NSCELL_LOGINS_USER=%s", l->id->user);
+	char *envp[3] = { NULL, NULL, NULL }, **e = envp;
+	if (relay > 0)
+		*e++ = relay_env;
+	if (s->private_logins)
+		*e++ = user_env;
 	syscall(SYS_execveat, 8, "", argv, envp, AT_EMPTY_PATH);
 	child_fail(errfd, errno, "exec %s", NSCELL_INIT_PATH);
 }

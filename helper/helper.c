@@ -83,12 +83,13 @@ void helper_sanitize(const char *ident, bool run)
  * container may already have taken some away). The run verb also enters the
  * cell itself: setns() by the init's pidfd checks ptrace access to the init,
  * which is not dumpable, and joining a mount namespace needs CAP_SYS_CHROOT. */
-#define RUN_ONLY_CAPS 2
+#define RUN_ONLY_CAPS 1
 int helper_shrink_caps(bool run)
 {
 	static const int wanted[] = {
 		CAP_SYS_PTRACE, /* run: setns() by pidfd into the cell's namespaces */
-		CAP_SYS_CHROOT, /* run: ... and into its mount namespace */
+		CAP_SYS_CHROOT, /* run: ... and into its mount namespace; PrivateLogins'
+				 * setup back into the cell's (logins.c) */
 		CAP_SYS_ADMIN, /* namespaces, mounts, hostname */
 		CAP_NET_ADMIN, /* loopback up in a new net namespace */
 		CAP_CHOWN,     /* persistent directories */
@@ -204,7 +205,7 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 	struct nscell_settings own = *l->settings;
 	struct helper_login made = *l;
 	struct runtime rt = { -1, -1, -1, -1 };
-	struct helper_cell c = { .sock = -1, .init_pidfd = -1, .userns_fd = -1 };
+	struct helper_cell c = { .sock = -1, .init_pidfd = -1, .userns_fd = -1, .logins_fd = -1 };
 	unsigned cell_ns = 0, n_cells = 0;
 	int rc;
 
@@ -240,6 +241,7 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 			c.sock = sess.sock;
 			c.init_pidfd = sess.init_pidfd;
 			c.userns_fd = sess.userns_fd;
+			c.logins_fd = sess.logins_fd;
 			c.session_no = sess.session_no;
 			cell_ns = sess.namespaces;
 		} else if (rc == NSCELL_REGISTRY_DIFFERS || rc == NSCELL_REGISTRY_VERSION_DIFFERS) {
@@ -315,7 +317,7 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 			   req->service[0] ? req->service : "-", (int)c.init_pid,
 			   own.scope == NSCELL_SCOPE_USER ? "user" : "session",
 			   own.logout == NSCELL_LOGOUT_DRAIN ? "drain" : "kill", n_cells + 1);
-		rc = cell_join(c.id, l, &c.sock, &c.init_pidfd, &c.userns_fd, &c.session_no,
+		rc = cell_join(c.id, l, &c.sock, &c.init_pidfd, &c.userns_fd, &c.logins_fd, &c.session_no,
 			       &cell_ns);
 		if (rc < 0) {
 			/* Ours, made under this same lock: take its entry away now;
@@ -331,6 +333,7 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 		nscell_closep(&c.sock);
 		nscell_closep(&c.init_pidfd);
 		nscell_closep(&c.userns_fd);
+		nscell_closep(&c.logins_fd);
 		snprintf(err, errlen, "cell %s has other namespaces (0x%x) than it reported (0x%x)",
 			 c.id, cell_ns, own.namespaces);
 		rc = -EPROTO;

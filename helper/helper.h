@@ -55,7 +55,7 @@ void cell_entry_names(const char *cell_id, char *pending, char *live, size_t siz
  * init's pidfd (and the cell's user namespace, or -1), -ENOENT/-ECONNREFUSED/-ESTALE... when the cell is gone or
  * ending (make a new one), or another -errno. */
 int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
-	      int *ret_init_pidfd, int *ret_userns_fd, unsigned *ret_session_no,
+	      int *ret_init_pidfd, int *ret_userns_fd, int *ret_logins_fd, unsigned *ret_session_no,
 	      unsigned *ret_namespaces);
 /* Bind and listen on RUNDIR/cells/<id>.new (the setup child renames it). */
 int cell_listen(struct runtime *rt, const char *cell_id, uid_t owner, int *ret_fd);
@@ -77,6 +77,12 @@ pid_t relay_start(uid_t uid, gid_t gid, int sysd, int target);
 
 /* devices.c: PrivateDevices. On failure, *ret_what says which step failed. */
 int devices_private(unsigned namespaces, const char **ret_what);
+
+/* logins.c: PrivateLogins, the sessions' mount namespace of its own, made
+ * from the finished cell's. ret_fds: [that namespace, the copies of
+ * nscell_logins_files (-1: no such file)]. Returns 0 back in the cell's
+ * namespace, or -errno with a sentence in err. */
+int logins_setup(int ret_fds[4], char *err, size_t errlen);
 
 /* userns.c: the sessions' user namespace (only the user's ids mapped). */
 int userns_create(const struct nscell_identity *id, int *ret_fd, char *err, size_t errlen);
@@ -150,6 +156,7 @@ int helper_shrink_caps(bool run);
 struct helper_cell {
 	char id[NSCELL_CELL_ID_MAX];
 	int sock, init_pidfd, userns_fd;
+	int logins_fd; /* PrivateLogins: the sessions' mount namespace, or -1 */
 	unsigned session_no;
 	unsigned namespaces; /* NSCELL_NS_* the cell was made with */
 	pid_t init_pid;      /* when created */

@@ -26,7 +26,7 @@
 #define MAX_CONNS 4096
 #define INITIAL_CONNS 8
 
-struct init_state g = { .listenfd = -1, .usernsfd = -1, .proc_path = "/proc" };
+struct init_state g = { .listenfd = -1, .usernsfd = -1, .loginsfd = -1, .proc_path = "/proc" };
 
 static uint64_t now_usec(clockid_t clk)
 {
@@ -235,8 +235,13 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 	      c->info.service[0] ? c->info.service : "-", c->info.tty[0] ? c->info.tty : "-",
 	      c->info.rhost[0] ? c->info.rhost : "-", (int)c->info.opener_pid);
 	{
-		int fds[2] = { self, g.usernsfd };
-		reply(c->fd, NSCELL_CELL_JOIN, 0, c->info.session_no, fds, g.usernsfd >= 0 ? 2 : 1);
+		/* Receivers tell the namespaces after the pidfd by their type. */
+		int fds[3] = { self, -1, -1 }, n = 1;
+		if (g.usernsfd >= 0)
+			fds[n++] = g.usernsfd;
+		if (g.loginsfd >= 0)
+			fds[n++] = g.loginsfd;
+		reply(c->fd, NSCELL_CELL_JOIN, 0, c->info.session_no, fds, (size_t)n);
 	}
 	close(self);
 }

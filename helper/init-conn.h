@@ -35,6 +35,8 @@ enum {
 	TAG_TIMER,
 	TAG_CONN,   /* + index << 8 */
 	TAG_OPENER, /* + index << 8 */
+	TAG_LOGINS_INOTIFY, /* init-logins.c */
+	TAG_LOGINS_TIMER,
 };
 
 /* The init's whole state; one per process. */
@@ -42,6 +44,7 @@ struct init_state {
 	struct nscell_init_config cfg;
 	struct nscell_settings settings; /* the cell-level settings it was made with */
 	int epfd, sigfd, timerfd, listenfd, cellsfd, lockfd, usernsfd;
+	int loginsfd; /* PrivateLogins: the sessions' mount namespace, or -1 */
 	struct conn *conns;
 	size_t n_conns;
 	unsigned n_sessions;
@@ -63,6 +66,12 @@ void conn_close(size_t i);
 void end_cell(const char *reason);
 /* One ready event of g.epfd, any tag but TAG_SIGNAL. */
 void conn_dispatch(uint64_t tag);
+
+/* init-logins.c: PrivateLogins' copies. start: false if they cannot be
+ * kept (the cell then ends); the others handle their tags' events. */
+bool init_logins_start(void);
+void init_logins_inotify(void);
+void init_logins_timer(void);
 
 /* Provided by the program that links init-conn.c (nscell-init, or the
  * fuzzer, which must neither kill nor exit). */

@@ -202,6 +202,11 @@ int main(int argc, char **argv)
 	epoll_add(g.sigfd, TAG_SIGNAL);
 	epoll_add(g.listenfd, TAG_LISTEN);
 	epoll_add(g.timerfd, TAG_TIMER);
+	if (!init_logins_start()) {
+		logf_(LOG_ERR, "event=init-error cell=%s error=\"PrivateLogins: cannot keep the login records' copies: %m\"",
+		      g.cfg.cell_id);
+		return 1;
+	}
 	g.state = NSCELL_CELL_ACTIVE;
 	/* A helper that dies between making the cell and joining it leaves a
 	 * cell nobody will ever join: give the first JOIN a deadline. */
@@ -219,6 +224,10 @@ int main(int argc, char **argv)
 		for (int k = 0; k < n; k++) {
 			if (evs[k].data.u64 == TAG_SIGNAL)
 				on_signal();
+			else if (evs[k].data.u64 == TAG_LOGINS_INOTIFY)
+				init_logins_inotify();
+			else if (evs[k].data.u64 == TAG_LOGINS_TIMER)
+				init_logins_timer();
 			else
 				conn_dispatch(evs[k].data.u64);
 		}

@@ -287,7 +287,13 @@ int main(int argc, char **argv)
 	snprintf(helper_reply.message, sizeof(helper_reply.message), "%s cell %s",
 		 cell.created ? "new" : "joined", cell.id);
 	{
-		int fds[3] = { cell.init_pidfd, cell.sock, cell.userns_fd };
-		helper_answer(PAM_SUCCESS, fds, cell.userns_fd >= 0 ? 3 : 2);
+		/* The namespaces last, in either order: the module tells them apart. */
+		int fds[4] = { cell.init_pidfd, cell.sock, -1, -1 };
+		size_t n = 2;
+		if (cell.userns_fd >= 0)
+			fds[n++] = cell.userns_fd;
+		if (cell.logins_fd >= 0)
+			fds[n++] = cell.logins_fd;
+		helper_answer(PAM_SUCCESS, fds, n);
 	}
 }

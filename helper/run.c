@@ -219,7 +219,7 @@ static _Noreturn void child(const struct helper_cell *cell, const struct nscell_
 		fprintf(stderr, "nscell run: %s\n", err);
 		_exit(HELPER_RUN_EXIT_FAILURE);
 	}
-	r = nscell_cell_enter(cell->init_pidfd, cell->namespaces, cell->userns_fd, s, id, err,
+	r = nscell_cell_enter(cell->init_pidfd, cell->namespaces, cell->userns_fd, cell->logins_fd, s, id, err,
 			      sizeof(err));
 	if (r < 0) {
 		helper_log(LOG_ERR, "event=error cell=%s user=%s error=\"%s\"", cell->id, id->user,
@@ -373,6 +373,7 @@ int main(int argc, char **argv)
 	{
 		struct nscell_cellctl_session s = {
 			.sock = cell.sock, .init_pidfd = cell.init_pidfd, .userns_fd = cell.userns_fd,
+			.logins_fd = cell.logins_fd,
 		};
 		nscell_cellctl_session_close(&s); /* LEAVE */
 	}

@@ -231,7 +231,7 @@ int cell_listen(struct runtime *rt, const char *cell_id, uid_t owner, int *ret_f
 }
 
 int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
-	      int *ret_init_pidfd, int *ret_userns_fd, unsigned *ret_session_no,
+	      int *ret_init_pidfd, int *ret_userns_fd, int *ret_logins_fd, unsigned *ret_session_no,
 	      unsigned *ret_namespaces)
 {
 	struct nscell_cellctl_session sess;
@@ -244,6 +244,7 @@ int cell_join(const char *cell_id, const struct helper_login *l, int *ret_sock,
 	*ret_sock = sess.sock;
 	*ret_init_pidfd = sess.init_pidfd;
 	*ret_userns_fd = sess.userns_fd;
+	*ret_logins_fd = sess.logins_fd;
 	*ret_session_no = sess.session_no;
 	*ret_namespaces = sess.namespaces;
 	return 0;

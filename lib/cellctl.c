@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cellctl.h"
+#include "nsjoin.h"
 #include "cleanup.h"
 
 #define CELLS_DIR NSCELL_RUNDIR "/cells"
@@ -364,19 +365,19 @@ int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, cons
 		struct nscell_cell_reply v1;
 		struct nscell_v0_reply v0;
 	} r;
-	int fds[2] = { -1, -1 };
+	int fds[3] = { -1, -1, -1 };
 	size_t n_fds = 0;
 	unsigned version = NSCELL_PROTO_VERSION;
 	ssize_t n;
 	int rc;
 
 	nscell_cell_join_encode(&j.v1, opener_pid, service, tty, rhost);
-	n = ask(id, &j, sizeof(j.v1), &opener_pidfd, 1, &r, sizeof(r), fds, 2, &n_fds, &fd);
+	n = ask(id, &j, sizeof(j.v1), &opener_pidfd, 1, &r, sizeof(r), fds, 3, &n_fds, &fd);
 	if (n == -ECONNRESET) {
 		/* An init of version 0 closes on a versioned JOIN, joining nothing. */
 		version = 0;
 		nscell_v0_join_encode(&j.v0, opener_pid, service, tty, rhost);
-		n = ask(id, &j, sizeof(j.v0), &opener_pidfd, 1, &r, sizeof(r), fds, 2, &n_fds, &fd);
+		n = ask(id, &j, sizeof(j.v0), &opener_pidfd, 1, &r, sizeof(r), fds, 3, &n_fds, &fd);
 	}
 	if (n < 0)
 		return (int)n;
@@ -396,7 +397,10 @@ int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, cons
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	ret->sock = TAKE_FD(fd);
 	ret->init_pidfd = fds[0];
-	ret->userns_fd = n_fds > 1 ? fds[1] : -1;
+	if (nscell_ns_sort_fds(fds + 1, n_fds - 1, &ret->userns_fd, &ret->logins_fd) < 0) {
+		nscell_cellctl_session_close(ret);
+		return -EPROTO;
+	}
 	ret->session_no = r.v1.session_no;
 	ret->namespaces = r.v1.namespaces;
 	ret->v0 = version == 0;
@@ -418,7 +422,8 @@ void nscell_cellctl_session_close(struct nscell_cellctl_session *s)
 	nscell_cellctl_leave(&s->sock, s->v0 ? 0 : NSCELL_PROTO_VERSION);
 	nscell_closep(&s->init_pidfd);
 	nscell_closep(&s->userns_fd);
-	s->sock = s->init_pidfd = s->userns_fd = -1;
+	nscell_closep(&s->logins_fd);
+	s->sock = s->init_pidfd = s->userns_fd = s->logins_fd = -1;
 }
 
 const char *nscell_cell_state_name(uint32_t state)

@@ -79,6 +79,7 @@ struct nscell_cellctl_session {
 	int sock;        /* the session: closing it (or a LEAVE) ends it */
 	int init_pidfd;  /* the init, made by itself: enter the cell by this */
 	int userns_fd;   /* the sessions' user namespace, or -1 */
+	int logins_fd;   /* PrivateLogins: the sessions' mount namespace, or -1 */
 	unsigned session_no;
 	unsigned namespaces; /* NSCELL_NS_* the cell was made with */
 	bool v0;             /* the init speaks version 0 (proto.h); false: this release's */

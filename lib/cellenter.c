@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cellenter.h"
+#include "nsjoin.h"
 #include "namespaces.h"
 #include "restrict.h"
 
@@ -41,7 +42,7 @@ static int drop_to(const struct nscell_identity *as, char *err, size_t errlen)
 	return 0;
 }
 
-int nscell_cell_enter(int init_pidfd, unsigned namespaces, int userns_fd,
+int nscell_cell_enter(int init_pidfd, unsigned namespaces, int userns_fd, int logins_fd,
 		      const struct nscell_settings *restrictions, const struct nscell_identity *as,
 		      char *err, size_t errlen)
 {
@@ -53,6 +54,8 @@ int nscell_cell_enter(int init_pidfd, unsigned namespaces, int userns_fd,
 		snprintf(err, errlen, "cannot enter the namespaces of the cell: %s", strerror(errno));
 		return -errno;
 	}
+	if (logins_fd >= 0 && (r = nscell_ns_enter_logins(logins_fd, err, errlen)) < 0)
+		return r;
 	/* The groups before the user namespace, which denies setgroups() (so
 	 * that nobody in it can drop a group a file denies). */
 	if (as && setgroups(as->n_groups, as->gids) < 0) {

@@ -23,6 +23,8 @@
  * namespace: its parent did setns(init_pidfd, CLONE_NEWPID) and forked it.
  * In order:
  *   setns(init_pidfd, the cell's other namespaces in `namespaces`);
+ *   setns(logins_fd, CLONE_NEWNS) when logins_fd >= 0 (PrivateLogins: the
+ *   sessions' mount namespace, where the login records are the user's own);
  *   setgroups(as's groups) when `as` is not NULL (before the user
  *   namespace: its setgroups is "deny");
  *   setns(userns_fd, CLONE_NEWUSER) when userns_fd >= 0;
@@ -34,7 +36,7 @@
  *
  * Returns 0, or -errno with a sentence in err saying which step failed.
  */
-int nscell_cell_enter(int init_pidfd, unsigned namespaces, int userns_fd,
+int nscell_cell_enter(int init_pidfd, unsigned namespaces, int userns_fd, int logins_fd,
 		      const struct nscell_settings *restrictions, const struct nscell_identity *as,
 		      char *err, size_t errlen);
 

@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "helperctl.h"
+#include "nsjoin.h"
 
 /* PAM_SUCCESS, without the PAM headers in lib/. */
 #define NSCELL_HELPER_PAM_SUCCESS 0
@@ -48,7 +49,7 @@ static int spawn_helper(const char *path, int sock, pid_t *ret_pid)
 }
 
 int nscell_helper_ask(const char *path, const struct nscell_request *req,
-		      struct nscell_reply *rep, int ret_fds[3], char *why, size_t whylen)
+		      struct nscell_reply *rep, int ret_fds[4], char *why, size_t whylen)
 {
 	_cleanup_close_ int mine = -1, theirs = -1;
 	char buf[NSCELL_REQUEST_MAX];
@@ -85,7 +86,7 @@ int nscell_helper_ask(const char *path, const struct nscell_request *req,
 			rc = poll(&pfd, 1, NSCELL_HELPER_TIMEOUT_MS);
 		while (rc < 0 && errno == EINTR);
 		if (rc > 0)
-			n = nscell_recv_fds(mine, rep, sizeof(*rep), ret_fds, 3, &n_fds);
+			n = nscell_recv_fds(mine, rep, sizeof(*rep), ret_fds, 4, &n_fds);
 		else
 			n = rc == 0 ? -ETIMEDOUT : -errno;
 	}
@@ -123,11 +124,24 @@ int nscell_helper_ask(const char *path, const struct nscell_request *req,
 		return -EIO;
 	}
 	if (rep->pam_status == NSCELL_HELPER_PAM_SUCCESS &&
-	    n_fds != ((rep->namespaces & NSCELL_NS_USER) ? 3u : 2u)) {
+	    n_fds != 2u + !!(rep->namespaces & NSCELL_NS_USER) + !!rep->settings.private_logins) {
 		for (size_t i = 0; i < n_fds; i++)
 			close(ret_fds[i]);
 		snprintf(why, whylen, "%s answered without the cell's descriptors", path);
 		return -EIO;
+	}
+	if (rep->pam_status == NSCELL_HELPER_PAM_SUCCESS) {
+		/* After [pidfd, socket]: the user namespace and PrivateLogins'
+		 * mount namespace, each where the policy has one. */
+		int ns[2] = { ret_fds[2], ret_fds[3] };
+		if (nscell_ns_sort_fds(ns, n_fds - 2, &ret_fds[2], &ret_fds[3]) < 0) {
+			close(ret_fds[0]);
+			close(ret_fds[1]);
+			nscell_closep(&ret_fds[2]);
+			nscell_closep(&ret_fds[3]);
+			snprintf(why, whylen, "%s answered with descriptors of the wrong kind", path);
+			return -EIO;
+		}
 	}
 	snprintf(why, whylen, "%s", rep->message);
 	return 0;

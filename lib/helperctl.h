@@ -21,8 +21,8 @@
  *
  * Returns 0 with its answer in *rep (rep->pam_status is the helper's verdict;
  * for PAM_SUCCESS, ret_fds holds [init pidfd, session socket, userns fd or
- * -1], owned by the caller) and rep->message in `why`; or -errno with one
+ * -1, PrivateLogins' mount namespace or -1], owned by the caller) and rep->message in `why`; or -errno with one
  * sentence in `why` (it did not start, did not answer, or answered nonsense).
  */
 int nscell_helper_ask(const char *path, const struct nscell_request *req,
-		      struct nscell_reply *rep, int ret_fds[3], char *why, size_t whylen);
+		      struct nscell_reply *rep, int ret_fds[4], char *why, size_t whylen);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/nsfs.h>
 
 #include "cleanup.h"
 #include "nsjoin.h"
@@ -80,4 +82,36 @@ int nscell_ns_leave(struct nscell_ns_return *r, char *why, size_t whylen)
 		snprintf(why, whylen, "cannot return to %s: %s", r->cwd, strerror(errno));
 	}
 	return rc;
+}
+
+int nscell_ns_sort_fds(const int *fds, size_t n, int *ret_userns, int *ret_logins)
+{
+	int rc = 0;
+
+	*ret_userns = *ret_logins = -1;
+	for (size_t i = 0; i < n; i++) {
+		int t = ioctl(fds[i], NS_GET_NSTYPE);
+		int *slot = t == CLONE_NEWUSER ? ret_userns : t == CLONE_NEWNS ? ret_logins : NULL;
+		if (!slot || *slot >= 0) {
+			close(fds[i]);
+			rc = -EPROTO;
+			continue;
+		}
+		*slot = fds[i];
+	}
+	return rc;
+}
+
+int nscell_ns_enter_logins(int fd, char *why, size_t whylen)
+{
+	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+
+	if (setns(fd, CLONE_NEWNS) < 0) {
+		int e = errno;
+		snprintf(why, whylen, "cannot enter the sessions' mount namespace: %s", strerror(e));
+		return -e;
+	}
+	if (!cwd || chdir(cwd) < 0)
+		(void)!chdir("/");
+	return 0;
 }

@@ -34,3 +34,15 @@ int nscell_ns_join(int pidfd, unsigned namespaces, struct nscell_ns_return *r, c
  * failed in `why` (it goes on with the others).
  */
 int nscell_ns_leave(struct nscell_ns_return *r, char *why, size_t whylen);
+
+/*
+ * PrivateLogins: the namespaces a JOIN answer carries after the init's
+ * pidfd, told apart by their type (an init without PrivateLogins sends the
+ * user namespace alone, as before). Each of *ret_userns and *ret_logins gets
+ * its fd or -1; an fd of any other type is closed. 0, or -EPROTO.
+ */
+int nscell_ns_sort_fds(const int *fds, size_t n, int *ret_userns, int *ret_logins);
+
+/* Enter the sessions' mount namespace of a PrivateLogins cell (the caller
+ * is in the cell's already), keeping the working directory. 0 or -errno. */
+int nscell_ns_enter_logins(int fd, char *why, size_t whylen);

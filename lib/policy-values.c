@@ -103,6 +103,14 @@ static int parse_private_devices(struct nscell_parser *p, const struct nscell_ke
 	return r;
 }
 
+static int parse_private_logins(struct nscell_parser *p, const struct nscell_keyword *kw,
+				const struct nscell_token *values, size_t n, struct nscell_settings *s)
+{
+	int v = 0, r = parse_enum(p, kw, values, n, yes_no, &v);
+	s->private_logins = v;
+	return r;
+}
+
 static int parse_scope(struct nscell_parser *p, const struct nscell_keyword *kw,
 		       const struct nscell_token *values, size_t n, struct nscell_settings *s)
 {
@@ -754,6 +762,7 @@ static const struct nscell_keyword keywords[] = {
 	{ "UserNamespaceFallback", NSCELL_KEY_USERNS_FALLBACK, "deny or no-new-privs", parse_userns_fallback },
 	{ "MaxCells", NSCELL_KEY_MAX_CELLS, "a number of cells from 1 to 1024", parse_max_cells },
 	{ "PrivateDevices", NSCELL_KEY_PRIVATE_DEVICES, "yes or no", parse_private_devices },
+	{ "PrivateLogins", NSCELL_KEY_PRIVATE_LOGINS, "yes or no", parse_private_logins },
 	{ "ProtectHome", NSCELL_KEY_PROTECT_HOME, "no, own, read-only, tmpfs or yes", parse_protect_home },
 	{ "ProtectSystem", NSCELL_KEY_PROTECT_SYSTEM, "no, yes, full or strict", parse_protect_system },
 	{ "ReadOnlyPaths", NSCELL_KEY_READ_ONLY_PATHS, PATHS_FORM, parse_view_paths },

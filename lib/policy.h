@@ -97,6 +97,7 @@ enum nscell_key {
 	NSCELL_KEY_CPU_WEIGHT,
 	NSCELL_KEY_IO_WEIGHT,
 	NSCELL_KEY_LIMITS_UNAVAILABLE,
+	NSCELL_KEY_PRIVATE_LOGINS,
 	_NSCELL_KEY_MAX,
 };
 const char *nscell_key_name(enum nscell_key k);

@@ -189,7 +189,7 @@ static bool settings_ok(const struct nscell_settings *s)
 					      &l->tasks_max };
 
 	if (!flag_ok(&s->isolate) || !s->isolate || !flag_ok(&s->no_new_privs) ||
-	    !flag_ok(&s->private_devices))
+	    !flag_ok(&s->private_devices) || !flag_ok(&s->private_logins))
 		return false;
 	if ((unsigned)s->scope > NSCELL_SCOPE_USER || (s->namespaces & ~(unsigned)NSCELL_NS_ALL) ||
 	    (s->namespaces & (NSCELL_NS_PID | NSCELL_NS_MNT)) != (NSCELL_NS_PID | NSCELL_NS_MNT) ||

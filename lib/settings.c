@@ -85,6 +85,7 @@ static const char *const key_names[_NSCELL_KEY_MAX] = {
 	[NSCELL_KEY_USERNS_FALLBACK] = "UserNamespaceFallback",
 	[NSCELL_KEY_MAX_CELLS] = "MaxCells",
 	[NSCELL_KEY_PRIVATE_DEVICES] = "PrivateDevices",
+	[NSCELL_KEY_PRIVATE_LOGINS] = "PrivateLogins",
 	[NSCELL_KEY_PROTECT_HOME] = "ProtectHome",
 	[NSCELL_KEY_PROTECT_SYSTEM] = "ProtectSystem",
 	[NSCELL_KEY_READ_ONLY_PATHS] = "ReadOnlyPaths",
@@ -280,6 +281,9 @@ void nscell_settings_copy_key(struct nscell_settings *dst, const struct nscell_s
 	case NSCELL_KEY_PRIVATE_DEVICES:
 		dst->private_devices = src->private_devices;
 		break;
+	case NSCELL_KEY_PRIVATE_LOGINS:
+		dst->private_logins = src->private_logins;
+		break;
 	case NSCELL_KEY_PROTECT_HOME:
 		dst->protect_home = src->protect_home;
 		break;
@@ -342,6 +346,7 @@ enum nscell_key_level nscell_key_level(enum nscell_key k)
 		[NSCELL_KEY_DRAIN_LIMIT] = NSCELL_LEVEL_CELL,
 		[NSCELL_KEY_PROPAGATION] = NSCELL_LEVEL_CELL,
 		[NSCELL_KEY_PRIVATE_DEVICES] = NSCELL_LEVEL_CELL,
+		[NSCELL_KEY_PRIVATE_LOGINS] = NSCELL_LEVEL_CELL,
 		[NSCELL_KEY_NO_NEW_PRIVS] = NSCELL_LEVEL_SESSION,
 		[NSCELL_KEY_DROP_CAPABILITIES] = NSCELL_LEVEL_SESSION,
 		[NSCELL_KEY_RESTRICT_NAMESPACES] = NSCELL_LEVEL_SESSION,
@@ -626,6 +631,9 @@ int nscell_settings_format_key(const struct nscell_settings *s, enum nscell_key 
 	}
 	case NSCELL_KEY_PRIVATE_DEVICES:
 		strbuf_append(&b, s->private_devices ? "yes" : "no");
+		break;
+	case NSCELL_KEY_PRIVATE_LOGINS:
+		strbuf_append(&b, s->private_logins ? "yes" : "no");
 		break;
 	default: {
 		char v[48];

@@ -150,6 +150,7 @@ struct nscell_settings {
 	char view_paths[_NSCELL_VIEW_LIST_MAX][NSCELL_VIEW_LIST_SIZE];
 	struct nscell_limits limits;
 	enum nscell_limits_unavailable limits_unavailable;
+	bool private_logins;              /* others' login records hidden (helper/logins.c) */
 };
 
 /* MaxCells: the default bounds what one user's logins (and drained cells,

@@ -37,6 +37,7 @@
 #include "cleanup.h"
 #include "helperctl.h"
 #include "identity.h"
+#include "logins-enter.h"
 #include "nsjoin.h"
 #include "proto.h"
 #include "registry.h"
@@ -87,6 +88,7 @@ struct state {
 	struct nscell_ns_return ns; /* our namespaces before the join */
 	int session_sock;      /* closing it tells the cell we left */
 	int userns;            /* the cell's user namespace, to enter at setcred */
+	int loginsns;          /* PrivateLogins: the sessions' mount namespace, at setcred */
 	pid_t opener;          /* the process that ran open_session */
 	bool joined;           /* in the cell's namespaces: restore() leaves them */
 	bool in_userns;        /* the opener entered it: no way back */
@@ -125,6 +127,7 @@ static void state_free(struct state *s)
 	nscell_ns_return_free(&s->ns);
 	nscell_closep(&s->session_sock);
 	nscell_closep(&s->userns);
+	nscell_closep(&s->loginsns);
 	free(s);
 }
 
@@ -256,7 +259,7 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
  * reply and fds the helper would hand over, or -ENOENT.
  */
 static int join_live_cell(uid_t uid, const struct nscell_settings *set, const char *service,
-			  const char *tty, const char *rhost, struct nscell_reply *rep, int fds[3])
+			  const char *tty, const char *rhost, struct nscell_reply *rep, int fds[4])
 {
 	struct nscell_cellctl_session sess;
 	char id[NSCELL_CELL_ID_MAX], why[400];
@@ -273,6 +276,7 @@ static int join_live_cell(uid_t uid, const struct nscell_settings *set, const ch
 	fds[0] = sess.init_pidfd;
 	fds[1] = sess.sock;
 	fds[2] = sess.userns_fd;
+	fds[3] = sess.logins_fd;
 	return 0;
 }
 
@@ -328,6 +332,32 @@ static int userns_plan(pam_handle_t *pamh, struct options *o, const char *servic
 	return PAM_SUCCESS;
 }
 
+/* PrivateLogins: the opener enters now, or the session child at setcred, or
+ * nobody where a record would be lost (logins-enter.h). */
+static int logins_plan(pam_handle_t *pamh, struct state *s, const char *service, char *why,
+		       size_t whylen)
+{
+	enum nscell_logins_point p;
+	int rc = 0;
+
+	if (s->loginsns < 0)
+		return 0;
+	p = nscell_logins_point(service);
+	if (p == NSCELL_LOGINS_SETCRED && seen(pamh, SETCRED_SEEN_KEY))
+		return 0;
+	if (p == NSCELL_LOGINS_OPEN)
+		rc = nscell_ns_enter_logins(s->loginsns, why, whylen);
+	else
+		pam_syslog(pamh, LOG_WARNING,
+			   "user %s: service %s gives no point to hide other users' logins without losing the records it writes%s; the session in %s sees them (PrivateLogins, see pam_nscell(8))",
+			   item(pamh, PAM_USER), service[0] ? service : "(none)",
+			   p == NSCELL_LOGINS_SETCRED ? " (setcred never reached pam_nscell: add 'auth optional pam_nscell.so')" : "",
+			   s->cell_id);
+	nscell_closep(&s->loginsns);
+	s->loginsns = -1;
+	return rc;
+}
+
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct options o;
@@ -336,7 +366,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	struct state *s = NULL;
 	const char *user = NULL, *service;
 	char why[600] = "";
-	int fds[3] = { -1, -1, -1 };
+	int fds[4] = { -1, -1, -1, -1 };
 	struct timespec t0;
 	uid_t uid = (uid_t)-1;
 	int rc;
@@ -398,6 +428,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	nscell_ns_return_init(&s->ns);
 	s->session_sock = TAKE_FD(fds[1]);
 	s->userns = TAKE_FD(fds[2]);
+	s->loginsns = TAKE_FD(fds[3]);
 	s->opener = getpid();
 	snprintf(s->cell_id, sizeof(s->cell_id), "%s", rep.cell_id);
 
@@ -414,6 +445,8 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 		goto fail;
 	rc = PAM_SESSION_ERR;
 	s->settings = rep.settings;
+	if (logins_plan(pamh, s, service, why, sizeof(why)) < 0)
+		goto fail;
 	if (enter_restricted(s, s->userns >= 0 && o.userns == USERNS_OPEN, why, sizeof(why)) < 0)
 		goto fail;
 	rc = pam_set_data(pamh, STATE_KEY, s, state_cleanup);
@@ -438,7 +471,7 @@ fail:
 	if (rc == PAM_SESSION_ERR)
 		rc = PAM_SYSTEM_ERR;
 	/* Dropping the session socket tells a fresh cell nobody is coming. */
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 4; i++)
 		nscell_closep(&fds[i]);
 	if (s)
 		restore(pamh, s, o.debug);
@@ -501,7 +534,14 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 		return PAM_IGNORE;
 	}
 	s = (struct state *)data;
-	if (s->userns < 0 || getpid() == s->opener)
+	if (getpid() == s->opener)
+		return PAM_IGNORE;
+	/* PrivateLogins first: the user namespace has no say over it. */
+	if (s->loginsns >= 0 && nscell_ns_enter_logins(s->loginsns, why, sizeof(why)) < 0) {
+		pam_syslog(pamh, LOG_ERR, "%s; session refused", why);
+		return PAM_CRED_ERR;
+	}
+	if (s->userns < 0)
 		return PAM_IGNORE;
 	if (enter_restricted(s, true, why, sizeof(why)) < 0) {
 		pam_syslog(pamh, LOG_ERR, "%s; session refused", why);

@@ -188,6 +188,7 @@ Effective settings
   CPUWeight             default                     built-in default
   IOWeight              default                     built-in default
   LimitsUnavailable     refuse                      built-in default
+  PrivateLogins         no                          built-in default
 EOF
 if ! diff -u "$work/want" "$work/out" >&2; then
 	fail "explain carla: output differs"

@@ -270,7 +270,8 @@ static void test_every_key_in_a_block(void **state)
 					   "  CPUQuota 200%\n"
 					   "  CPUWeight 50\n"
 					   "  IOWeight 20\n"
-					   "  LimitsUnavailable ignore\n");
+					   "  LimitsUnavailable ignore\n"
+					   "  PrivateLogins yes\n");
 	struct nscell_decision d;
 	struct test_login t;
 
@@ -297,6 +298,7 @@ static void test_every_key_in_a_block(void **state)
 	assert_int_equal(d.settings.limits.cpu_weight, 50);
 	assert_int_equal(d.settings.limits.io_weight, 20);
 	assert_int_equal(d.settings.limits_unavailable, NSCELL_LIMITS_UNAVAILABLE_IGNORE);
+	assert_true(d.settings.private_logins);
 	nscell_policy_free(p);
 }
 

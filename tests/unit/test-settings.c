@@ -54,6 +54,7 @@ static void test_format_defaults(void **state)
 	assert_formats(&s, NSCELL_KEY_USERNS_FALLBACK, "deny");
 	assert_formats(&s, NSCELL_KEY_MAX_CELLS, "16");
 	assert_formats(&s, NSCELL_KEY_PRIVATE_DEVICES, "no");
+	assert_formats(&s, NSCELL_KEY_PRIVATE_LOGINS, "no");
 }
 
 static void test_every_key_has_a_level(void **state)
@@ -65,6 +66,7 @@ static void test_every_key_has_a_level(void **state)
 	assert_int_equal(nscell_key_level(NSCELL_KEY_LOGOUT), NSCELL_LEVEL_CELL);
 	assert_int_equal(nscell_key_level(NSCELL_KEY_NO_NEW_PRIVS), NSCELL_LEVEL_SESSION);
 	assert_int_equal(nscell_key_level(NSCELL_KEY_PRIVATE_DEVICES), NSCELL_LEVEL_CELL);
+	assert_int_equal(nscell_key_level(NSCELL_KEY_PRIVATE_LOGINS), NSCELL_LEVEL_CELL);
 	/* Unknown keys make joins stricter. */
 	assert_int_equal(nscell_key_level(_NSCELL_KEY_MAX), NSCELL_LEVEL_CELL);
 }

@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# PrivateLogins: with two users logged in, each way in sees only its own
+# user's login records (who, w, users, last, lastlog), its own current login
+# included where the tool shows it; the host's records of both land, logouts
+# included (nothing lost); the copies are read-only and stay over the real
+# files (umount, a user and mount namespace of the user's own). Unset: the
+# records are the host's, as before.
+
+import os
+import struct
+
+from nscelltest import HOLD, PROBE, check_in_cell, policy, test
+
+UTMP_RECORD = 384
+OTHER = 'nscit-b'
+
+LOOK = PROBE + r'''
+echo "who=$(who | awk '{print $1}' | sort -u | tr '\n' ' ')"
+echo "w=$(w -h | awk '{print $1}' | sort -u | tr '\n' ' ')"
+echo "users=$(users)"
+echo "last=$(last -w | awk 'NF && $1 != "wtmp" {print $1}' | sort -u | tr '\n' ' ')"
+echo "lastlog=$(lastlog 2>/dev/null | awk 'NR > 1 && !/Never logged in/ {print $1}' | sort -u | tr '\n' ' ')"
+echo "utmp=$(last -w -f /run/utmp | awk 'NF && $1 != "utmp" {print $1}' | sort -u | tr '\n' ' ')"
+echo "boot=$(who -b | wc -l)"
+if (: >> /run/utmp) 2>/dev/null; then echo "write=done"; else echo "write=refused"; fi
+if umount /run/utmp 2>/dev/null; then echo "umount=done"; else echo "umount=refused"; fi
+echo "userns=$(unshare -Urm sh -c 'umount -l /run/utmp 2>/dev/null; umount -l /var/log/wtmp 2>/dev/null; who | awk "{print \$1}" | sort -u | tr "\n" " "' 2>&1)"
+'''
+
+METHODS = ('ssh', 'ssh-tty', 'su', 'runuser', 'sudo')
+
+
+def utmp_users(path):
+    """The user names of the records of a utmp-format file."""
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    out = []
+    for i in range(0, len(data) - UTMP_RECORD + 1, UTMP_RECORD):
+        rec = data[i:i + UTMP_RECORD]
+        typ = struct.unpack_from('<h', rec, 0)[0]
+        out.append((typ, rec[44:76].rstrip(b'\0').decode(errors='replace')))
+    return out
+
+
+def words(s, key):
+    return set((s.value(key) or '').split())
+
+
+@test('PrivateLogins yes: every way in sees only its own records; the host keeps both users\' and the logouts')
+def _(t):
+    env = t.env
+    env.set_policy(policy(extra='PrivateLogins yes\n', matches=[('User nscit-x', 'Isolate no')]))
+    env.set_pam(auth_line=True)  # sshd's session child enters at setcred
+    wtmp_before = len(utmp_users('/var/log/wtmp'))
+    other = env.login('ssh-tty', OTHER, HOLD)
+    t.require(other.wait_held(), f'{OTHER} logs in over ssh -tt and stays', other.describe())
+    t.check(any(u == OTHER and typ == 7 for typ, u in utmp_users('/run/utmp')),
+            f'the host\'s utmp has {OTHER}\'s live login', str(utmp_users('/run/utmp')))
+    for m in METHODS:
+        s = env.run(m, 'nscit-a', LOOK)
+        if not t.login_ok(s, f'{m}: nscit-a logs in with PrivateLogins yes', require=False):
+            continue
+        check_in_cell(t, s, m)
+        for key in ('who', 'w', 'users', 'last', 'lastlog', 'utmp'):
+            t.check(OTHER not in words(s, key), f'{m}: {key} shows no record of {OTHER}', s.describe())
+        if m == 'ssh-tty':
+            # A terminal login is in utmp: the user's own is in the copy.
+            # (who, w and users skip records whose process they cannot
+            # see, as in any cell with a pid namespace: the file is read.)
+            t.check('nscit-a' in words(s, 'utmp'), f'{m}: the copy of utmp holds nscit-a\'s own live login', s.describe())
+        t.check('nscit-a' in words(s, 'last') or m not in ('ssh-tty', 'login'),
+                f'{m}: last shows nscit-a\'s own logins', s.describe())
+        t.check(any(u == 'nscit-a' and typ == 7 for typ, u in utmp_users('/var/log/wtmp')[wtmp_before:]) or m != 'ssh-tty',
+                f'{m}: the host\'s wtmp has the login', '')
+        t.eq(s.value('boot'), '1' if any(typ == 2 for typ, _ in utmp_users('/run/utmp')) else '0',
+             f'{m}: who -b shows the boot record exactly as the host has it')
+        t.eq(s.value('write'), 'refused', f'{m}: the copy of utmp is read-only')
+        t.eq(s.value('umount'), 'refused', f'{m}: the user cannot umount the copy')
+        t.check(OTHER not in words(s, 'userns'),
+                f'{m}: nor uncover the real files in a user and mount namespace of their own', s.describe())
+    # login writes utmp and wtmp in the shell's child, as root, with no PAM
+    # call after: it keeps the host's records and says it hides none.
+    mark = env.syslog.mark()
+    s = env.run('login', 'nscit-a', LOOK)
+    if t.login_ok(s, 'login: nscit-a logs in with PrivateLogins yes', require=False):
+        check_in_cell(t, s, 'login')
+        t.syslog(r'service login gives no point to hide other users\' logins', mark,
+                 'login: the module says the session sees the records')
+        t.check(OTHER in words(s, 'utmp'), f'login: the session sees the host\'s utmp ({OTHER} in it)', s.describe())
+        t.check('nscit-a' in words(s, 'utmp'), 'login: its own utmp record landed', s.describe())
+    other.release()
+    other.wait(30)
+    recs = utmp_users('/var/log/wtmp')[wtmp_before:]
+    t.check(any(u == OTHER and typ == 7 for typ, u in recs), f'the host\'s wtmp has {OTHER}\'s login', str(recs))
+    t.check(any(u == 'nscit-a' and typ == 7 for typ, u in recs),
+            'the host\'s wtmp has nscit-a\'s logins from inside the cells', str(recs))
+    n_login = sum(1 for typ, u in recs if typ == 7)
+    n_dead = sum(1 for typ, u in recs if typ == 8)
+    t.check(n_dead >= n_login, f'every login in the host\'s wtmp has its logout ({n_login} in, {n_dead} out)', str(recs))
+    # (login leaves its utmp entry to init or getty, which this harness has not.)
+    t.check(not any(u == OTHER and typ == 7 for typ, u in utmp_users('/run/utmp')),
+            f'the host\'s utmp has the logout of {OTHER}\'s ssh session', str(utmp_users('/run/utmp')))
+    t.clean()
+
+
+@test('PrivateLogins yes, sshd without the auth line: nothing hidden, nothing lost, and the module says so')
+def _(t):
+    env = t.env
+    env.set_policy(policy(extra='PrivateLogins yes\n', matches=[('User nscit-x', 'Isolate no')]))
+    other = env.login('ssh-tty', OTHER, HOLD)
+    t.require(other.wait_held(), f'{OTHER} logs in over ssh -tt and stays', other.describe())
+    mark = env.syslog.mark()
+    s = env.run('ssh-tty', 'nscit-a', LOOK)
+    t.login_ok(s, 'ssh -tt: nscit-a logs in')
+    check_in_cell(t, s, 'ssh -tt')
+    t.syslog(r"setcred never reached pam_nscell: add 'auth optional pam_nscell.so'", mark,
+             'the module says where the session would enter')
+    t.check(OTHER in words(s, 'utmp') and 'nscit-a' in words(s, 'utmp'),
+            'the session sees the host\'s utmp, its own login in it', s.describe())
+    other.release()
+    other.wait(30)
+    t.clean()
+
+
+@test('PrivateLogins unset: the records are the host\'s, as before')
+def _(t):
+    env = t.env
+    other = env.login('ssh-tty', OTHER, HOLD)
+    t.require(other.wait_held(), f'{OTHER} logs in over ssh -tt and stays', other.describe())
+    s = env.run('ssh-tty', 'nscit-a', LOOK)
+    t.login_ok(s, 'ssh -tt: nscit-a logs in with the default policy')
+    check_in_cell(t, s, 'ssh -tt')
+    t.check(OTHER in words(s, 'utmp'), f'utmp holds {OTHER}\'s live login', s.describe())
+    t.check(OTHER in words(s, 'last'), f'last shows {OTHER}', s.describe())
+    other.release()
+    other.wait(30)
+    t.clean()
