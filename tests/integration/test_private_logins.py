@@ -9,7 +9,7 @@
 import os
 import struct
 
-from nscelltest import HOLD, PROBE, check_in_cell, policy, test
+from nscelltest import HOLD, PROBE, USERS, check_in_cell, policy, sh, test
 
 UTMP_RECORD = 384
 OTHER = 'nscit-b'
@@ -45,6 +45,16 @@ def utmp_users(path):
     return out
 
 
+def nscell_run(user, script):
+    """`nscell run` by the user, started without PAM (as cron would): key=value lines."""
+    uid = USERS[user]
+    r = sh(['setpriv', f'--reuid={uid}', f'--regid={uid}', '--init-groups', '--',
+            '/usr/local/bin/nscell', 'run', '--', 'sh', '-c', script], check=False, cwd='/',
+           env={'PATH': '/usr/local/bin:/usr/bin:/bin', 'HOME': f'/home/{user}', 'USER': user},
+           timeout=30)
+    return r.returncode, dict(ln.split('=', 1) for ln in r.stdout.splitlines() if '=' in ln), r.stdout + r.stderr
+
+
 def words(s, key):
     return set((s.value(key) or '').split())
 
@@ -52,7 +62,8 @@ def words(s, key):
 @test('PrivateLogins yes: every way in sees only its own records; the host keeps both users\' and the logouts')
 def _(t):
     env = t.env
-    env.set_policy(policy(extra='PrivateLogins yes\n', matches=[('User nscit-x', 'Isolate no')]))
+    env.set_policy(policy(extra='PrivateLogins yes\n', matches=[('User nscit-x', 'Isolate no'),
+                                                              ('Service nscell-run', 'Scope user')]))
     env.set_pam(auth_line=True)  # sshd's session child enters at setcred
     wtmp_before = len(utmp_users('/var/log/wtmp'))
     other = env.login('ssh-tty', OTHER, HOLD)
@@ -81,6 +92,16 @@ def _(t):
         t.eq(s.value('umount'), 'refused', f'{m}: the user cannot umount the copy')
         t.check(OTHER not in words(s, 'userns'),
                 f'{m}: nor uncover the real files in a user and mount namespace of their own', s.describe())
+    rc, v, out = nscell_run('nscit-a', LOOK)
+    if t.check(rc == 0 and (v.get('init') or '').startswith('nscell-init|'),
+               'nscell run: nscit-a\'s command runs in a cell', out):
+        for key in ('who', 'last', 'lastlog', 'utmp'):
+            t.check(OTHER not in (v.get(key) or '').split(), f'nscell run: {key} shows no record of {OTHER}', out)
+        t.check('nscit-a' in (v.get('last') or '').split(), 'nscell run: last shows nscit-a\'s own logins', out)
+        t.eq(v.get('write'), 'refused', 'nscell run: the copy of utmp is read-only')
+        t.check(OTHER not in (v.get('userns') or '').split(),
+                'nscell run: the real files stay covered in a user namespace', out)
+    sh(['/usr/local/bin/nscell', 'terminate', '--user', 'nscit-a'], check=False)  # run's cell outlives it
     # login writes utmp and wtmp in the shell's child, as root, with no PAM
     # call after: it keeps the host's records and says it hides none.
     mark = env.syslog.mark()
