@@ -292,8 +292,10 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	char opts[128];
 	/* Where each fd must end up: 3-7 for the init (proto.h), 8 the init
 	 * binary to exec, 9 the error pipe. */
-	int fds[11] = { listenfd, cellsfd, lockfd, cfgfd, usernsfd, initfd, errfd, -1, -1, -1, -1 };
-	int high[11];
+	/* 10 and on for PrivateLogins (logins.c). */
+	int fds[8 + NSCELL_LOGINS_N_FILES] = { listenfd, cellsfd, lockfd, cfgfd, usernsfd, initfd, errfd,
+					       -1, -1, -1, -1, -1, -1 };
+	int high[8 + NSCELL_LOGINS_N_FILES];
 	int rootfd = -1;
 	pid_t relay = 0;
 	char pending[NSCELL_CELL_ID_MAX + 8], live[NSCELL_CELL_ID_MAX + 8], relay_env[40];
@@ -436,13 +438,13 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 	}
 
 	/* Lay out exactly the fds nscell-init expects; close all others. */
-	for (int i = 0; i < 11; i++) {
+	for (int i = 0; i < 8 + NSCELL_LOGINS_N_FILES; i++) {
 		high[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
 		if (fds[i] >= 0 && high[i] < 0)
 			child_fail(errfd, errno, "arrange %s", "fds");
 	}
 	errfd = high[6];
-	for (int i = 0; i < 11; i++) {
+	for (int i = 0; i < 8 + NSCELL_LOGINS_N_FILES; i++) {
 		int target = NSCELL_INIT_FD_LISTEN + i;
 		if (high[i] < 0) {
 			close(target);

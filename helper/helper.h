@@ -82,7 +82,7 @@ int devices_private(unsigned namespaces, const char **ret_what);
  * from the finished cell's. ret_fds: [that namespace, the copies of
  * nscell_logins_files (-1: no such file)]. Returns 0 back in the cell's
  * namespace, or -errno with a sentence in err. */
-int logins_setup(int ret_fds[4], char *err, size_t errlen);
+int logins_setup(int *ret_fds, char *err, size_t errlen);
 
 /* userns.c: the sessions' user namespace (only the user's ids mapped). */
 int userns_create(const struct nscell_identity *id, int *ret_fd, char *err, size_t errlen);

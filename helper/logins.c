@@ -13,7 +13,8 @@
  *   NSCELL_INIT_FD_LOGINS_NS     M2, handed to every session with its JOIN
  *                                answer (pam_nscell(8) says who enters it where)
  *   NSCELL_INIT_FD_LOGINS_COPY+i the copy of nscell_logins_files[i], or closed
- *                                when the host has no such file
+ *                                when the host has no such file (and for the
+ *                                databases, which stay empty)
  * The init fills the copies and keeps them current (init-logins.c). Nothing
  * is in the cell yet: no user can race a path here; the files' paths are
  * fixed and under root's directories, and no symlink is followed.
@@ -53,7 +54,7 @@ static int cover(const char *src, const char *path)
 	return 0;
 }
 
-int logins_setup(int ret_fds[1 + NSCELL_LOGINS_N_FILES], char *err, size_t errlen)
+int logins_setup(int *ret_fds, char *err, size_t errlen)
 {
 	_cleanup_close_ int m1 = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	char src[sizeof(NSCELL_RUNDIR) + 16];
@@ -95,6 +96,10 @@ int logins_setup(int ret_fds[1 + NSCELL_LOGINS_N_FILES], char *err, size_t errle
 		rc = cover(src, f->path);
 		if (rc < 0)
 			goto fail_path;
+		if (f->kind == NSCELL_LOGINS_EMPTY) {
+			close(fd); /* stays empty: nothing for the init to keep */
+			ret_fds[1 + i] = -1;
+		}
 		continue;
 fail_path:
 		snprintf(err, errlen, "PrivateLogins: cover %s: %s", f->path, strerror(-rc));

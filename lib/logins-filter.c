@@ -8,6 +8,8 @@ const struct nscell_logins_file nscell_logins_files[NSCELL_LOGINS_N_FILES] = {
 	{ "/run/utmp", "utmp", NSCELL_LOGINS_UTMP },
 	{ "/var/log/wtmp", "wtmp", NSCELL_LOGINS_WTMP },
 	{ "/var/log/lastlog", "lastlog", NSCELL_LOGINS_LASTLOG },
+	{ "/var/lib/wtmpdb/wtmp.db", "wtmp.db", NSCELL_LOGINS_EMPTY },
+	{ "/var/lib/lastlog/lastlog2.db", "lastlog2.db", NSCELL_LOGINS_EMPTY },
 };
 
 /* ut_type values (utmp.h). */

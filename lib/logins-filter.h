@@ -30,6 +30,8 @@ enum nscell_logins_kind {
 	NSCELL_LOGINS_UTMP,    /* utmp records, rewritten in place: filtered whole */
 	NSCELL_LOGINS_WTMP,    /* utmp records, appended: filtered from where it was */
 	NSCELL_LOGINS_LASTLOG, /* uid-indexed: the user's own record alone */
+	NSCELL_LOGINS_EMPTY,   /* a database read by its own library (Debian 13's wtmpdb,
+				* lastlog2): covered by an empty file, never refreshed */
 };
 
 struct nscell_logins_file {
@@ -39,7 +41,7 @@ struct nscell_logins_file {
 };
 
 /* The files, in the order of the init's fds (proto.h NSCELL_INIT_FD_LOGINS_COPY). */
-#define NSCELL_LOGINS_N_FILES 3
+#define NSCELL_LOGINS_N_FILES 5
 extern const struct nscell_logins_file nscell_logins_files[NSCELL_LOGINS_N_FILES];
 
 /* Whether `user` may see the utmp record `rec` (NSCELL_UTMP_RECORD bytes):

@@ -317,7 +317,8 @@ enum {
 	NSCELL_INIT_FD_CONFIG = 6, /* pipe with one struct nscell_init_msg */
 	NSCELL_INIT_FD_USERNS = 7, /* the sessions' user namespace, if the policy has one */
 	/* PrivateLogins (helper/logins.c): the sessions' mount namespace, then
-	 * the copies of the login records (each closed when absent). 8 and 9
+	 * the copies of the login records (each closed when absent:
+	 * NSCELL_LOGINS_N_FILES of them, logins-filter.h). 8 and 9
 	 * are the setup's own, closed at the exec. */
 	NSCELL_INIT_FD_LOGINS_NS = 10,
 	NSCELL_INIT_FD_LOGINS_COPY = 11,
