@@ -33,10 +33,12 @@
 #include "logins-filter.h"
 
 /* Bind `src` (a file of the staging tmpfs) over the host file `path`,
- * read-only; the target is opened without following a final symlink. */
+ * read-only. The paths are fixed and root's; Debian 13 has the wtmpdb
+ * database as a link into /var/log: what is covered is the file it names,
+ * which must be a regular file of root's. */
 static int cover(const char *src, const char *path)
 {
-	_cleanup_close_ int t = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int t = open(path, O_PATH | O_CLOEXEC);
 	char at[40];
 	struct stat st;
 
@@ -44,11 +46,13 @@ static int cover(const char *src, const char *path)
 		return -errno;
 	if (fstat(t, &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0)
 		return -EINVAL;
 	snprintf(at, sizeof(at), "/proc/self/fd/%d", t);
-	if (mount(src, at, NULL, MS_BIND, NULL) < 0 ||
-	    mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	if (mount(src, at, NULL, MS_BIND, NULL) < 0)
+		return -errno;
+	/* The fd still names the covered file: the remount by its path. */
+	if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) < 0)
 		return -errno;
 	return 0;
@@ -80,8 +84,8 @@ int logins_setup(int *ret_fds, char *err, size_t errlen)
 		struct stat st;
 		int fd;
 
-		if (lstat(f->path, &st) < 0 && errno == ENOENT)
-			continue; /* nothing to hide: who reads no such file */
+		if (stat(f->path, &st) < 0 && errno == ENOENT)
+			continue; /* nothing to hide (a link to nothing yet included) */
 		snprintf(src, sizeof(src), "%s/%s", NSCELL_RUNDIR, f->copy);
 		fd = open(src, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0) {
