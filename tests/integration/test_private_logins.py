@@ -137,6 +137,28 @@ def _(t):
     t.clean()
 
 
+@test('PrivateLogins yes, Scope user: a login joining the user\'s live cell is hidden too')
+def _(t):
+    env = t.env
+    env.set_policy(policy(scope='user', extra='PrivateLogins yes\n', matches=[('User nscit-x', 'Isolate no')]))
+    env.set_pam(auth_line=True)
+    other = env.login('ssh-tty', OTHER, HOLD)
+    t.require(other.wait_held(), f'{OTHER} logs in over ssh -tt and stays', other.describe())
+    first = env.login('ssh-tty', 'nscit-a', PROBE + HOLD)
+    t.require(first.wait_held(), 'nscit-a\'s first login holds the user\'s cell', first.describe())
+    for m in ('ssh-tty', 'su'):
+        s = env.run(m, 'nscit-a', LOOK)
+        t.login_ok(s, f'{m}: a second login of nscit-a')
+        t.eq(s.value('pidns'), first.value('pidns'), f'{m}: it joined the live cell')
+        for key in ('who', 'last', 'utmp'):
+            t.check(OTHER not in words(s, key), f'{m}: {key} shows no record of {OTHER}', s.describe())
+        t.eq(s.value('write'), 'refused', f'{m}: the copy of utmp is read-only')
+    for x in (first, other):
+        x.release()
+        x.wait(30)
+    t.clean()
+
+
 @test('PrivateLogins yes, sshd without the auth line: nothing hidden, nothing lost, and the module says so')
 def _(t):
     env = t.env
