@@ -9,7 +9,8 @@
  * records) is taken in one pass after LOGINS_DEBOUNCE_MSEC. The real files
  * are root's and the copies unwritable in the cell, so no user can make a
  * pass longer; a pass reads at most NSCELL_LOGINS_COPY_MAX of each file,
- * and wtmp, which only grows, from where the last pass stopped.
+ * and wtmp, which only grows, from where the last pass stopped; a copy
+ * holds the user's records of the real file's last NSCELL_LOGINS_COPY_MAX.
  *
  * Not followed: a real file replaced (wtmp rotated) is read anew from its
  * path, but the sessions' namespace keeps its cover on the old file's name.
@@ -36,6 +37,7 @@ static struct {
 	int inofd, timerfd;
 	int wd[NSCELL_LOGINS_N_FILES];
 	unsigned dirty; /* bit i: nscell_logins_files[i] changed */
+	unsigned full;  /* bit i: its copy reached NSCELL_LOGINS_COPY_MAX */
 	bool armed;
 	/* wtmp: where the real file was read up to, and the copy written */
 	ino_t ino[NSCELL_LOGINS_N_FILES];
@@ -53,11 +55,21 @@ static void refresh_records(size_t i, int in, const struct stat *st)
 	int out = copy_fd(i);
 	bool append = nscell_logins_files[i].kind == NSCELL_LOGINS_WTMP;
 
-	if (!append || st->st_ino != L.ino[i] || st->st_size < L.in_off[i]) {
-		L.in_off[i] = L.out_off[i] = 0; /* utmp, a new or a shorter wtmp: all again */
+	size_t pass = 0;
+
+	/* utmp, a new or a shorter wtmp, a full copy: all again, from the
+	 * file's last NSCELL_LOGINS_COPY_MAX (some 10,900 records). */
+	if (!append || st->st_ino != L.ino[i] || st->st_size < L.in_off[i] ||
+	    L.full & (1u << i)) {
+		off_t from = st->st_size > (off_t)NSCELL_LOGINS_COPY_MAX ?
+				     (st->st_size - (off_t)NSCELL_LOGINS_COPY_MAX) /
+					     NSCELL_UTMP_RECORD * NSCELL_UTMP_RECORD : 0;
+		L.in_off[i] = from;
+		L.out_off[i] = 0;
 		L.ino[i] = st->st_ino;
+		L.full &= ~(1u << i);
 	}
-	while (L.in_off[i] < (off_t)NSCELL_LOGINS_COPY_MAX) {
+	while (pass < NSCELL_LOGINS_COPY_MAX) {
 		ssize_t n = pread(in, buf, sizeof(buf), L.in_off[i]);
 		size_t whole, w;
 		if (n <= 0)
@@ -66,10 +78,16 @@ static void refresh_records(size_t i, int in, const struct stat *st)
 		if (whole == 0)
 			break; /* a record being written: the next event completes it */
 		w = nscell_utmp_filter(buf, whole, buf, L.user);
+		if (L.out_off[i] + (off_t)w > (off_t)NSCELL_LOGINS_COPY_MAX) {
+			L.full |= 1u << i; /* the next pass starts the window again */
+			L.dirty |= 1u << i;
+			break;
+		}
 		if (w && pwrite(out, buf, w, L.out_off[i]) != (ssize_t)w)
 			break;
 		L.in_off[i] += (off_t)whole;
 		L.out_off[i] += (off_t)w;
+		pass += whole;
 	}
 	(void)!ftruncate(out, L.out_off[i]);
 }
@@ -140,6 +158,15 @@ bool init_logins_start(void)
 	return true;
 }
 
+/* One pass LOGINS_DEBOUNCE_MSEC after the first change of a burst. */
+static void arm(void)
+{
+	struct itimerspec t = { .it_value = { 0, LOGINS_DEBOUNCE_MSEC * 1000000L } };
+
+	if (L.dirty && !L.armed && timerfd_settime(L.timerfd, 0, &t, NULL) == 0)
+		L.armed = true;
+}
+
 void init_logins_inotify(void)
 {
 	union {
@@ -165,13 +192,7 @@ void init_logins_inotify(void)
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	if (L.dirty && !L.armed) {
-		struct itimerspec t = { .it_value = { 0, LOGINS_DEBOUNCE_MSEC * 1000000L } };
-		if (timerfd_settime(L.timerfd, 0, &t, NULL) == 0)
-			L.armed = true;
-		else
-			init_logins_timer();
-	}
+	arm();
 }
 
 void init_logins_timer(void)
@@ -185,4 +206,5 @@ void init_logins_timer(void)
 	for (size_t i = 0; i < NSCELL_LOGINS_N_FILES; i++)
 		if (dirty & (1u << i))
 			refresh(i);
+	arm(); /* a copy that filled up starts again */
 }
