@@ -93,7 +93,6 @@
  *     PAM code as in the answer.
  */
 #include <errno.h>
-#include <grp.h>
 #include <security/_pam_types.h>
 #include <signal.h>
 #include <stdio.h>
@@ -196,7 +195,10 @@ static int authorise(int argc, char **argv, pid_t *ret_ppid)
 	    cred.uid != 0 || (parent = pin_parent_if_peer(&cred, ret_ppid)) < 0)
 		refuse("the caller is not a root PAM application");
 
-	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+	/* The kernel's calls: we have one thread, and musl's wrappers would
+	 * block every signal around each to reach threads we do not have. */
+	if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, 0, 0, 0) < 0 ||
+	    syscall(SYS_setresuid, 0, 0, 0) < 0) {
 		helper_log(LOG_ERR, "event=error error=\"cannot become root: %m\"");
 		exit(PAM_SYSTEM_ERR);
 	}
