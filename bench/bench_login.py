@@ -200,8 +200,8 @@ def strace_logins(path):
 STRACE_PHASES = [
     ('module-pre', 'module, before the spawn: policy verdict (NSS, policy file)'),
     ('spawn', 'posix_spawn child before execve (fd setup)'),
-    ('helper-exec', 'helper: execve + ld.so (libcap, libc) until main'),
-    ('helper-main', 'helper: authorise, NSS, policy, caps, pidfd, runtime dir, lock, socket'),
+    ('helper-exec', 'helper: execve until main (ld.so too where nscell-open is dynamic)'),
+    ('helper-main', 'helper: authorise, request, caps, pidfd, runtime dir, lock, socket'),
     ('cell-setup', 'cell: mounts, fds, execveat of nscell-init (in the clone3 child)'),
     ('init-exec', 'nscell-init: start-up, JOIN served'),
     ('helper-join', 'helper after clone3: config, syslog, JOIN, answer'),
@@ -230,8 +230,8 @@ def _(t):
     for key, what, argv in (
             ('spawn.static', 'posix_spawn + exit + wait: a static binary (nscell-init, which exits at once)', [init]),
             ('spawn.true', 'posix_spawn + exit + wait: /bin/true (glibc, dynamic)', ['/bin/true']),
-            ('spawn.helper', 'posix_spawn + exit + wait: nscell-open refusing at once (exec, ld.so, '
-             'libcap, sanitize, one syslog line)', [env.open_helper])):
+            ('spawn.helper', 'posix_spawn + exit + wait: nscell-open refusing at once (exec, sanitize, '
+             'one syslog line)', [env.open_helper])):
         B.fig(tab, f'floor.{key}', what,
             [x[0] / 1000 for x in B.ns_lines(['spawn', '-n', str(n)] + argv)], base=base,
             how=f'nscell-bench-ns spawn -n {n} {" ".join(argv)}')

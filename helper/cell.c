@@ -36,6 +36,9 @@
 #include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#ifndef OPEN_TREE_CLONE
+#include <linux/mount.h> /* musl: the new mount API is the kernel header's */
+#endif
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>

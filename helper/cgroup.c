@@ -587,7 +587,9 @@ static int move_into_scope(uid_t uid, char *err, size_t errlen)
 }
 #endif
 
-static bool systemd_host(void)
+void (*helper_systemd_handover)(const char *why);
+
+bool helper_systemd_host(void)
 {
 	struct stat st;
 	return lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode);
@@ -614,6 +616,10 @@ int helper_leave_caller_cgroup(char *err, size_t errlen)
 	}
 	if (!unsafe)
 		goto out;
+	/* Nothing moved, nothing logged yet: a build without sd-bus hands the
+	 * whole login to one with it (open.c). */
+	if (helper_systemd_handover && helper_systemd_host())
+		helper_systemd_handover("the caller's cgroup is writable by a user and only systemd may make a scope here");
 
 	for (size_t i = 0; i < n; i++) {
 		if (!h[i].unsafe)
@@ -632,7 +638,7 @@ int helper_leave_caller_cgroup(char *err, size_t errlen)
 		}
 	}
 
-	if (systemd_host()) {
+	if (helper_systemd_host()) {
 		rc = move_into_scope(first->owner, err, errlen);
 		if (rc < 0)
 			goto out;

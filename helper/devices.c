@@ -76,7 +76,7 @@ static int clone_tree(int dirfd, const char *name, unsigned flags)
 static bool is_fs(int fd, long magic)
 {
 	struct statfs sf;
-	return fstatfs(fd, &sf) == 0 && sf.f_type == magic;
+	return fstatfs(fd, &sf) == 0 && (unsigned long)sf.f_type == (unsigned long)magic;
 }
 
 /* A new file system of `type`, detached; attrs are MOUNT_ATTR_*. */

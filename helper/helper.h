@@ -69,6 +69,13 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
  * child's new mount namespace. Returns 0, or -errno with a sentence in err. */
 int view_setup(const struct helper_login *l, char *err, size_t errlen);
 
+/* cgroup.c: whether systemd is init here (/run/systemd/system). */
+bool helper_systemd_host(void);
+/* Set by a build that cannot talk to systemd (the static nscell-open): called,
+ * and not expected to return, when leaving the caller's cgroup needs a scope
+ * of systemd's, before anything is changed or logged. */
+extern void (*helper_systemd_handover)(const char *why);
+
 /* relay.c: serve `target` (the user manager's private socket, O_PATH) in the
  * cell's mount namespace through a relay process running as the user, which
  * reaches the real socket through `sysd` (its directory, O_PATH). Returns

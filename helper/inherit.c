@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,21 +122,54 @@ static int reset_reserved_signal(int sig)
 	return syscall(SYS_rt_sigaction, sig, zero, NULL, (size_t)(_NSIG / 8)) < 0 ? -errno : 0;
 }
 
+/* The signals the caller left ignored, as the kernel says (SigIgn in
+ * /proc/self/status): execve() puts every handled signal back to its
+ * default, so only an ignored one can differ. Returns 0, or -errno (no
+ * /proc: the caller then treats every signal as possibly ignored). */
+static int read_ignored(sigset_t *ret)
+{
+	char buf[2048], *p;
+	unsigned long long mask;
+	ssize_t n;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	p = strstr(buf, "\nSigIgn:\t");
+	if (!p || sscanf(p + 9, "%16llx", &mask) != 1)
+		return -EIO;
+	sigemptyset(ret);
+	for (int sig = 1; sig < _NSIG && sig <= 64; sig++)
+		if (mask & (1ull << (sig - 1)))
+			sigaddset(ret, sig);
+	return 0;
+}
+
 static int leave_signals(void)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, ign = { .sa_handler = SIG_IGN };
-	sigset_t none, pending;
+	sigset_t none, pending, ignored;
+	bool known;
 
 	sigprocmask(SIG_SETMASK, NULL, &helper_caller.sigmask);
 	sigemptyset(&helper_caller.ignored);
 	if (sigpending(&pending) < 0)
 		return -errno;
-	/* One call per signal (the default in, the caller's out), two where
-	 * one is pending: ignoring discards it (the caller may have queued it
-	 * behind its mask), then the default comes back. */
+	known = read_ignored(&ignored) == 0;
+	/* One call per ignored signal (the default in, the caller's out), two
+	 * where one is pending: ignoring discards it (the caller may have
+	 * queued it behind its mask), then the default comes back. Every other
+	 * signal is at its default already (execve). */
 	for (int sig = 1; sig < _NSIG; sig++) {
 		struct sigaction sa;
 		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (known && sigismember(&ignored, sig) != 1 && sigismember(&pending, sig) != 1)
 			continue;
 		if (sigaction(sig, sigismember(&pending, sig) == 1 ? &ign : &dfl, &sa) < 0) {
 			if (reset_reserved_signal(sig) < 0)
@@ -251,11 +285,14 @@ static int leave_scheduling(char *err, size_t errlen)
 	helper_caller.nice = getpriority(PRIO_PROCESS, 0);
 	if (errno)
 		return fail(err, errlen, "nice value");
-	helper_caller.sched_policy = sched_getscheduler(0);
-	if (helper_caller.sched_policy < 0 || sched_getparam(0, &helper_caller.sched_param) < 0)
+	/* The kernel's calls: musl's wrappers are ENOSYS (POSIX's are per
+	 * process, Linux's per thread; we have one thread). */
+	helper_caller.sched_policy = (int)syscall(SYS_sched_getscheduler, 0);
+	if (helper_caller.sched_policy < 0 ||
+	    syscall(SYS_sched_getparam, 0, &helper_caller.sched_param) < 0)
 		return fail(err, errlen, "scheduling policy");
 	/* SCHED_OTHER without SCHED_RESET_ON_FORK clears that flag too. */
-	if (sched_setscheduler(0, SCHED_OTHER, &zero) < 0)
+	if (syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &zero) < 0)
 		return fail(err, errlen, "scheduling policy");
 	if (setpriority(PRIO_PROCESS, 0, 0) < 0)
 		return fail(err, errlen, "nice value");
@@ -384,7 +421,7 @@ void helper_restore_caller_state(void)
 	 * real-time class the caller had from root), the command keeps root's
 	 * default, which never gives it more than the caller had. */
 	setpriority(PRIO_PROCESS, 0, helper_caller.nice);
-	sched_setscheduler(0, helper_caller.sched_policy, &helper_caller.sched_param);
+	syscall(SYS_sched_setscheduler, 0, helper_caller.sched_policy, &helper_caller.sched_param);
 	if (helper_caller.have_affinity)
 		sched_setaffinity(0, sizeof(helper_caller.affinity), &helper_caller.affinity);
 	if (helper_caller.ioprio > 0)

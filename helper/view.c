@@ -53,6 +53,9 @@
 #include <string.h>
 #include <sys/fsuid.h>
 #include <sys/mount.h>
+#ifndef OPEN_TREE_CLONE
+#include <linux/mount.h> /* musl: the new mount API is the kernel header's */
+#endif
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -400,16 +403,19 @@ int view_setup(const struct helper_login *l, char *err, size_t errlen)
 		.group = id->groups ? id->groups[0] : NULL,
 	};
 	_cleanup_free_ char *why = NULL;
-	struct group gr, *grp = NULL;
-	char buf[4096];
 	int r;
 
 	if (!nscell_view_wanted(l->settings))
 		return 0;
-	/* %g without the groups looked up (the policy matched no Group). */
+	/* %g without the groups looked up (the policy matched no Group). The
+	 * static nscell-open has no NSS: it hands such a login over (open.c). */
+#if !NSCELL_OPEN_STATIC
+	struct group gr, *grp = NULL;
+	char buf[4096];
 	for (size_t i = 0; !who.group && i < _NSCELL_VIEW_LIST_MAX; i++)
 		if (strstr(l->settings->view_paths[i], "%g") && getgrgid_r(id->gid, &gr, buf, sizeof(buf), &grp) == 0 && grp)
 			who.group = grp->gr_name;
+#endif
 
 	/* V1 */
 	r = nscell_view_plan(l->settings, &who, &v.plan, &why);

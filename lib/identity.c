@@ -194,6 +194,22 @@ int nscell_identity_add_groups(struct nscell_identity *id, const struct nscell_n
 	return 0;
 }
 
+int nscell_identity_set_gids(struct nscell_identity *id, const gid_t *gids, size_t n)
+{
+	gid_t *copy;
+
+	if (id->groups || n == 0)
+		return -EINVAL; /* names and gids go together */
+	copy = calloc(n, sizeof(gid_t));
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, gids, n * sizeof(gid_t));
+	free(id->gids);
+	id->gids = copy;
+	id->n_groups = n;
+	return 0;
+}
+
 int nscell_identity_resolve_user(const char *user, const struct nscell_nss_ops *ops,
 				 struct nscell_identity **ret)
 {

@@ -52,6 +52,9 @@ int nscell_identity_resolve_user(const char *user, const struct nscell_nss_ops *
 int nscell_identity_from_passwd(const char *user, uid_t uid, gid_t gid, const char *home,
 				const char *shell, struct nscell_identity **ret);
 int nscell_identity_add_groups(struct nscell_identity *id, const struct nscell_nss_ops *ops);
+/* The gids (primary first) resolved elsewhere (nscell-open: by its root
+ * caller); names stay unknown. 0 or -ENOMEM. */
+int nscell_identity_set_gids(struct nscell_identity *id, const gid_t *gids, size_t n);
 void nscell_identity_free(struct nscell_identity *id);
 
 /* Fill a struct nscell_login from an identity; strings stay owned by the identity. */

@@ -124,6 +124,7 @@ enum {
 	SEEN_HOME = 1u << 22,
 	SEEN_SHELL = 1u << 23,
 	SEEN_SETTINGS = 1u << 24,
+	SEEN_GROUPS = 1u << 25, /* optional: not part of SEEN_DECISION */
 	SEEN_DECISION = SEEN_UID | SEEN_GID | SEEN_HOME | SEEN_SHELL | SEEN_SETTINGS,
 };
 
@@ -264,6 +265,39 @@ int nscell_request_decide(struct nscell_request *r, uid_t uid, gid_t gid, const 
 	return 0;
 }
 
+int nscell_request_groups(struct nscell_request *r, const gid_t *gids, size_t n)
+{
+	if (!r->decided || n == 0 || gids[0] != r->gid)
+		return -EINVAL;
+	if (n > NSCELL_REQUEST_GROUPS_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++)
+		if (gids[i] == (gid_t)-1)
+			return -EINVAL;
+	memcpy(r->gids, gids, n * sizeof(gid_t));
+	r->n_gids = n;
+	return 0;
+}
+
+/* "1000,27,100": the value of groups=. */
+static bool parse_gids(const char *v, size_t n, gid_t *gids, size_t *ret_n)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i <= n;) {
+		size_t len = strcspn(v + i, ",");
+		uint32_t id;
+		if (i + len > n)
+			len = n - i;
+		if (count == NSCELL_REQUEST_GROUPS_MAX || !parse_id(v + i, len, &id))
+			return false;
+		gids[count++] = (gid_t)id;
+		i += len + 1;
+	}
+	*ret_n = count;
+	return true;
+}
+
 int nscell_request_open(struct nscell_request *r, const char *user, const char *service,
 			const char *tty, const char *rhost, const char *ruser, const char *conf,
 			bool debug)
@@ -322,8 +356,20 @@ ssize_t nscell_request_encode(const struct nscell_request *r, char *buf, size_t 
 		if ((rc = put(buf, size, &pos, "uid", num[0])) < 0 ||
 		    (rc = put(buf, size, &pos, "gid", num[1])) < 0 ||
 		    (rc = put(buf, size, &pos, "home", r->home)) < 0 ||
-		    (rc = put(buf, size, &pos, "shell", r->shell)) < 0 ||
-		    (rc = put(buf, size, &pos, "settings", num[2])) < 0)
+		    (rc = put(buf, size, &pos, "shell", r->shell)) < 0)
+			return rc;
+		if (r->n_gids > 0) {
+			char list[NSCELL_REQUEST_GROUPS_MAX * 11];
+			size_t n = 0;
+			if (r->n_gids > NSCELL_REQUEST_GROUPS_MAX)
+				return -E2BIG;
+			for (size_t i = 0; i < r->n_gids; i++)
+				n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%u", i ? "," : "",
+						      (unsigned)r->gids[i]);
+			if ((rc = put(buf, size, &pos, "groups", list)) < 0)
+				return rc;
+		}
+		if ((rc = put(buf, size, &pos, "settings", num[2])) < 0)
 			return rc;
 		/* Last: the bytes of the settings, after their key's terminator. */
 		if (sizeof(r->settings) > size - pos)
@@ -395,6 +441,12 @@ int nscell_request_decode(const char *buf, size_t len, struct nscell_request *re
 			memcpy(dst, eq + 1, vl);
 			continue;
 		}
+		if (kl == 6 && memcmp(entry, "groups", 6) == 0) {
+			if (seen & SEEN_GROUPS || !parse_gids(eq + 1, vl, r.gids, &r.n_gids))
+				return -EINVAL;
+			seen |= SEEN_GROUPS;
+			continue;
+		}
 		if (kl == 8 && memcmp(entry, "settings", 8) == 0) {
 			uint32_t bytes;
 			/* The last key: its value is the size of what follows. */
@@ -451,8 +503,12 @@ int nscell_request_decode(const char *buf, size_t len, struct nscell_request *re
 	if (seen & SEEN_DECISION) {
 		if ((seen & SEEN_DECISION) != SEEN_DECISION)
 			return -EINVAL;
+		/* The primary group first, as the module resolved it. */
+		if (r.n_gids > 0 && r.gids[0] != r.gid)
+			return -EINVAL;
 		r.decided = true;
 	} else {
+		r.n_gids = 0;
 		r.uid = 0;
 		r.gid = 0;
 		r.home[0] = r.shell[0] = '\0';

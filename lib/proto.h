@@ -57,6 +57,7 @@
 #define NSCELL_REQUEST_MAX 16384       /* bytes of one module->helper request, with its settings */
 #define NSCELL_CELL_ID_MAX 48          /* "user-4294967295", "session-<16 hex>" */
 #define NSCELL_FIELD_MAX 256           /* user, service, tty, rhost, ruser, conf */
+#define NSCELL_REQUEST_GROUPS_MAX 340  /* gids in a request: the kernel's lines in a gid_map */
 
 /* Every operation of every channel, so that no two mean the same number.
  * 1-5 are the cell socket's, numbered as in version 0. */
@@ -122,6 +123,10 @@ struct nscell_request {
 	char home[NSCELL_FIELD_MAX];  /* "" or absolute */
 	char shell[NSCELL_FIELD_MAX]; /* "" or absolute */
 	struct nscell_settings settings; /* isolate is true */
+	/* With a decision whose namespaces include user: the user's groups,
+	 * primary first, which the user namespace maps (n_gids 0: not sent). */
+	size_t n_gids;
+	gid_t gids[NSCELL_REQUEST_GROUPS_MAX];
 };
 
 /* Fill *r for the open verb from a login's PAM items (NULL: unset).
@@ -133,8 +138,11 @@ int nscell_request_open(struct nscell_request *r, const char *user, const char *
  * Returns 0, or -ENAMETOOLONG / -EINVAL for what no request may carry. */
 int nscell_request_decide(struct nscell_request *r, uid_t uid, gid_t gid, const char *home,
 			  const char *shell, const struct nscell_settings *s);
+/* Add the user's groups (primary first) to a decided request. Returns 0, or
+ * -E2BIG / -EINVAL for what no request may carry. */
+int nscell_request_groups(struct nscell_request *r, const gid_t *gids, size_t n);
 /* Encode as a head (NSCELL_OP_OPEN) and "key=value\0...": with a decision,
- * uid=, gid=, home=, shell= and, last, "settings=<n>\0" followed by the n
+ * uid=, gid=, home=, shell=, groups= (decimal, comma-separated) and, last, "settings=<n>\0" followed by the n
  * bytes of struct nscell_settings. Returns the length or -errno. */
 ssize_t nscell_request_encode(const struct nscell_request *r, char *buf, size_t size);
 /* Decode and validate (the head, known keys once each, no control characters,

@@ -243,6 +243,11 @@ static int policy_verdict(pam_handle_t *pamh, const struct options *o, const cha
 		 * the helper to decide, and to refuse with its own words. */
 		(void)nscell_request_decide(req, id->uid, id->gid, id->home, id->shell,
 					    &v.decision.settings);
+		/* The groups a user namespace maps, so the helper needs no NSS;
+		 * if they cannot be sent, it looks them up itself. */
+		if ((v.decision.settings.namespaces & NSCELL_NS_USER) &&
+		    nscell_identity_add_groups(id, &nscell_nss_libc) == 0)
+			(void)nscell_request_groups(req, id->gids, id->n_groups);
 		rc = PAM_SUCCESS;
 	}
 	nscell_verdict_free(&v);

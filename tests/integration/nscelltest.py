@@ -64,7 +64,7 @@ SERVICE_OF = {'ssh': 'sshd', 'ssh-tty': 'sshd', 'su': 'su-l', 'runuser': 'runuse
               'login': 'login', 'sudo': 'sudo-i'}
 
 # The privileged programs, as /proc/PID/comm names them (15 bytes at most).
-HELPER_COMMS = ('nscell-open', 'nscell-run-help')
+HELPER_COMMS = ('nscell-open', 'nscell-open-ful', 'nscell-run-help')
 # Their syslog idents, as a regex for syslog_event().
 HELPERS_RX = r'nscell-(?:open|run-helper)'
 BEGIN = '__NSCIT_BEGIN__'

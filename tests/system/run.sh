@@ -306,6 +306,9 @@ $auth_before"
 check "nscell-open is root's without a setuid bit, nscell-run-helper setuid root, /run/nscell 0700 root" \
 	test "$(as_root "stat -c '%a %U %A' /usr/libexec/nscell/nscell-open /usr/libexec/nscell/nscell-run-helper /run/nscell" | tr '\n' ' ')" \
 	= "755 root -rwxr-xr-x 4755 root -rwsr-xr-x 700 root drwx------ "
+check "nscell-open is static (musl); nscell-open-full, which serves what needs NSS or systemd, is dynamic, root's, 0755" \
+	test "$(as_root "ldd /usr/libexec/nscell/nscell-open 2>&1 | grep -c 'not a dynamic executable'; ldd /usr/libexec/nscell/nscell-open-full | grep -c libc.so; stat -c '%a %U' /usr/libexec/nscell/nscell-open-full" | tr '\n' ' ')" \
+	= "1 1 755 root "
 check "a login after install is still on the host (pid ns $host_pidns)" \
 	test "$(as_user readlink /proc/self/ns/pid)" = "$host_pidns"
 

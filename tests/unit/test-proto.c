@@ -225,6 +225,62 @@ static void test_request_decision(void **state)
 	assert_string_equal(got.user, "alice");
 }
 
+/* The groups a user namespace maps, sent with a decision so the static
+ * nscell-open needs no NSS. */
+static void test_request_groups(void **state)
+{
+	static const char *const bad[] = { "100,27,100,", "200,27,1000", "100,27,1x00",
+					   "100,,7,1000", "100,27,-100" };
+	struct nscell_request r = sample_request(), got;
+	struct nscell_settings set;
+	char buf[NSCELL_REQUEST_MAX], *at;
+	const gid_t gids[] = { 100, 27, 1000 }, wrong_primary[] = { 27, 100 };
+	gid_t many[NSCELL_REQUEST_GROUPS_MAX + 1];
+	ssize_t n;
+
+	nscell_settings_init(&set);
+	set.isolate = true;
+	set.namespaces |= NSCELL_NS_USER;
+	/* Only with a decision, and the primary group first. */
+	assert_int_equal(nscell_request_groups(&r, gids, 3), -EINVAL);
+	assert_int_equal(nscell_request_decide(&r, 1000, 100, "/home/alice", "/bin/sh", &set), 0);
+	assert_int_equal(nscell_request_groups(&r, wrong_primary, 2), -EINVAL);
+	assert_int_equal(nscell_request_groups(&r, gids, 0), -EINVAL);
+
+	/* Without groups: none decoded (the full build then looks them up). */
+	n = nscell_request_encode(&r, buf, sizeof(buf));
+	assert_int_equal(nscell_request_decode(buf, (size_t)n, &got), 0);
+	assert_true(got.decided);
+	assert_int_equal(got.n_gids, 0);
+
+	assert_int_equal(nscell_request_groups(&r, gids, 3), 0);
+	n = nscell_request_encode(&r, buf, sizeof(buf));
+	assert_int_equal(nscell_request_decode(buf, (size_t)n, &got), 0);
+	assert_int_equal(got.n_gids, 3);
+	assert_memory_equal(got.gids, gids, sizeof(gids));
+
+	/* The most a gid_map takes, each gid of ten digits, fits; one more does not. */
+	for (size_t i = 0; i < NSCELL_REQUEST_GROUPS_MAX + 1; i++)
+		many[i] = i ? 4000000000u + (gid_t)i : 100;
+	assert_int_equal(nscell_request_groups(&r, many, NSCELL_REQUEST_GROUPS_MAX + 1), -E2BIG);
+	assert_int_equal(nscell_request_groups(&r, many, NSCELL_REQUEST_GROUPS_MAX), 0);
+	n = nscell_request_encode(&r, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(nscell_request_decode(buf, (size_t)n, &got), 0);
+	assert_int_equal(got.n_gids, NSCELL_REQUEST_GROUPS_MAX);
+	assert_memory_equal(got.gids, many, NSCELL_REQUEST_GROUPS_MAX * sizeof(gid_t));
+
+	/* A malformed list, or one whose first is not the primary group. */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(nscell_request_groups(&r, gids, 3), 0);
+		n = nscell_request_encode(&r, buf, sizeof(buf));
+		at = memmem(buf, (size_t)n, "groups=100,27,1000", 18);
+		assert_non_null(at);
+		memcpy(at + 7, bad[i], 11);
+		assert_int_equal(nscell_request_decode(buf, (size_t)n, &got), -EINVAL);
+	}
+}
+
 static void test_request_versions(void **state)
 {
 	static const char v0[] = "NSCELL1\0verb=open\0user=alice\0";
@@ -386,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_request_round_trip),
 		cmocka_unit_test(test_request_versions),
 		cmocka_unit_test(test_request_decision),
+		cmocka_unit_test(test_request_groups),
 		cmocka_unit_test(test_reply_check),
 		cmocka_unit_test(test_init_msg_check),
 		cmocka_unit_test(test_join),
