@@ -99,74 +99,91 @@ struct view {
 	mode_t *kinds;  /* ... and its file type */
 	bool *skip;     /* per op: optional and missing */
 	int staging;    /* V3's tmpfs, attached on RUNDIR */
+	char empty[32 + 256]; /* its empty directory */
 	char *err;
 	size_t errlen;
 };
 
+/* What a walk found at its end. */
+struct view_node {
+	mode_t kind;     /* file type */
+	bool mount_root; /* the root of a mount (of the cell's namespace) */
+};
+
 /*
  * view_open - an O_PATH fd of an absolute, plain path (lib/view.c checked
- * the form), walked as described at the top, and its file type in
- * *ret_kind. Returns the fd or -errno (-EPERM also when the file identity
- * cannot be root's again: the caller must stop).
+ * the form), walked as described at the top, and what is there in *ret.
+ * trigger: the last component is opened with O_DIRECTORY, which makes an
+ * automount point there mount (an O_PATH open alone stops on the trigger,
+ * the empty autofs directory) and walks on into what it mounted. Returns
+ * the fd or -errno (-EPERM also when the file identity cannot be root's
+ * again: the caller must stop).
  */
-static int view_open(const struct view *v, const char *path, mode_t *ret_kind)
+static int view_open(const struct view *v, const char *path, bool trigger, struct view_node *ret)
 {
 	const struct nscell_identity *id = v->l->id;
 	_cleanup_free_ char *copy = strdup(path);
 	int fd = v->root, err = 0;
 	bool users = false;
-	char *save = NULL;
-	struct stat st = v->root_st;
+	char *save = NULL, *next;
+	struct statx stx = { .stx_uid = v->root_st.st_uid, .stx_mode = v->root_st.st_mode };
 
 	if (!copy)
 		return -ENOMEM;
-	for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+	for (char *comp = strtok_r(copy, "/", &save); comp; comp = next) {
 		struct open_how how = {
 			.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
 			.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
 		};
 		int nfd;
 
-		/* st is the directory this step looks into. */
-		if (!users && (st.st_uid != 0 || (st.st_mode & 0022)))
+		next = strtok_r(NULL, "/", &save);
+		if (trigger && !next)
+			how.flags |= O_DIRECTORY;
+		/* stx is the directory this step looks into. Once below a
+		 * user's directory the rest of the walk is theirs: one switch
+		 * of the file identity, back to root at the end. */
+		if (!users && (stx.stx_uid != 0 || (stx.stx_mode & 0022))) {
 			users = true;
-		if (users) {
-			how.resolve |= RESOLVE_NO_XDEV;
 			if (as_user(id->uid, id->gid) < 0) {
-				(void)as_root();
 				err = EPERM;
 				goto fail;
 			}
 		}
+		if (users)
+			how.resolve |= RESOLVE_NO_XDEV;
 		nfd = (int)syscall(SYS_openat2, fd, comp, &how, sizeof(how));
-		if (nfd < 0)
+		if (nfd < 0) {
 			err = errno;
-		if (users && as_root() < 0) {
-			if (nfd >= 0)
-				close(nfd);
-			err = EPERM;
 			goto fail;
 		}
-		if (nfd < 0)
-			goto fail;
 		if (fd != v->root)
 			close(fd);
 		fd = nfd;
-		if (fstat(fd, &st) < 0) {
+		if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_TYPE | STATX_MODE | STATX_UID, &stx) < 0) {
 			err = errno;
 			goto fail;
 		}
 		/* O_PATH | O_NOFOLLOW opens a last-component symlink itself. */
-		if (S_ISLNK(st.st_mode)) {
+		if (S_ISLNK(stx.stx_mode)) {
 			err = ELOOP;
 			goto fail;
 		}
 	}
+	if (users && as_root() < 0) {
+		err = EPERM;
+		goto fail;
+	}
 	if (fd == v->root && (fd = fcntl(v->root, F_DUPFD_CLOEXEC, 3)) < 0)
 		return -errno;
-	*ret_kind = st.st_mode & S_IFMT;
+	ret->kind = stx.stx_mode & S_IFMT;
+	/* Only where the kernel says (5.8 and later); else "no": a clone. */
+	ret->mount_root = (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+			  (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 	return fd;
 fail:
+	if (users && as_root() < 0)
+		err = EPERM;
 	if (fd != v->root)
 		close(fd);
 	return -err;
@@ -210,11 +227,16 @@ static int take_originals(struct view *v)
 	for (size_t i = 0; i < v->plan.n_ops; i++) {
 		const struct nscell_view_op *op = &v->plan.ops[i];
 		_cleanup_close_ int fd = -1;
-		mode_t kind = 0;
+		struct view_node node = {};
+		mode_t kind;
 
 		if (!op->src)
 			continue;
-		fd = view_open(v, op->src, &kind);
+		/* The user's own home is mounted now if it is an automount:
+		 * the clone is then of their file system, and a walk below it
+		 * never needs a mount of theirs crossed. */
+		fd = view_open(v, op->src, strcmp(op->src, v->l->id->home ?: "") == 0, &node);
+		kind = node.kind;
 		/* No home: its tree is hidden all the same, with nothing kept. */
 		if (fd == -ENOENT && op->kind == NSCELL_VIEW_OP_OWN)
 			continue;
@@ -243,8 +265,6 @@ static int populate_staging(struct view *v, int mnt)
 	char name[32];
 	int f;
 
-	if (mkdirat(mnt, EMPTY_DIR, 0755) < 0)
-		return fail(v, first, "staging", "tmpfs", errno);
 	for (size_t i = 0; i < v->plan.n_ops; i++)
 		if (v->plan.ops[i].kind == NSCELL_VIEW_OP_INACCESSIBLE) {
 			if (mkdirat(mnt, INACCESSIBLE_DIR, 0) < 0)
@@ -270,6 +290,20 @@ static int populate_staging(struct view *v, int mnt)
 		if (snprintf(keep, sizeof(keep), "%s/%s", name, op->keep) >= (int)sizeof(keep) ||
 		    mkdirat(mnt, keep, 0755) < 0)
 			return fail(v, op, "staging", name, errno);
+		/* Its entry stays empty here (the home is attached on the
+		 * entry in the cover's clone, a mount of its own): it is the
+		 * empty directory too, one mkdir fewer. */
+		if (!v->empty[0])
+			memcpy(v->empty, keep, sizeof(keep));
+	}
+	for (size_t i = 0; !v->empty[0] && i < v->plan.n_ops; i++) {
+		const struct nscell_view_op *op = &v->plan.ops[i];
+
+		if (op->kind != NSCELL_VIEW_OP_EMPTY && (op->kind != NSCELL_VIEW_OP_OWN || op->keep))
+			continue;
+		if (mkdirat(mnt, EMPTY_DIR, 0755) < 0)
+			return fail(v, first, "staging", "tmpfs", errno);
+		strcpy(v->empty, EMPTY_DIR);
 	}
 	return 0;
 }
@@ -285,9 +319,9 @@ static int make_staging(struct view *v)
 	fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
 	if (fs < 0)
 		return fail(v, first, "staging", "tmpfs", errno);
-	/* No size: it is read-only before anyone else sees it. */
-	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
-	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+	/* No size: it is read-only before anyone else sees it. No mode
+	 * either: its root is never bound, only directories in it are. */
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return fail(v, first, "staging", "tmpfs", errno);
 	mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	if (mnt < 0)
@@ -328,7 +362,8 @@ static int apply(struct view *v, size_t i)
 	const struct nscell_view_op *op = &v->plan.ops[i];
 	_cleanup_close_ int target = -1, tree = -1;
 	char name[32];
-	mode_t kind = 0;
+	struct view_node node = {};
+	mode_t kind;
 
 	if (v->skip[i])
 		return 0;
@@ -339,7 +374,8 @@ static int apply(struct view *v, size_t i)
 			return fail(v, op, "", "/", errno);
 		return 0;
 	}
-	target = view_open(v, op->dst, &kind);
+	target = view_open(v, op->dst, false, &node);
+	kind = node.kind;
 	if (target == -ENOENT && op->optional)
 		return 0;
 	if (target < 0)
@@ -349,6 +385,14 @@ static int apply(struct view *v, size_t i)
 
 	switch (op->kind) {
 	case NSCELL_VIEW_OP_READ_ONLY:
+		/* The root of a mount here is the cell's own copy: made
+		 * read-only in place, as strict's "/", one call instead of a
+		 * clone put over it (nothing writable is left beneath). */
+		if (node.mount_root) {
+			if (make_read_only(target, "") < 0)
+				return fail(v, op, "", op->dst, errno);
+			return 0;
+		}
 		tree = clone_tree(target, "");
 		if (tree < 0 || make_read_only(tree, "") < 0 || attach(tree, target) < 0)
 			return fail(v, op, "", op->dst, errno);
@@ -366,7 +410,7 @@ static int apply(struct view *v, size_t i)
 	case NSCELL_VIEW_OP_EMPTY:
 		if (kind != S_IFDIR)
 			return fail(v, op, "", op->dst, ENOTDIR);
-		tree = cover(v, op, target, EMPTY_DIR);
+		tree = cover(v, op, target, v->empty);
 		return tree < 0 ? tree : 0;
 	case NSCELL_VIEW_OP_INACCESSIBLE:
 		tree = cover(v, op, target, kind == S_IFDIR ? INACCESSIBLE_DIR : INACCESSIBLE_FILE);
@@ -377,7 +421,7 @@ static int apply(struct view *v, size_t i)
 		if (kind != S_IFDIR)
 			return fail(v, op, "", op->dst, ENOTDIR);
 		snprintf(name, sizeof(name), "own-%zu", i);
-		tree = cover(v, op, target, op->keep ? name : EMPTY_DIR);
+		tree = cover(v, op, target, op->keep ? name : v->empty);
 		if (tree < 0 || v->originals[i] < 0)
 			return tree < 0 ? tree : 0;
 		/* The entry in the tmpfs just put there (through the clone's
@@ -438,8 +482,12 @@ int view_setup(const struct helper_login *l, char *err, size_t errlen)
 	}
 
 	r = take_originals(&v); /* V2 */
-	if (r >= 0)
-		r = make_staging(&v); /* V3 */
+	for (size_t i = 0; r >= 0 && i < v.plan.n_ops; i++)
+		if (v.plan.ops[i].kind == NSCELL_VIEW_OP_OWN || v.plan.ops[i].kind == NSCELL_VIEW_OP_EMPTY ||
+		    v.plan.ops[i].kind == NSCELL_VIEW_OP_INACCESSIBLE) {
+			r = make_staging(&v); /* V3, when anything is covered */
+			break;
+		}
 	for (size_t i = 0; r >= 0 && i < v.plan.n_ops; i++)
 		r = apply(&v, i); /* V4 */
 out:
