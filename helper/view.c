@@ -100,6 +100,15 @@ struct view {
 	bool *skip;     /* per op: optional and missing */
 	int staging;    /* V3's tmpfs, attached on RUNDIR */
 	char empty[32 + 256]; /* its empty directory */
+	/* Directories walked through as root (see view_open), kept for the
+	 * walks after: /home and /run/user are each walked twice. */
+	struct view_dir {
+		char *path;
+		int fd;
+		uid_t uid;
+		mode_t mode;
+	} dirs[8];
+	size_t n_dirs;
 	char *err;
 	size_t errlen;
 };
@@ -110,6 +119,27 @@ struct view_node {
 	bool mount_root; /* the root of a mount (of the cell's namespace) */
 };
 
+/* Whether path is tree or below it (both plain and absolute). */
+static bool path_under(const char *path, const char *tree)
+{
+	size_t n = strlen(tree);
+
+	return strcmp(tree, "/") == 0 || (strncmp(path, tree, n) == 0 && (path[n] == '\0' || path[n] == '/'));
+}
+
+/* An attach at tree changes what a walk finds there and below: the
+ * directories kept there are walked again. */
+static void forget_dirs(struct view *v, const char *tree)
+{
+	for (size_t i = 0; i < v->n_dirs;)
+		if (path_under(v->dirs[i].path, tree)) {
+			free(v->dirs[i].path);
+			close(v->dirs[i].fd);
+			v->dirs[i] = v->dirs[--v->n_dirs];
+		} else
+			i++;
+}
+
 /*
  * view_open - an O_PATH fd of an absolute, plain path (lib/view.c checked
  * the form), walked as described at the top, and what is there in *ret.
@@ -119,18 +149,36 @@ struct view_node {
  * the fd or -errno (-EPERM also when the file identity cannot be root's
  * again: the caller must stop).
  */
-static int view_open(const struct view *v, const char *path, bool trigger, struct view_node *ret)
+static int view_open(struct view *v, const char *path, bool trigger, struct view_node *ret)
 {
 	const struct nscell_identity *id = v->l->id;
 	_cleanup_free_ char *copy = strdup(path);
 	int fd = v->root, err = 0;
-	bool users = false;
-	char *save = NULL, *next;
+	bool users = false, kept = true; /* kept: fd is v->root or in v->dirs */
+	char *save = NULL, *next, *start = NULL;
+	size_t best = 0, at = 0;
 	struct statx stx = { .stx_uid = v->root_st.st_uid, .stx_mode = v->root_st.st_mode };
 
 	if (!copy)
 		return -ENOMEM;
-	for (char *comp = strtok_r(copy, "/", &save); comp; comp = next) {
+	/* The walk goes on from the deepest directory kept on its way: the
+	 * same steps, as root, done once. */
+	for (size_t i = 0; i < v->n_dirs; i++) {
+		size_t n = strlen(v->dirs[i].path);
+
+		if (n > best && path_under(path, v->dirs[i].path)) {
+			best = n;
+			at = i;
+			fd = v->dirs[i].fd;
+			stx.stx_uid = v->dirs[i].uid;
+			stx.stx_mode = (__u16)v->dirs[i].mode;
+		}
+	}
+	if (best)
+		start = path[best] ? copy + best + 1 : NULL;
+	else
+		start = copy;
+	for (char *comp = start ? strtok_r(start, "/", &save) : NULL; comp; comp = next) {
 		struct open_how how = {
 			.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
 			.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
@@ -138,7 +186,10 @@ static int view_open(const struct view *v, const char *path, bool trigger, struc
 		int nfd;
 
 		next = strtok_r(NULL, "/", &save);
-		if (trigger && !next)
+		/* A directory on the way must be one, and an automount
+		 * there is mounted, as in any path walk; at the end only
+		 * when asked. */
+		if (next || trigger)
 			how.flags |= O_DIRECTORY;
 		/* stx is the directory this step looks into. Once below a
 		 * user's directory the rest of the walk is theirs: one switch
@@ -154,12 +205,18 @@ static int view_open(const struct view *v, const char *path, bool trigger, struc
 			how.resolve |= RESOLVE_NO_XDEV;
 		nfd = (int)syscall(SYS_openat2, fd, comp, &how, sizeof(how));
 		if (nfd < 0) {
+			struct stat lst;
+
 			err = errno;
+			/* O_DIRECTORY | O_NOFOLLOW on a symlink: say what it is. */
+			if (err == ENOTDIR && fstatat(fd, comp, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode))
+				err = ELOOP;
 			goto fail;
 		}
-		if (fd != v->root)
+		if (!kept)
 			close(fd);
 		fd = nfd;
+		kept = false;
 		if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_TYPE | STATX_MODE | STATX_UID, &stx) < 0) {
 			err = errno;
 			goto fail;
@@ -169,12 +226,29 @@ static int view_open(const struct view *v, const char *path, bool trigger, struc
 			err = ELOOP;
 			goto fail;
 		}
+		/* A directory on the way, walked as root: kept, walked once. */
+		if (next && !users && S_ISDIR(stx.stx_mode) && v->n_dirs < NSCELL_ELEMENTSOF(v->dirs)) {
+			struct view_dir *d = &v->dirs[v->n_dirs];
+
+			d->path = strndup(path, (size_t)(next - 1 - copy));
+			if (d->path) {
+				d->fd = fd;
+				d->uid = stx.stx_uid;
+				d->mode = stx.stx_mode;
+				v->n_dirs++;
+				kept = true;
+			}
+		}
 	}
 	if (users && as_root() < 0) {
 		err = EPERM;
 		goto fail;
 	}
-	if (fd == v->root && (fd = fcntl(v->root, F_DUPFD_CLOEXEC, 3)) < 0)
+	/* The path itself was kept: handed over, no longer kept. */
+	if (kept && fd != v->root && v->n_dirs > at && v->dirs[at].fd == fd && !path[best]) {
+		free(v->dirs[at].path);
+		v->dirs[at] = v->dirs[--v->n_dirs];
+	} else if (kept && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
 		return -errno;
 	ret->kind = stx.stx_mode & S_IFMT;
 	/* Only where the kernel says (5.8 and later); else "no": a clone. */
@@ -184,7 +258,7 @@ static int view_open(const struct view *v, const char *path, bool trigger, struc
 fail:
 	if (users && as_root() < 0)
 		err = EPERM;
-	if (fd != v->root)
+	if (!kept)
 		close(fd);
 	return -err;
 }
@@ -334,6 +408,7 @@ static int make_staging(struct view *v)
 		return r;
 	/* RUNDIR is root's and fixed; the child covers it right after. */
 	run = open(NSCELL_RUNDIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	forget_dirs(v, NSCELL_RUNDIR);
 	if (run < 0 || attach(mnt, run) < 0)
 		return fail(v, first, "staging on", NSCELL_RUNDIR, errno);
 	if (make_read_only(mnt, "") < 0)
@@ -376,6 +451,8 @@ static int apply(struct view *v, size_t i)
 	}
 	target = view_open(v, op->dst, false, &node);
 	kind = node.kind;
+	/* Whatever happens next happens there. */
+	forget_dirs(v, op->dst);
 	if (target == -ENOENT && op->optional)
 		return 0;
 	if (target < 0)
@@ -435,6 +512,16 @@ static int apply(struct view *v, size_t i)
 	return fail(v, op, "", op->dst, EINVAL);
 }
 
+/* Out of line: its buffer is a page of stack that the common case (no %g)
+ * never needs, and a page of stack first touched is a page fault. */
+static __attribute__((noinline)) char *group_name(gid_t gid)
+{
+	struct group gr, *grp = NULL;
+	char buf[4096];
+
+	return getgrgid_r(gid, &gr, buf, sizeof(buf), &grp) == 0 && grp ? strdup(grp->gr_name) : NULL;
+}
+
 int view_setup(const struct helper_login *l, char *err, size_t errlen)
 {
 	const struct nscell_identity *id = l->id;
@@ -443,17 +530,15 @@ int view_setup(const struct helper_login *l, char *err, size_t errlen)
 		.user = id->user, .uid = id->uid, .home = id->home, .gid = id->gid,
 		.group = id->groups ? id->groups[0] : NULL,
 	};
-	_cleanup_free_ char *why = NULL;
-	struct group gr, *grp = NULL;
-	char buf[4096];
+	_cleanup_free_ char *why = NULL, *group = NULL;
 	int r;
 
 	if (!nscell_view_wanted(l->settings))
 		return 0;
 	/* %g without the groups looked up (the policy matched no Group). */
 	for (size_t i = 0; !who.group && i < _NSCELL_VIEW_LIST_MAX; i++)
-		if (strstr(l->settings->view_paths[i], "%g") && getgrgid_r(id->gid, &gr, buf, sizeof(buf), &grp) == 0 && grp)
-			who.group = grp->gr_name;
+		if (strstr(l->settings->view_paths[i], "%g"))
+			who.group = group = group_name(id->gid);
 
 	/* V1 */
 	r = nscell_view_plan(l->settings, &who, &v.plan, &why);
@@ -491,6 +576,7 @@ int view_setup(const struct helper_login *l, char *err, size_t errlen)
 	for (size_t i = 0; r >= 0 && i < v.plan.n_ops; i++)
 		r = apply(&v, i); /* V4 */
 out:
+	forget_dirs(&v, "/");
 	if (v.originals)
 		for (size_t i = 0; i < v.plan.n_ops; i++)
 			if (v.originals[i] >= 0)
