@@ -8,15 +8,19 @@
  *   V2  originals every tree an operation puts back or binds (the home,
  *                 /run/user/UID, ReadWritePaths, Bind sources, strict's
  *                 exceptions) is cloned now, as it is before any change
- *   V3  staging   one tmpfs, populated and then made read-only (binds of it
- *                 keep that flag): an empty directory, the mode 0000 nodes if
- *                 anything is made inaccessible, and for ProtectHome own one
- *                 directory per hidden tree holding the single entry left
- *                 there. It is mounted on RUNDIR, which the child covers
- *                 afterwards, so nothing in the cell reaches it but its binds
+ *   V3  staging   when anything is covered, one tmpfs, populated and then
+ *                 made read-only (binds of it keep that flag): an empty
+ *                 directory, the mode 0000 nodes if anything is made
+ *                 inaccessible, and for ProtectHome own one directory per
+ *                 hidden tree holding the single entry left there (the first
+ *                 such entry, which stays empty, is the empty directory). It
+ *                 is mounted on RUNDIR, which the child covers afterwards, so
+ *                 nothing in the cell reaches it but its binds
  *   V4  apply     each operation, in order, by fd: open_tree(OPEN_TREE_CLONE |
  *                 AT_RECURSIVE), mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY),
- *                 move_mount; strict's "/" is made read-only in place
+ *                 move_mount; strict's "/" and a read-only target that is the
+ *                 root of a mount (the cell's own copy) are made read-only in
+ *                 place
  *
  * Every path is walked from / one component at a time with openat2(
  * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH): a symlink
@@ -26,8 +30,14 @@
  * the kernel grants exactly what it grants them; the helper has no DAC
  * override anyway) and with RESOLVE_NO_XDEV: no mount point a user could
  * make there is crossed. The one crossing allowed is into such a directory
- * from a root-owned one, which is what an automounted home is; walking into
- * the user's own home as the user is what triggers its automount. Such a
+ * from a root-owned one, which is what an automounted home is. Every step but
+ * the last is opened with O_DIRECTORY, so an automount on the way is mounted
+ * as in any path walk; the last is too when it is the user's own home (an
+ * O_PATH open alone would stop on the autofs trigger, and the cell would get
+ * a clone of the trigger, whose later mount reaches it only if the host's
+ * autofs mount propagates): the clone is of the home's file system itself.
+ * The directories a walk goes through as root are kept (struct view's dirs)
+ * for the walks after it, until an operation mounts there or above. Such a
  * walk may wait on the user's own NFS or FUSE server: the child holds no lock
  * (cell.c) and is killed after HELPER_SETUP_TIMEOUT_MS, so the wait is this
  * login's alone. Targets and sources must be directories or regular files:
