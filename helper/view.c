@@ -12,8 +12,10 @@
  *                 made read-only (binds of it keep that flag): an empty
  *                 directory, the mode 0000 nodes if anything is made
  *                 inaccessible, and for ProtectHome own one directory per
- *                 hidden tree holding the single entry left there (the first
- *                 such entry, which stays empty, is the empty directory). It
+ *                 hidden tree holding the single entry left there (chained:
+ *                 each such entry is the next tree's directory, hidden in
+ *                 each cover by what is mounted on it; the last, which stays
+ *                 empty, is the empty directory; populate_staging). It
  *                 is mounted on RUNDIR, which the child covers afterwards, so
  *                 nothing in the cell reaches it but its binds
  *   V4  apply     each operation, in order, by fd: open_tree(OPEN_TREE_CLONE |
@@ -57,6 +59,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +112,8 @@ struct view {
 	mode_t *kinds;  /* ... and its file type */
 	bool *skip;     /* per op: optional and missing */
 	int staging;    /* V3's tmpfs, attached on RUNDIR */
-	char empty[32 + 256]; /* its empty directory */
+	char *empty;    /* its empty directory */
+	char **covers;  /* per op (own): the staging directory put over it */
 	/* Directories walked through as root (see view_open), kept for the
 	 * walks after: /home and /run/user are each walked twice. */
 	struct view_dir {
@@ -342,52 +346,90 @@ static int take_originals(struct view *v)
 	return 0;
 }
 
-/* The staging tmpfs's nodes (see the top), made with the modes as given. */
+/*
+ * The staging tmpfs's nodes (see the top), made with the modes as given.
+ * The directories own puts over the trees whose entry gets the user's tree
+ * are one chain: a directory holding the first tree's entry, which holds
+ * the second tree's entry, and so on. Each cover is a clone of one link,
+ * and in that clone the original is mounted on the entry, which hides the
+ * rest of the chain; the last entry stays empty and is the empty directory.
+ * One mkdir per tree. The chain starts at the root of the tmpfs when nothing
+ * else is there to be seen (v->chain_at_root), else in "chain".
+ */
 static int populate_staging(struct view *v, int mnt)
 {
 	const struct nscell_view_op *first = &v->plan.ops[0];
-	char name[32];
+	bool inaccessible = false, apart = false;
+	/* At most four links (the home's parent, /home, /root, /run/user). */
+	char name[32], link[4 * (NAME_MAX + 1) + sizeof("chain")] = "";
+	size_t len = 0;
 	int f;
 
-	for (size_t i = 0; i < v->plan.n_ops; i++)
-		if (v->plan.ops[i].kind == NSCELL_VIEW_OP_INACCESSIBLE) {
-			if (mkdirat(mnt, INACCESSIBLE_DIR, 0) < 0)
-				return fail(v, first, "staging", "tmpfs", errno);
-			f = openat(mnt, INACCESSIBLE_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
-			if (f < 0)
-				return fail(v, first, "staging", "tmpfs", errno);
-			close(f);
-			break;
+	for (size_t i = 0; i < v->plan.n_ops; i++) {
+		const struct nscell_view_op *op = &v->plan.ops[i];
+
+		inaccessible |= op->kind == NSCELL_VIEW_OP_INACCESSIBLE;
+		/* An entry with nothing to mount on it (no home) shows: apart. */
+		apart |= op->kind == NSCELL_VIEW_OP_OWN && op->keep && v->originals[i] < 0;
+	}
+	if (inaccessible) {
+		if (mkdirat(mnt, INACCESSIBLE_DIR, 0) < 0)
+			return fail(v, first, "staging", "tmpfs", errno);
+		f = openat(mnt, INACCESSIBLE_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+		if (f < 0)
+			return fail(v, first, "staging", "tmpfs", errno);
+		close(f);
+	}
+	for (size_t i = 0; i < v->plan.n_ops; i++) {
+		const struct nscell_view_op *op = &v->plan.ops[i];
+		int n;
+
+		if (op->kind != NSCELL_VIEW_OP_OWN || !op->keep || v->originals[i] < 0)
+			continue;
+		if (len == 0 && (inaccessible || apart)) {
+			if (mkdirat(mnt, "chain", 0755) < 0)
+				return fail(v, op, "staging", "chain", errno);
+			len = (size_t)snprintf(link, sizeof(link), "chain");
 		}
+		v->covers[i] = strdup(link);
+		/* keep is one plain component (lib/view.c), in a tmpfs nobody
+		 * else has seen. */
+		n = snprintf(link + len, sizeof(link) - len, "%s%s", len ? "/" : "", op->keep);
+		if (!v->covers[i] || n < 0 || (size_t)n >= sizeof(link) - len)
+			return fail(v, op, "staging", op->keep, ENAMETOOLONG);
+		len += (size_t)n;
+		if (mkdirat(mnt, link, 0755) < 0)
+			return fail(v, op, "staging", op->keep, errno);
+	}
+	if (len && !(v->empty = strdup(link)))
+		return fail(v, first, "staging", "chain", ENOMEM);
 	for (size_t i = 0; i < v->plan.n_ops; i++) {
 		const struct nscell_view_op *op = &v->plan.ops[i];
 		char keep[32 + 256];
 
-		/* A tree that keeps nothing is the empty directory. */
-		if (op->kind != NSCELL_VIEW_OP_OWN || !op->keep)
+		if (op->kind != NSCELL_VIEW_OP_OWN || !op->keep || v->originals[i] >= 0)
 			continue;
 		snprintf(name, sizeof(name), "own-%zu", i);
 		if (mkdirat(mnt, name, 0755) < 0)
 			return fail(v, op, "staging", name, errno);
-		/* keep is one plain component (lib/view.c), in a tmpfs nobody
-		 * else has seen. */
 		if (snprintf(keep, sizeof(keep), "%s/%s", name, op->keep) >= (int)sizeof(keep) ||
 		    mkdirat(mnt, keep, 0755) < 0)
 			return fail(v, op, "staging", name, errno);
-		/* Its entry stays empty here (the home is attached on the
-		 * entry in the cover's clone, a mount of its own): it is the
-		 * empty directory too, one mkdir fewer. */
-		if (!v->empty[0])
-			memcpy(v->empty, keep, sizeof(keep));
+		v->covers[i] = strdup(name);
+		if (!v->covers[i])
+			return fail(v, op, "staging", name, ENOMEM);
+		/* Nothing is mounted on it: it stays empty. */
+		if (!v->empty && !(v->empty = strdup(keep)))
+			return fail(v, op, "staging", name, ENOMEM);
 	}
-	for (size_t i = 0; !v->empty[0] && i < v->plan.n_ops; i++) {
+	/* A tree that keeps nothing is the empty directory. */
+	for (size_t i = 0; !v->empty && i < v->plan.n_ops; i++) {
 		const struct nscell_view_op *op = &v->plan.ops[i];
 
 		if (op->kind != NSCELL_VIEW_OP_EMPTY && (op->kind != NSCELL_VIEW_OP_OWN || op->keep))
 			continue;
-		if (mkdirat(mnt, EMPTY_DIR, 0755) < 0)
+		if (mkdirat(mnt, EMPTY_DIR, 0755) < 0 || !(v->empty = strdup(EMPTY_DIR)))
 			return fail(v, first, "staging", "tmpfs", errno);
-		strcpy(v->empty, EMPTY_DIR);
 	}
 	return 0;
 }
@@ -403,9 +445,10 @@ static int make_staging(struct view *v)
 	fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
 	if (fs < 0)
 		return fail(v, first, "staging", "tmpfs", errno);
-	/* No size: it is read-only before anyone else sees it. No mode
-	 * either: its root is never bound, only directories in it are. */
-	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+	/* No size: it is read-only before anyone else sees it. The mode is
+	 * the root's, which may be a cover (the chain's first link). */
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return fail(v, first, "staging", "tmpfs", errno);
 	mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	if (mnt < 0)
@@ -446,7 +489,6 @@ static int apply(struct view *v, size_t i)
 {
 	const struct nscell_view_op *op = &v->plan.ops[i];
 	_cleanup_close_ int target = -1, tree = -1;
-	char name[32];
 	struct view_node node = {};
 	mode_t kind;
 
@@ -507,8 +549,7 @@ static int apply(struct view *v, size_t i)
 
 		if (kind != S_IFDIR)
 			return fail(v, op, "", op->dst, ENOTDIR);
-		snprintf(name, sizeof(name), "own-%zu", i);
-		tree = cover(v, op, target, op->keep ? name : v->empty);
+		tree = cover(v, op, target, v->covers[i] ?: v->empty);
 		if (tree < 0 || v->originals[i] < 0)
 			return tree < 0 ? tree : 0;
 		/* The entry in the tmpfs just put there (through the clone's
@@ -564,7 +605,8 @@ int view_setup(const struct helper_login *l, char *err, size_t errlen)
 			v.originals[i] = -1;
 	v.kinds = calloc(v.plan.n_ops, sizeof(*v.kinds));
 	v.skip = calloc(v.plan.n_ops, sizeof(*v.skip));
-	if (!v.originals || !v.kinds || !v.skip) {
+	v.covers = calloc(v.plan.n_ops, sizeof(*v.covers));
+	if (!v.originals || !v.kinds || !v.skip || !v.covers) {
 		snprintf(err, errlen, "view: memory");
 		r = -ENOMEM;
 		goto out;
@@ -598,6 +640,10 @@ out:
 	free(v.originals);
 	free(v.kinds);
 	free(v.skip);
+	for (size_t i = 0; v.covers && i < v.plan.n_ops; i++)
+		free(v.covers[i]);
+	free(v.covers);
+	free(v.empty);
 	nscell_view_plan_done(&v.plan);
 	return r < 0 ? r : 0;
 }
