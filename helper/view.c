@@ -37,7 +37,9 @@
  * as in any path walk; the last is too when it is the user's own home (an
  * O_PATH open alone would stop on the autofs trigger, and the cell would get
  * a clone of the trigger, whose later mount reaches it only if the host's
- * autofs mount propagates): the clone is of the home's file system itself.
+ * autofs mount propagates): the clone is of the home's file system itself,
+ * as when ssh has mounted it before the session (see SECURITY.md for what
+ * an expiry on the host then means).
  * The directories a walk goes through as root are kept (struct view's dirs)
  * for the walks after it, until an operation mounts there or above. Such a
  * walk may wait on the user's own NFS or FUSE server: the child holds no lock
