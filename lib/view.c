@@ -291,7 +291,8 @@ static bool home_usable(const char *h)
 static int plan_own(struct nscell_view_plan *p, const struct nscell_view_who *who)
 {
 	const char *trees[NSCELL_ELEMENTSOF(home_trees) + 1];
-	_cleanup_free_ char *parent = NULL, *run_own = NULL;
+	_cleanup_free_ char *parent = NULL;
+	char run_own[32];
 	size_t n = 0;
 	int r;
 
@@ -313,8 +314,7 @@ static int plan_own(struct nscell_view_plan *p, const struct nscell_view_who *wh
 			trees[j] = trees[j - 1];
 			trees[j - 1] = t;
 		}
-	if (asprintf(&run_own, "/run/user/%u", (unsigned) who->uid) < 0)
-		return -ENOMEM;
+	snprintf(run_own, sizeof(run_own), "/run/user/%u", (unsigned) who->uid);
 
 	for (size_t i = 0; i < n; i++) {
 		const char *t = trees[i], *own = NULL;
@@ -399,7 +399,7 @@ int nscell_view_plan(const struct nscell_settings *s, const struct nscell_view_w
 	static const char *const api[] = { "/dev", "/proc", "/sys", "/tmp", "/var/tmp" };
 	static const char *const system_trees[] = { "/usr", "/boot", "/efi", "/etc" };
 	struct nscell_view_plan p = {};
-	_cleanup_free_ char *run_own = NULL;
+	char run_own[32];
 	int r = 0;
 
 	*ret_error = NULL;
@@ -416,8 +416,7 @@ int nscell_view_plan(const struct nscell_settings *s, const struct nscell_view_w
 		for (size_t i = 0; r >= 0 && i < NSCELL_ELEMENTSOF(api); i++)
 			r = add_op(&p, NSCELL_VIEW_OP_WRITABLE, NSCELL_KEY_PROTECT_SYSTEM, api[i], api[i], NULL,
 				   false, true);
-		if (r >= 0 && asprintf(&run_own, "/run/user/%u", (unsigned) who->uid) < 0)
-			r = -ENOMEM;
+		snprintf(run_own, sizeof(run_own), "/run/user/%u", (unsigned) who->uid);
 		if (r >= 0)
 			r = add_op(&p, NSCELL_VIEW_OP_WRITABLE, NSCELL_KEY_PROTECT_SYSTEM, run_own, run_own, NULL,
 				   false, true);

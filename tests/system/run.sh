@@ -418,6 +418,9 @@ check "... /etc is read-only (ProtectSystem full)" test -n "$(echo "$view" | gre
 check "... a file she writes in her home is in the real one" \
 	as_root 'test "$(cat /home/alice/nscell-vm-view)" = vm-view'
 as_root 'rm -rf /home/nscell-vm-other /home/alice/nscell-vm-view /etc/nscell-vm-probe; rm -f /etc/security/nscell.conf.d/50-system-test.conf'
+# ... and with the homes on automounts (view-automount.sh)
+# shellcheck source-path=SCRIPTDIR source=view-automount.sh
+. "$here/view-automount.sh"
 
 # nscell run from a systemd --user unit: the unit's cgroup is delegated to
 # alice (she could freeze or kill what runs in it), so the helper must put
