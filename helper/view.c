@@ -62,6 +62,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/limits.h> /* NAME_MAX, which musl's limits.h may not give */
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#ifndef STATX_TYPE
+/* musl before 1.2.5 (Debian 12) has no statx(): the kernel's, by syscall. */
+#include <linux/stat.h>
+static int statx(int dfd, const char *path, int flags, unsigned mask, struct statx *stx)
+{
+	return (int)syscall(SYS_statx, dfd, path, flags, mask, stx);
+}
+#endif
 
 #include "cleanup.h"
 #include "helper.h"
