@@ -227,18 +227,19 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 		set_timer(0, false);
 	}
 	epoll_add(opener, TAG_OPENER | ((uint64_t)i << 8));
-	/* Logged here, where every join lands (a new login, a login joining
-	 * a user's cell, nscell run, nscell enter). */
-	logf_(LOG_INFO,
-	      "event=session-joined cell=%s session=%u uid=%u service=%s tty=%s rhost=%s opener_pid=%d",
-	      g.cfg.cell_id, c->info.session_no, (unsigned)g.cfg.uid,
-	      c->info.service[0] ? c->info.service : "-", c->info.tty[0] ? c->info.tty : "-",
-	      c->info.rhost[0] ? c->info.rhost : "-", (int)c->info.opener_pid);
 	{
 		int fds[2] = { self, g.usernsfd };
 		reply(c->fd, NSCELL_CELL_JOIN, 0, c->info.session_no, fds, g.usernsfd >= 0 ? 2 : 1);
 	}
 	close(self);
+	/* Logged here, where every join lands (a new login, a login joining
+	 * a user's cell, nscell run, nscell enter); after the answer, so the
+	 * login does not wait for syslog. */
+	logf_(LOG_INFO,
+	      "event=session-joined cell=%s session=%u uid=%u service=%s tty=%s rhost=%s opener_pid=%d",
+	      g.cfg.cell_id, c->info.session_no, (unsigned)g.cfg.uid,
+	      c->info.service[0] ? c->info.service : "-", c->info.tty[0] ? c->info.tty : "-",
+	      c->info.rhost[0] ? c->info.rhost : "-", (int)c->info.opener_pid);
 }
 
 static void do_status(size_t i)
