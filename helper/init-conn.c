@@ -227,13 +227,6 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 		set_timer(0, false);
 	}
 	epoll_add(opener, TAG_OPENER | ((uint64_t)i << 8));
-	/* Logged here, where every join lands (a new login, a login joining
-	 * a user's cell, nscell run, nscell enter). */
-	logf_(LOG_INFO,
-	      "event=session-joined cell=%s session=%u uid=%u service=%s tty=%s rhost=%s opener_pid=%d",
-	      g.cfg.cell_id, c->info.session_no, (unsigned)g.cfg.uid,
-	      c->info.service[0] ? c->info.service : "-", c->info.tty[0] ? c->info.tty : "-",
-	      c->info.rhost[0] ? c->info.rhost : "-", (int)c->info.opener_pid);
 	{
 		/* Receivers tell the namespaces after the pidfd by their type. */
 		int fds[3] = { self, -1, -1 }, n = 1;
@@ -244,6 +237,14 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 		reply(c->fd, NSCELL_CELL_JOIN, 0, c->info.session_no, fds, (size_t)n);
 	}
 	close(self);
+	/* Logged here, where every join lands (a new login, a login joining
+	 * a user's cell, nscell run, nscell enter); after the answer, so the
+	 * login does not wait for syslog. */
+	logf_(LOG_INFO,
+	      "event=session-joined cell=%s session=%u uid=%u service=%s tty=%s rhost=%s opener_pid=%d",
+	      g.cfg.cell_id, c->info.session_no, (unsigned)g.cfg.uid,
+	      c->info.service[0] ? c->info.service : "-", c->info.tty[0] ? c->info.tty : "-",
+	      c->info.rhost[0] ? c->info.rhost : "-", (int)c->info.opener_pid);
 }
 
 static void do_status(size_t i)

@@ -98,3 +98,26 @@ int nscell_registry_join_user_cell(uid_t uid, const struct nscell_settings *want
 	close(self);
 	return rc;
 }
+
+int nscell_registry_join_user_reply(uid_t uid, const struct nscell_settings *set,
+				    const char *service, const char *tty, const char *rhost,
+				    struct nscell_reply *rep, int fds[4])
+{
+	struct nscell_cellctl_session sess;
+	char id[NSCELL_CELL_ID_MAX], why[400];
+
+	if (nscell_registry_join_user_cell(uid, set, service, tty, rhost, id, sizeof(id), &sess,
+					   why, sizeof(why)) != 0)
+		return -ENOENT;
+	nscell_reply_init(rep);
+	rep->pam_status = 0; /* PAM_SUCCESS */
+	rep->namespaces = set->namespaces;
+	rep->settings = *set;
+	snprintf(rep->cell_id, sizeof(rep->cell_id), "%s", id);
+	snprintf(rep->message, sizeof(rep->message), "joined cell %s", id);
+	fds[0] = sess.init_pidfd;
+	fds[1] = sess.sock;
+	fds[2] = sess.userns_fd;
+	fds[3] = sess.logins_fd;
+	return 0;
+}

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "cellctl.h"
+#include "proto.h"
 #include "settings.h"
 
 /* The id of a user's cell (Scope user). */
@@ -50,3 +51,16 @@ int nscell_registry_join_user_cell(uid_t uid, const struct nscell_settings *want
 				   const char *service, const char *tty, const char *rhost,
 				   char *ret_id, size_t idsize, struct nscell_cellctl_session *ret,
 				   char *why, size_t whylen);
+
+/*
+ * nscell_registry_join_user_reply - the module's fast path: the same join,
+ * handed back as the helper would hand it: the reply (`set` as the cell's
+ * settings) and fds [init pidfd, session socket, user namespace or -1,
+ * the sessions' mount namespace of PrivateLogins or -1].
+ * Any doubt (no cell, one ending, one made with other cell-level settings,
+ * one that cannot say which) is -ENOENT: the helper looks again under the
+ * user's lock, and logs why.
+ */
+int nscell_registry_join_user_reply(uid_t uid, const struct nscell_settings *set,
+				    const char *service, const char *tty, const char *rhost,
+				    struct nscell_reply *rep, int fds[4]);

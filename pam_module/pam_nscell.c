@@ -36,52 +36,24 @@
 #include "cellctl.h"
 #include "cleanup.h"
 #include "helperctl.h"
-#include "identity.h"
+#include "login-verdict.h"
 #include "logins-enter.h"
 #include "nsjoin.h"
 #include "proto.h"
 #include "registry.h"
 #include "restrict.h"
-#include "verdict.h"
+#include "userns-point.h"
 
 #define STATE_KEY "pam_nscell_state"
 #define RESTORE_SEEN_KEY "pam_nscell_restore_seen" /* a restore entry ran first */
 #define SETCRED_SEEN_KEY "pam_nscell_setcred_seen" /* setcred ran before open_session */
-
-/* Where a session can enter its user namespace (see pam_nscell(8)). */
-enum userns_point {
-	USERNS_AUTO,    /* by PAM service name, from the table below */
-	USERNS_OPEN,    /* the opener itself, in open_session (su, runuser, sudo) */
-	USERNS_SETCRED, /* the session child, in setcred (sshd's post-auth child) */
-	USERNS_NONE,    /* nowhere: apply UserNamespaceFallback */
-};
 
 struct options {
 	bool debug;
 	bool restore_only;
 	const char *conf;
 	const char *helper;
-	enum userns_point userns;
-};
-
-/*
- * Measured per program: sshd breaks ("Failed to set uids") when its root
- * monitor is in a user namespace, but its post-auth child calls setcred as
- * root before dropping to the user; su, runuser and sudo can enter at
- * open_session; login chowns the tty to a group after open_session, which
- * fails from a namespace where the tty's owner is unmapped.
- */
-static const struct {
-	const char *service;
-	enum userns_point point;
-} userns_table[] = {
-	{ "sshd", USERNS_SETCRED },
-	{ "su", USERNS_OPEN },
-	{ "su-l", USERNS_OPEN },
-	{ "runuser", USERNS_OPEN },
-	{ "runuser-l", USERNS_OPEN },
-	{ "sudo", USERNS_OPEN },
-	{ "sudo-i", USERNS_OPEN },
+	enum nscell_userns_point userns; /* from userns=, else AUTO */
 };
 
 struct state {
@@ -110,11 +82,11 @@ static void parse_args(pam_handle_t *pamh, int argc, const char **argv, struct o
 		else if (strncmp(argv[i], "helper=", 7) == 0 && argv[i][7] == '/')
 			o->helper = argv[i] + 7;
 		else if (strcmp(argv[i], "userns=open") == 0)
-			o->userns = USERNS_OPEN;
+			o->userns = NSCELL_USERNS_OPEN;
 		else if (strcmp(argv[i], "userns=setcred") == 0)
-			o->userns = USERNS_SETCRED;
+			o->userns = NSCELL_USERNS_SETCRED;
 		else if (strcmp(argv[i], "userns=none") == 0)
-			o->userns = USERNS_NONE;
+			o->userns = NSCELL_USERNS_NONE;
 		else
 			pam_syslog(pamh, LOG_WARNING, "unknown option '%s', ignoring", argv[i]);
 	}
@@ -202,89 +174,6 @@ static int enter_restricted(struct state *s, bool userns, char *why, size_t whyl
 	return nscell_restrict_apply(&s->settings, why, whylen);
 }
 
-/*
- * The policy's verdict for this login, read in-process so that exempt logins
- * never pay for a helper. It goes into the request (req->decided): nscell-open
- * trusts its root caller and takes it rather than deciding again in a fresh
- * process (NSS, policy). Where it cannot travel, the helper decides itself.
- */
-static int policy_verdict(pam_handle_t *pamh, const struct options *o, const char *user,
-			  struct nscell_request *req, uid_t *ret_uid, char *why, size_t whylen)
-{
-	const struct nscell_verdict_query q = {
-		.conf = o->conf, .dropin_default = true, .load_flags = NSCELL_POLICY_CHECK_OWNER,
-		.service = req->service, .rhost = req->rhost, .tty = req->tty, .root_passes = true,
-	};
-	struct nscell_identity *id = NULL;
-	struct nscell_verdict v;
-	int rc;
-
-	rc = nscell_identity_resolve_user(user, &nscell_nss_libc, &id);
-	if (rc < 0) {
-		snprintf(why, whylen, "cannot resolve user: %s",
-			 rc == -ENOENT ? "no such user" : strerror(-rc));
-		return PAM_USER_UNKNOWN;
-	}
-	*ret_uid = id->uid;
-	rc = nscell_verdict_decide(id, &q, &v, why, whylen);
-	if (rc == NSCELL_VERDICT_ROOT_PASSES) {
-		pam_syslog(pamh, LOG_ERR, "%s", why);
-		rc = PAM_IGNORE;
-	} else if (rc < 0) {
-		rc = rc == -ENOMEM ? PAM_BUF_ERR : v.policy ? PAM_SYSTEM_ERR : PAM_SESSION_ERR;
-	} else if (!v.decision.settings.isolate) {
-		if (o->debug)
-			pam_syslog(pamh, LOG_DEBUG, "user %s is exempt (%s)", user,
-				   v.decision.root_exempt ? "root" :
-				   v.decision.rule.file ? "Isolate no" : "defaults");
-		rc = PAM_IGNORE;
-	} else {
-		/* A passwd entry no request may carry (a home with "..") is left to
-		 * the helper to decide, and to refuse with its own words. */
-		(void)nscell_request_decide(req, id->uid, id->gid, id->home, id->shell,
-					    &v.decision.settings);
-		/* The groups a user namespace maps, so the helper needs no NSS;
-		 * if they cannot be sent, it looks them up itself. */
-		if ((v.decision.settings.namespaces & NSCELL_NS_USER) &&
-		    nscell_identity_add_groups(id, &nscell_nss_libc) == 0)
-			(void)nscell_request_groups(req, id->gids, id->n_groups);
-		rc = PAM_SUCCESS;
-	}
-	nscell_verdict_free(&v);
-	nscell_identity_free(id);
-	return rc;
-}
-
-/*
- * Another session of a user whose cell is live joins it directly: joining
- * needs only what this process already has, the policy's verdict and root.
- * Any doubt (no cell, a cell that is ending, one made with other cell-level
- * settings than this login's, one that cannot say which) goes to the helper,
- * which looks again under the user's lock and logs why. Returns 0 with the
- * reply and fds the helper would hand over, or -ENOENT.
- */
-static int join_live_cell(uid_t uid, const struct nscell_settings *set, const char *service,
-			  const char *tty, const char *rhost, struct nscell_reply *rep, int fds[4])
-{
-	struct nscell_cellctl_session sess;
-	char id[NSCELL_CELL_ID_MAX], why[400];
-
-	if (nscell_registry_join_user_cell(uid, set, service, tty, rhost, id, sizeof(id), &sess,
-					   why, sizeof(why)) != 0)
-		return -ENOENT; /* the helper looks again, and logs why */
-	nscell_reply_init(rep);
-	rep->pam_status = PAM_SUCCESS;
-	rep->namespaces = set->namespaces;
-	rep->settings = *set;
-	snprintf(rep->cell_id, sizeof(rep->cell_id), "%s", id);
-	snprintf(rep->message, sizeof(rep->message), "joined cell %s", id);
-	fds[0] = sess.init_pidfd;
-	fds[1] = sess.sock;
-	fds[2] = sess.userns_fd;
-	fds[3] = sess.logins_fd;
-	return 0;
-}
-
 static long elapsed_us(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -302,13 +191,9 @@ static int userns_plan(pam_handle_t *pamh, struct options *o, const char *servic
 {
 	if (s->userns < 0)
 		return PAM_SUCCESS;
-	if (o->userns == USERNS_AUTO) {
-		o->userns = USERNS_NONE;
-		for (size_t i = 0; i < sizeof(userns_table) / sizeof(userns_table[0]); i++)
-			if (strcmp(service, userns_table[i].service) == 0)
-				o->userns = userns_table[i].point;
-	}
-	if (o->userns == USERNS_SETCRED) {
+	if (o->userns == NSCELL_USERNS_AUTO)
+		o->userns = nscell_userns_point_of(service);
+	if (o->userns == NSCELL_USERNS_SETCRED) {
 		/* sshd calls setcred in its monitor before open_session too; if
 		 * that never reached us, the module is not in the auth stack and
 		 * the second call, in the session child, will not reach us either. */
@@ -317,9 +202,9 @@ static int userns_plan(pam_handle_t *pamh, struct options *o, const char *servic
 		pam_syslog(pamh, LOG_WARNING,
 			   "user %s: the user namespace of %s is entered at setcred, but setcred never reached pam_nscell: add 'auth optional pam_nscell.so' to the %s stack",
 			   item(pamh, PAM_USER), s->cell_id, service[0] ? service : "(none)");
-		o->userns = USERNS_NONE;
+		o->userns = NSCELL_USERNS_NONE;
 	}
-	if (o->userns != USERNS_NONE)
+	if (o->userns != NSCELL_USERNS_NONE)
 		return PAM_SUCCESS;
 
 	nscell_closep(&s->userns);
@@ -369,7 +254,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	struct nscell_request req;
 	struct nscell_reply rep;
 	struct state *s = NULL;
-	const char *user = NULL, *service;
+	const char *user = NULL, *service, *exempt = "";
 	char why[600] = "";
 	int fds[4] = { -1, -1, -1, -1 };
 	struct timespec t0;
@@ -400,17 +285,27 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 		return PAM_SESSION_ERR;
 	}
 
-	rc = policy_verdict(pamh, &o, user, &req, &uid, why, sizeof(why));
-	if (rc == PAM_IGNORE) {
+	/* The verdict in-process: exempt logins never pay for a helper. */
+	rc = nscell_login_verdict(o.conf, &req, &uid, &exempt, why, sizeof(why));
+	if (rc == NSCELL_LOGIN_ROOT_PASSES)
+		pam_syslog(pamh, LOG_ERR, "%s", why);
+	else if (rc == NSCELL_LOGIN_EXEMPT && o.debug)
+		pam_syslog(pamh, LOG_DEBUG, "user %s is exempt (%s)", user, exempt);
+	if (rc == NSCELL_LOGIN_EXEMPT || rc == NSCELL_LOGIN_ROOT_PASSES) {
 		if (o.debug)
 			pam_syslog(pamh, LOG_DEBUG, "open_session: exempt in %ld us", elapsed_us(&t0));
 		return PAM_IGNORE;
 	}
-	if (rc != PAM_SUCCESS)
+	if (rc != NSCELL_LOGIN_ISOLATE) {
+		rc = rc == NSCELL_LOGIN_UNKNOWN_USER ? PAM_USER_UNKNOWN :
+		     rc == -ENOMEM		    ? PAM_BUF_ERR : PAM_SYSTEM_ERR;
 		goto fail;
+	}
 
-	if (req.decided &&
-	    join_live_cell(req.uid, &req.settings, service, req.tty, req.rhost, &rep, fds) == 0)
+	/* Another session of a user whose live cell has this login's cell-level
+	 * settings joins it directly; any doubt goes to the helper. */
+	if (req.decided && nscell_registry_join_user_reply(req.uid, &req.settings, service, req.tty,
+							   req.rhost, &rep, fds) == 0)
 		rc = PAM_SUCCESS;
 	else
 		rc = nscell_helper_ask(o.helper, &req, &rep, fds, why, sizeof(why)) < 0 ?
@@ -452,7 +347,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	s->settings = rep.settings;
 	if (logins_plan(pamh, s, service, why, sizeof(why)) < 0)
 		goto fail;
-	if (enter_restricted(s, s->userns >= 0 && o.userns == USERNS_OPEN, why, sizeof(why)) < 0)
+	if (enter_restricted(s, s->userns >= 0 && o.userns == NSCELL_USERNS_OPEN, why, sizeof(why)) < 0)
 		goto fail;
 	rc = pam_set_data(pamh, STATE_KEY, s, state_cleanup);
 	if (rc != PAM_SUCCESS) {
