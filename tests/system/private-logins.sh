@@ -2,7 +2,7 @@
 # shellcheck shell=bash disable=SC2001,SC2016,SC2154
 #
 # PrivateLogins on a systemd host (sourced by run.sh, which defines ok,
-# not_ok, check, note, as_root, as_user, bg_pids): alice and bob logged in
+# not_ok, check, note, as_root, as_user, hold_session, bg_pids): alice and bob logged in
 # by ssh with a terminal, both with PrivateLogins yes. Debian 13's who and
 # users read logind's /run/systemd/sessions (Debian 12's read utmp): inside
 # alice's login neither lists bob, while the host's still do and logind
@@ -11,6 +11,7 @@
 
 pl_cleanup() {
 	[ -n "${pl_bob_pid:-}" ] && kill "$pl_bob_pid" 2>/dev/null
+	[ -n "${pl_alice_pid:-}" ] && kill "$pl_alice_pid" 2>/dev/null
 	as_root 'rm -f /etc/security/nscell.conf.d/50-private-logins.conf' >/dev/null 2>&1
 	true
 }
@@ -29,6 +30,9 @@ for ((pl_i = 0; pl_i < 60; pl_i++)); do
 	grep -q held "$VM_TMP/pl-bob.out" && break
 	sleep 0.5
 done
+# alice's login held too, so that the host's view below has her session.
+hold_session private-logins || not_ok "a held login of alice is up (PrivateLogins)"
+pl_alice_pid=$held_pid
 # alice's login that looks, with a terminal; the host's view meanwhile.
 pl_in=$(vm_ssh alice -tt 'echo "who=$(who | awk "{ print \$1 }" | sort -u | tr "\n" " ")"
 	echo "users=$(users)"
