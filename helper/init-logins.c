@@ -12,15 +12,24 @@
  * and wtmp, which only grows, from where the last pass stopped; a copy
  * holds the user's records of the real file's last NSCELL_LOGINS_COPY_MAX.
  *
+ * logind's state directories (sessions, users: what `who` reads on a
+ * systemd host) are copied entry by entry into the copy directory: each
+ * pass lists the real directory (NSCELL_LOGINS_DIR_ENTRIES at most), writes
+ * each of the user's own files (NSCELL_LOGINS_STATE_MAX at most) under a
+ * temporary name and renames it over the copy, so a reader never sees half
+ * a file, and removes the copies whose file is gone or no longer the user's.
+ *
  * Not followed: a real file replaced (wtmp rotated) is read anew from its
  * path, but the sessions' namespace keeps its cover on the old file's name.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h> /* renameat */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -31,6 +40,9 @@
 #define LOGINS_DEBOUNCE_MSEC 20
 #define WATCH_MASK (IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF | \
 		    IN_DONT_FOLLOW)
+#define DIR_WATCH_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE | \
+			IN_MOVE_SELF | IN_DELETE_SELF | IN_DONT_FOLLOW | IN_ONLYDIR)
+#define COPY_TMP ".nscell-new"
 
 static struct {
 	const char *user;
@@ -108,20 +120,105 @@ static void refresh_lastlog(size_t i, int in)
 		(void)!pwrite(out, rec, sizeof(rec), (off_t)off);
 }
 
+static bool is_dir_kind(enum nscell_logins_kind k)
+{
+	return k == NSCELL_LOGINS_SESSIONS || k == NSCELL_LOGINS_USERS;
+}
+
+/* Read the entry `name` of the real directory `dir` into buf (a regular
+ * file of root's, NSCELL_LOGINS_STATE_MAX at most, no FIFO such as a
+ * session's .ref opened): its length if it is the user's, else -1. */
+static ssize_t logind_entry(enum nscell_logins_kind kind, int dir, const char *name, char *buf)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (name[0] == '.' || fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_uid != 0 || st.st_size > NSCELL_LOGINS_STATE_MAX)
+		return -1;
+	fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		n = -1;
+	else
+		n = read(fd, buf, NSCELL_LOGINS_STATE_MAX + 1);
+	close(fd);
+	if (n < 0 || n > NSCELL_LOGINS_STATE_MAX ||
+	    !nscell_logind_visible(kind, name, buf, (size_t)n, g.cfg.uid))
+		return -1;
+	return n;
+}
+
+/* Each name of directory fd `dir` (NSCELL_LOGINS_DIR_ENTRIES at most), to fn. */
+static void each_entry(int dir, void (*fn)(size_t i, int real, const char *name), size_t i, int real)
+{
+	char b[2048];
+	unsigned seen = 0;
+	long n;
+
+	lseek(dir, 0, SEEK_SET);
+	while (seen < NSCELL_LOGINS_DIR_ENTRIES && (n = syscall(SYS_getdents64, dir, b, sizeof(b))) > 0) {
+		for (long p = 0; p < n && seen < NSCELL_LOGINS_DIR_ENTRIES; seen++) {
+			/* struct linux_dirent64: ino, off, reclen, type, name */
+			unsigned short reclen;
+			memcpy(&reclen, b + p + 16, sizeof(reclen));
+			fn(i, real, b + p + 19);
+			p += reclen;
+		}
+	}
+}
+
+/* A copy whose real file is gone or not the user's any more goes. */
+static void prune(size_t i, int real, const char *name)
+{
+	char buf[NSCELL_LOGINS_STATE_MAX + 1];
+
+	if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+		return;
+	if (logind_entry(nscell_logins_files[i].kind, real, name, buf) < 0)
+		(void)unlinkat(copy_fd(i), name, 0);
+}
+
+/* A file of the user's is copied whole, then renamed over its copy. */
+static void copy(size_t i, int real, const char *name)
+{
+	char buf[NSCELL_LOGINS_STATE_MAX + 1];
+	ssize_t n = logind_entry(nscell_logins_files[i].kind, real, name, buf);
+	int out;
+
+	if (n < 0)
+		return;
+	out = openat(copy_fd(i), COPY_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (out < 0)
+		return;
+	if (fchmod(out, 0644) == 0 && write(out, buf, (size_t)n) == n && close(out) == 0)
+		(void)renameat(copy_fd(i), COPY_TMP, copy_fd(i), name);
+	else
+		close(out);
+	(void)unlinkat(copy_fd(i), COPY_TMP, 0);
+}
+
 static void refresh(size_t i)
 {
 	const struct nscell_logins_file *f = &nscell_logins_files[i];
-	int in = open(f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	bool dir = is_dir_kind(f->kind);
+	int in = open(f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
 	struct stat st;
 
 	if (L.wd[i] < 0)
-		L.wd[i] = inotify_add_watch(L.inofd, f->path, WATCH_MASK);
-	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		L.wd[i] = inotify_add_watch(L.inofd, f->path, dir ? DIR_WATCH_MASK : WATCH_MASK);
+	if (in < 0 || fstat(in, &st) < 0 || !(dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) ||
+	    (dir && st.st_uid != 0)) {
 		if (in >= 0)
 			close(in);
 		return; /* gone for now: the copy keeps what it had */
 	}
-	if (f->kind == NSCELL_LOGINS_LASTLOG)
+	if (dir) {
+		each_entry(copy_fd(i), prune, i, in);
+		each_entry(in, copy, i, in);
+	} else if (f->kind == NSCELL_LOGINS_LASTLOG)
 		refresh_lastlog(i, in);
 	else
 		refresh_records(i, in, &st);
@@ -151,7 +248,9 @@ bool init_logins_start(void)
 	/* Watches first, then the first pass: nothing written in between is lost. */
 	for (size_t i = 0; i < NSCELL_LOGINS_N_FILES; i++)
 		if (L.dirty & (1u << i))
-			L.wd[i] = inotify_add_watch(L.inofd, nscell_logins_files[i].path, WATCH_MASK);
+			L.wd[i] = inotify_add_watch(L.inofd, nscell_logins_files[i].path,
+						    is_dir_kind(nscell_logins_files[i].kind) ?
+							    DIR_WATCH_MASK : WATCH_MASK);
 	epoll_add(L.inofd, TAG_LOGINS_INOTIFY);
 	epoll_add(L.timerfd, TAG_LOGINS_TIMER);
 	init_logins_timer();

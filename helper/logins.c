@@ -8,11 +8,13 @@
  * open and close): a filtered copy there would swallow those writes. So the
  * setup child, once the cell's namespace (M1) is complete, makes a child of
  * it (M2, a slave: it receives every later host mount and sends none),
- * covers each record file there with a read-only, root-owned copy, and
+ * covers each record file there with a read-only, root-owned copy (logind's
+ * state directories with a directory of copies), and
  * returns to M1 to exec the init with:
  *   NSCELL_INIT_FD_LOGINS_NS     M2, handed to every session with its JOIN
  *                                answer (pam_nscell(8) says who enters it where)
- *   NSCELL_INIT_FD_LOGINS_COPY+i the copy of nscell_logins_files[i], or closed
+ *   NSCELL_INIT_FD_LOGINS_COPY+i the copy of nscell_logins_files[i] (a directory
+ *                                fd for logind's), or closed
  *                                when the host has no such file (and for the
  *                                databases, which stay empty)
  * The init fills the copies and keeps them current (init-logins.c). Nothing
@@ -36,9 +38,10 @@
  * read-only. The paths are fixed and root's; Debian 13 has the wtmpdb
  * database as a link into /var/log: what is covered is the file it names,
  * which must be a regular file of root's. */
-static int cover(const char *src, const char *path)
+static int cover(const char *src, const char *path, bool dir)
 {
-	_cleanup_close_ int t = open(path, O_PATH | O_CLOEXEC);
+	/* logind's directories are opened without following a link. */
+	_cleanup_close_ int t = open(path, O_PATH | O_CLOEXEC | (dir ? O_NOFOLLOW | O_DIRECTORY : 0));
 	char at[40];
 	struct stat st;
 
@@ -46,7 +49,7 @@ static int cover(const char *src, const char *path)
 		return -errno;
 	if (fstat(t, &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_uid != 0)
+	if (!(dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) || st.st_uid != 0)
 		return -EINVAL;
 	snprintf(at, sizeof(at), "/proc/self/fd/%d", t);
 	if (mount(src, at, NULL, MS_BIND, NULL) < 0)
@@ -57,6 +60,11 @@ static int cover(const char *src, const char *path)
 		return -errno;
 	return 0;
 }
+
+/* The copies' inodes: the files, logind's two directories and the user's
+ * own entries in them (a session each, one user file), with room for a
+ * temporary one each. More sessions than that are not copied. */
+#define NSCELL_LOGINS_INODES "256"
 
 int logins_setup(int *ret_fds, char *err, size_t errlen)
 {
@@ -74,30 +82,37 @@ int logins_setup(int *ret_fds, char *err, size_t errlen)
 	/* The copies' tmpfs is staged on RUNDIR (covered empty in M1 already)
 	 * and detached once bound: only the binds and the init's fds hold it. */
 	if (mount("nscell-logins", NSCELL_RUNDIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "mode=0755,size=16m,nr_inodes=8") < 0) {
+		  "mode=0755,size=16m,nr_inodes=" NSCELL_LOGINS_INODES) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "PrivateLogins: mount tmpfs on %s: %s", NSCELL_RUNDIR, strerror(-rc));
 		return rc;
 	}
 	for (size_t i = 0; i < NSCELL_LOGINS_N_FILES; i++) {
 		const struct nscell_logins_file *f = &nscell_logins_files[i];
+		bool dir = f->kind == NSCELL_LOGINS_SESSIONS || f->kind == NSCELL_LOGINS_USERS;
 		struct stat st;
 		int fd;
 
 		if (stat(f->path, &st) < 0 && errno == ENOENT)
 			continue; /* nothing to hide (a link to nothing yet included) */
 		snprintf(src, sizeof(src), "%s/%s", NSCELL_RUNDIR, f->copy);
-		fd = open(src, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		/* logind's directories: a directory of copies, which the init
+		 * replaces by name in it (logind itself renames its files). */
+		if (dir && mkdir(src, 0755) < 0)
+			fd = -1;
+		else
+			fd = dir ? open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+				 : open(src, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0) {
 			rc = -errno;
 			goto fail_path;
 		}
 		ret_fds[1 + i] = fd;
-		if (fchmod(fd, 0644) < 0) { /* readable as the real files are, whatever the umask */
+		if (fchmod(fd, dir ? 0755 : 0644) < 0) { /* readable as the real ones are, whatever the umask */
 			rc = -errno;
 			goto fail_path;
 		}
-		rc = cover(src, f->path);
+		rc = cover(src, f->path, dir);
 		if (rc < 0)
 			goto fail_path;
 		if (f->kind == NSCELL_LOGINS_EMPTY) {

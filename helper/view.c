@@ -83,6 +83,9 @@ static int statx(int dfd, const char *path, int flags, unsigned mask, struct sta
 	return (int)syscall(SYS_statx, dfd, path, flags, mask, stx);
 }
 #endif
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000 /* the kernel's; musl 1.2.5 (Debian 13) has statx() without it */
+#endif
 
 #include "cleanup.h"
 #include "helper.h"

@@ -10,6 +10,8 @@ const struct nscell_logins_file nscell_logins_files[NSCELL_LOGINS_N_FILES] = {
 	{ "/var/log/lastlog", "lastlog", NSCELL_LOGINS_LASTLOG },
 	{ "/var/lib/wtmpdb/wtmp.db", "wtmp.db", NSCELL_LOGINS_EMPTY },
 	{ "/var/lib/lastlog/lastlog2.db", "lastlog2.db", NSCELL_LOGINS_EMPTY },
+	{ "/run/systemd/sessions", "sessions", NSCELL_LOGINS_SESSIONS },
+	{ "/run/systemd/users", "users", NSCELL_LOGINS_USERS },
 };
 
 /* ut_type values (utmp.h). */
@@ -46,4 +48,40 @@ size_t nscell_utmp_filter(const unsigned char *in, size_t len, unsigned char *ou
 		w += NSCELL_UTMP_RECORD;
 	}
 	return w;
+}
+
+/* A uid in decimal, all of `s` (`n` bytes), no sign, no leading zero. */
+static bool is_uid(const char *s, size_t n, uid_t uid)
+{
+	uint64_t v = 0;
+
+	if (n == 0 || n > 10 || (s[0] == '0' && n > 1))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return v == (uint64_t)uid;
+}
+
+bool nscell_logind_visible(enum nscell_logins_kind kind, const char *name, const char *buf,
+			   size_t len, uid_t uid)
+{
+	if (name[0] == '.' || name[0] == '\0')
+		return false; /* logind's own temporary files, and ours */
+	if (kind == NSCELL_LOGINS_USERS)
+		return is_uid(name, strlen(name), uid);
+	if (kind != NSCELL_LOGINS_SESSIONS)
+		return false;
+	/* key=value lines (logind's session_save()); the first UID= counts. */
+	for (size_t i = 0; i < len;) {
+		const char *l = buf + i, *e = memchr(l, '\n', len - i);
+		size_t n = e ? (size_t)(e - l) : len - i;
+
+		if (n >= 4 && memcmp(l, "UID=", 4) == 0)
+			return is_uid(l + 4, n - 4, uid);
+		i += n + 1;
+	}
+	return false;
 }

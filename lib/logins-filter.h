@@ -32,7 +32,16 @@ enum nscell_logins_kind {
 	NSCELL_LOGINS_LASTLOG, /* uid-indexed: the user's own record alone */
 	NSCELL_LOGINS_EMPTY,   /* a database read by its own library (Debian 13's wtmpdb,
 				* lastlog2): covered by an empty file, never refreshed */
+	NSCELL_LOGINS_SESSIONS, /* logind's session files (sd_get_sessions(), which `who`
+				 * reads on a systemd host): a directory of the user's own */
+	NSCELL_LOGINS_USERS,   /* logind's user files (sd_get_uids()): the user's own alone */
 };
+
+/* logind's state directories: a pass reads at most this many entries of
+ * one, and of each file at most this many bytes (a session file is a few
+ * hundred); a longer file is not copied. */
+#define NSCELL_LOGINS_DIR_ENTRIES 1024
+#define NSCELL_LOGINS_STATE_MAX 4096
 
 struct nscell_logins_file {
 	const char *path;
@@ -41,7 +50,7 @@ struct nscell_logins_file {
 };
 
 /* The files, in the order of the init's fds (proto.h NSCELL_INIT_FD_LOGINS_COPY). */
-#define NSCELL_LOGINS_N_FILES 5
+#define NSCELL_LOGINS_N_FILES 7
 extern const struct nscell_logins_file nscell_logins_files[NSCELL_LOGINS_N_FILES];
 
 /* Whether `user` may see the utmp record `rec` (NSCELL_UTMP_RECORD bytes):
@@ -53,6 +62,12 @@ bool nscell_utmp_visible(const unsigned char *rec, const char *user);
  * a trailing partial record is dropped. Returns the bytes written. */
 size_t nscell_utmp_filter(const unsigned char *in, size_t len, unsigned char *out,
 			  const char *user);
+
+/* Whether the entry `name` of a logind state directory of `kind`, whose
+ * content is `buf` (`len` bytes), is uid's: a session file whose UID= line
+ * is uid, the user file named uid. */
+bool nscell_logind_visible(enum nscell_logins_kind kind, const char *name, const char *buf,
+			   size_t len, uid_t uid);
 
 /* Where uid's record lies in a lastlog file. */
 static inline uint64_t nscell_lastlog_offset(uid_t uid)

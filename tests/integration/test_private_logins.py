@@ -9,6 +9,7 @@
 import os
 import shutil
 import struct
+import time
 
 from nscelltest import HOLD, PROBE, USERS, check_in_cell, policy, sh, test
 
@@ -191,4 +192,64 @@ def _(t):
         t.check(OTHER in words(s, 'last'), f'last shows {OTHER}', s.describe())
     other.release()
     other.wait(30)
+    t.clean()
+
+
+LOGIND = '/run/systemd'
+LOGIND_LOOK = r'''
+echo "sessions=$(ls -A /run/systemd/sessions | tr '\n' ' ')"
+echo "users=$(ls -A /run/systemd/users | tr '\n' ' ')"
+echo "content=$(cat /run/systemd/sessions/1 | tr '\n' ',')"
+if (: > /run/systemd/sessions/9) 2>/dev/null; then echo "write=done"; else echo "write=refused"; fi
+'''
+
+
+def logind_file(path, text):
+    """As logind writes its state: a temporary file renamed over the name."""
+    tmp = os.path.join(os.path.dirname(path), '.#' + os.path.basename(path) + 'nscit')
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, path)
+
+
+@test('PrivateLogins yes on a systemd host: logind\'s session and user files show the user\'s own alone, kept current')
+def _(t):
+    env = t.env
+    env.set_policy(policy(extra='PrivateLogins yes\n', matches=[('User nscit-x', 'Isolate no')]))
+    env.set_pam(auth_line=True)
+    a, b = USERS['nscit-a'], USERS[OTHER]
+    # A fake logind state in the harness's own /run (a tmpfs): the user's
+    # session, another user's, a session's .ref FIFO, a link, an oversized file.
+    sessions, users = f'{LOGIND}/sessions', f'{LOGIND}/users'
+    os.makedirs(sessions, mode=0o755)
+    os.makedirs(users, mode=0o755)
+    try:
+        logind_file(f'{sessions}/1', f'# This is private data. Do not parse.\nUID={a}\nUSER=nscit-a\nACTIVE=1\n')
+        logind_file(f'{sessions}/2', f'UID={b}\nUSER={OTHER}\n')
+        logind_file(f'{sessions}/4', f'UID={a}\n' + 'X=' + 'x' * 5000 + '\n')
+        os.mkfifo(f'{sessions}/1.ref', 0o600)
+        os.symlink('1', f'{sessions}/3')
+        logind_file(f'{users}/{a}', 'NAME=nscit-a\n')
+        logind_file(f'{users}/{b}', f'NAME={OTHER}\n')
+        s = env.login('ssh', 'nscit-a', LOGIND_LOOK + HOLD + '\n' + LOGIND_LOOK.replace('"sessions=', '"after=')
+                      .replace('"users=', '"afterusers='))
+        t.require(s.wait_held(), 'nscit-a logs in over ssh and stays', s.describe())
+        # While she is in: a new session of hers, the first one gone, another user's new one.
+        logind_file(f'{sessions}/5', f'UID={a}\nUSER=nscit-a\n')
+        logind_file(f'{sessions}/6', f'UID={b}\nUSER={OTHER}\n')
+        os.unlink(f'{sessions}/1')
+        time.sleep(0.5)  # the init's pass follows within its 20 ms debounce
+        s.release()
+        s.wait(30)
+        t.eq(s.value('sessions'), '1', 'her /run/systemd/sessions holds her own session file alone '
+             '(not the other user\'s, the FIFO, the link, the oversized file)')
+        t.eq(s.value('users'), str(a), 'her /run/systemd/users holds her own uid alone')
+        t.check(f'UID={a}' in (s.value('content') or ''), 'the copy has the file\'s content', s.describe())
+        t.eq(s.value('write'), 'refused', 'the copy directory is read-only')
+        t.eq(s.value('after'), '5', 'a session of hers started meanwhile shows, the ended one is gone, '
+             'another user\'s new one never shows')
+        t.eq(s.value('afterusers'), str(a), 'her users directory is unchanged')
+    finally:
+        shutil.rmtree(LOGIND, ignore_errors=True)
     t.clean()

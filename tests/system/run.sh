@@ -488,6 +488,10 @@ limits_checks
 . "$here/limits-cgroup.sh"
 limits_cgroup_checks
 
+# 6c. PrivateLogins: who and users on a systemd host (private-logins.sh) -------
+# shellcheck source-path=SCRIPTDIR source=private-logins.sh
+. "$here/private-logins.sh"
+
 # 7. remove: plain logins again; purge: the stack as before, no cells ----------
 hold_session 2 || not_ok "a second held login is up"
 check "before removal, a cell is running" test -n "$(cell_inits)"

@@ -88,6 +88,40 @@ static void test_filter_in_place(void **state)
 	assert_int_equal(nscell_utmp_filter(buf, NSCELL_UTMP_RECORD - 1, buf, "ann"), 0);
 }
 
+/* A session file as logind writes it (session_save()). */
+static void test_logind_session(void **state)
+{
+	const char f[] = "# This is private data. Do not parse.\nUID=1000\nUSER=alice\nACTIVE=1\n";
+	const char other[] = "USER=bob\nUID=10001\n";
+	const char prefix[] = "UID=10000\n";
+	const char last[] = "USER=alice\nUID=1000"; /* no final newline */
+	const char bad[] = "UID=01000\nXUID=1000\n";
+	const char none[] = "USER=alice\nRUNTIME_UID=1000\n";
+
+	assert_true(nscell_logind_visible(NSCELL_LOGINS_SESSIONS, "3", f, sizeof(f) - 1, 1000));
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_SESSIONS, "3", f, sizeof(f) - 1, 1001));
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_SESSIONS, "c2", other, sizeof(other) - 1, 1000));
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_SESSIONS, "4", prefix, sizeof(prefix) - 1, 1000));
+	assert_true(nscell_logind_visible(NSCELL_LOGINS_SESSIONS, "5", last, sizeof(last) - 1, 1000));
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_SESSIONS, "5", last, sizeof(last) - 2, 1000));
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_SESSIONS, "6", bad, sizeof(bad) - 1, 1000));
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_SESSIONS, "7", none, sizeof(none) - 1, 1000));
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_SESSIONS, "", f, sizeof(f) - 1, 1000));
+	/* logind's temporary files (".#3abc") are never copied. */
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_SESSIONS, ".#3Xyz", f, sizeof(f) - 1, 1000));
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_UTMP, "3", f, sizeof(f) - 1, 1000));
+}
+
+static void test_logind_user(void **state)
+{
+	assert_true(nscell_logind_visible(NSCELL_LOGINS_USERS, "1000", "", 0, 1000));
+	assert_true(nscell_logind_visible(NSCELL_LOGINS_USERS, "0", "", 0, 0));
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_USERS, "1001", "", 0, 1000));
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_USERS, "01000", "", 0, 1000));
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_USERS, "1000x", "", 0, 1000));
+	assert_false(nscell_logind_visible(NSCELL_LOGINS_USERS, "4294968296", "", 0, 1000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -95,6 +129,8 @@ int main(void)
 		cmocka_unit_test(test_visible),
 		cmocka_unit_test(test_full_width_name),
 		cmocka_unit_test(test_filter_in_place),
+		cmocka_unit_test(test_logind_session),
+		cmocka_unit_test(test_logind_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
