@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -125,16 +126,24 @@ static bool read_full(void *buf, size_t len)
 	return true;
 }
 
+/* The message is read into pages of its own, given back once copied: an
+ * idle init keeps only what it needs (thousands of cells add it up). */
 static bool read_config(void)
 {
-	static struct nscell_init_msg m; /* off the stack */
+	struct nscell_init_msg *m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool ok;
 
-	if (!read_full(&m, sizeof(m)) || nscell_init_msg_check(&m, sizeof(m)) < 0)
+	if (m == MAP_FAILED)
 		return false;
+	ok = read_full(m, sizeof(*m)) && nscell_init_msg_check(m, sizeof(*m)) == 0;
+	if (ok) {
+		g.cfg = m->config;
+		g.settings = m->settings;
+	}
+	munmap(m, sizeof(*m));
 	close(NSCELL_INIT_FD_CONFIG);
-	g.cfg = m.config;
-	g.settings = m.settings;
-	return true;
+	return ok;
 }
 
 int main(int argc, char **argv)
