@@ -28,7 +28,7 @@
 
 struct init_state g = { .listenfd = -1, .usernsfd = -1, .loginsfd = -1, .proc_path = "/proc" };
 
-static uint64_t now_usec(clockid_t clk)
+uint64_t now_usec(clockid_t clk)
 {
 	struct timespec ts;
 	clock_gettime(clk, &ts);

@@ -59,6 +59,7 @@ struct init_state {
 };
 extern struct init_state g;
 
+uint64_t now_usec(clockid_t clk);
 void set_timer(uint64_t usec, bool periodic);
 unsigned count_processes(void);
 void epoll_add(int fd, uint64_t tag);

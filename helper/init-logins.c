@@ -19,6 +19,17 @@
  * temporary name and renames it over the copy, so a reader never sees half
  * a file, and removes the copies whose file is gone or no longer the user's.
  *
+ * utmp's copy is writable to whom the real file is (logins.c): Debian 12's
+ * login writes its record there, as root, in the shell's child. A pass
+ * after a write compares the copy with what the init last saw in it, and
+ * each record that changed and is the user's own login or the logout of
+ * one (logins-filter.h) goes to the real file, where pututline() would put
+ * it; anything else stays in the copy and is logged. Locks are the C
+ * library's (fcntl on the whole file) but never waited for: open file
+ * description locks tried once a pass. A copy's reader (the user) can delay
+ * only the copy's own refresh; the real file locked by another goes on
+ * being tried, LOGINS_BUSY_MAX_MSEC at most, then the records are dropped.
+ *
  * Not followed: a real file replaced (wtmp rotated) is read anew from its
  * path, but the sessions' namespace keeps its cover on the old file's name.
  */
@@ -38,6 +49,9 @@
 #include "logins-filter.h"
 
 #define LOGINS_DEBOUNCE_MSEC 20
+#define LOGINS_BUSY_RETRY_MSEC 100   /* the real utmp locked by another */
+#define LOGINS_READER_RETRY_MSEC 1000 /* the copy read-locked by its user */
+#define LOGINS_BUSY_MAX_MSEC 10000   /* as long as the C library waits for it */
 #define WATCH_MASK (IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF | \
 		    IN_DONT_FOLLOW)
 #define DIR_WATCH_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE | \
@@ -50,11 +64,19 @@ static struct {
 	int wd[NSCELL_LOGINS_N_FILES];
 	unsigned dirty; /* bit i: nscell_logins_files[i] changed */
 	unsigned full;  /* bit i: its copy reached NSCELL_LOGINS_COPY_MAX */
+	unsigned written; /* bit i: its copy was written (utmp's alone can be) */
+	int cwd[NSCELL_LOGINS_N_FILES]; /* the watch on a writable copy */
 	bool armed;
+	/* utmp's copy as the init last saw it; the real file locked since */
+	unsigned char *seen;
+	size_t seenlen;
+	uint64_t busy_since;
 	/* wtmp: where the real file was read up to, and the copy written */
 	ino_t ino[NSCELL_LOGINS_N_FILES];
 	off_t in_off[NSCELL_LOGINS_N_FILES], out_off[NSCELL_LOGINS_N_FILES];
 } L = { .inofd = -1, .timerfd = -1 };
+
+static void arm(unsigned msec);
 
 static int copy_fd(size_t i)
 {
@@ -200,6 +222,185 @@ static void copy(size_t i, int real, const char *name)
 	(void)unlinkat(copy_fd(i), COPY_TMP, 0);
 }
 
+static void refresh(size_t i);
+
+/* An open file description lock on the whole file, never waited for. */
+static int try_lock(int fd, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET };
+
+	return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/* All of a file, NSCELL_LOGINS_COPY_MAX at most, and `room` bytes more
+ * allocated; NULL with *len 0 when empty or unreadable. */
+static unsigned char *read_all(int fd, size_t room, size_t *len)
+{
+	struct stat st;
+	unsigned char *b;
+	size_t n = 0;
+
+	*len = 0;
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	n = st.st_size <= 0 ? 0 : (size_t)st.st_size < NSCELL_LOGINS_COPY_MAX ? (size_t)st.st_size :
+									  NSCELL_LOGINS_COPY_MAX;
+	if (n + room == 0)
+		return NULL;
+	b = malloc(n + room);
+	if (!b)
+		return NULL;
+	while (*len < n) {
+		ssize_t r = pread(fd, b + *len, n - *len, (off_t)*len);
+		if (r <= 0)
+			break;
+		*len += (size_t)r;
+	}
+	return b;
+}
+
+/* Whether the terminal of the record's line is the cell's user's now: a
+ * character device of /dev, no link followed at its end. */
+static bool holds_line(const unsigned char *rec)
+{
+	char line[NSCELL_UTMP_LINE_LEN + 1], path[sizeof("/dev/") + NSCELL_UTMP_LINE_LEN];
+	struct stat st;
+	bool mine;
+	int fd;
+
+	memcpy(line, rec + NSCELL_UTMP_LINE_OFF, NSCELL_UTMP_LINE_LEN);
+	line[NSCELL_UTMP_LINE_LEN] = '\0';
+	if (!line[0] || line[0] == '/' || strstr(line, ".."))
+		return false;
+	snprintf(path, sizeof(path), "/dev/%s", line);
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	mine = fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_uid == g.cfg.uid;
+	close(fd);
+	return mine;
+}
+
+/* The records of the copy `cur` that differ from what the init last saw go
+ * to the real utmp. -EAGAIN while another holds its lock. */
+static int forward(size_t i, const unsigned char *cur, size_t len)
+{
+	const char *path = nscell_logins_files[i].path;
+	unsigned changed = 0, done = 0, refused = 0;
+	unsigned char *real = NULL;
+	size_t rlen = 0, whole;
+	struct stat st;
+	int fd, rc = 0;
+
+	for (size_t r = 0; r + NSCELL_UTMP_RECORD <= len; r += NSCELL_UTMP_RECORD)
+		if (r + NSCELL_UTMP_RECORD > L.seenlen || memcmp(cur + r, L.seen + r, NSCELL_UTMP_RECORD))
+			changed++;
+	if (!changed)
+		return 0;
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    st.st_size > (off_t)NSCELL_LOGINS_COPY_MAX) {
+		logf_(LOG_WARNING, "event=logins-not-forwarded cell=%s records=%u error=\"%s is not a file of root's to write (or over %u bytes)\"",
+		      g.cfg.cell_id, changed, path, NSCELL_LOGINS_COPY_MAX);
+		goto out;
+	}
+	if (try_lock(fd, F_WRLCK) < 0) {
+		if (errno == EAGAIN || errno == EACCES)
+			rc = -EAGAIN;
+		else
+			logf_(LOG_WARNING, "event=logins-not-forwarded cell=%s records=%u error=\"lock %s: %m\"",
+			      g.cfg.cell_id, changed, path);
+		goto out;
+	}
+	real = read_all(fd, (size_t)changed * NSCELL_UTMP_RECORD, &rlen);
+	if (!real) {
+		logf_(LOG_WARNING, "event=logins-not-forwarded cell=%s records=%u error=\"read %s: %m\"",
+		      g.cfg.cell_id, changed, path);
+		goto out;
+	}
+	whole = rlen - rlen % NSCELL_UTMP_RECORD;
+	if (whole != rlen) /* a torn record at the end: as the C library, cut it */
+		(void)!ftruncate(fd, (off_t)whole);
+	for (size_t r = 0; r + NSCELL_UTMP_RECORD <= len; r += NSCELL_UTMP_RECORD) {
+		const unsigned char *rec = cur + r;
+		size_t slot;
+
+		if (r + NSCELL_UTMP_RECORD <= L.seenlen && !memcmp(rec, L.seen + r, NSCELL_UTMP_RECORD))
+			continue;
+		slot = nscell_utmp_slot(real, whole, rec);
+		if (!nscell_utmp_forwardable(rec, slot == SIZE_MAX ? NULL : real + slot, L.user,
+					     holds_line(rec))) {
+			refused++;
+			continue;
+		}
+		if (slot == SIZE_MAX)
+			slot = whole;
+		if (pwrite(fd, rec, NSCELL_UTMP_RECORD, (off_t)slot) != NSCELL_UTMP_RECORD)
+			break;
+		memcpy(real + slot, rec, NSCELL_UTMP_RECORD);
+		if (slot == whole)
+			whole += NSCELL_UTMP_RECORD;
+		done++;
+	}
+	if (refused)
+		logf_(LOG_WARNING, "event=logins-not-forwarded cell=%s records=%u error=\"records written in the sessions' utmp that are not %s's own logins or their logouts stay there\"",
+		      g.cfg.cell_id, refused, L.user);
+	if (done)
+		logf_(LOG_INFO, "event=logins-forwarded cell=%s records=%u", g.cfg.cell_id, done);
+out:
+	free(real);
+	if (fd >= 0)
+		close(fd); /* and its lock */
+	return rc;
+}
+
+/* utmp: what the sessions wrote goes on to the real file first, then the
+ * copy is refreshed if the real one changed, under the copy's write lock
+ * (no writer in between); read-locked by its user, the refresh waits. */
+static void utmp_pass(size_t i, bool host_changed)
+{
+	int copy = copy_fd(i);
+	bool excl = try_lock(copy, F_WRLCK) == 0;
+	unsigned char *cur;
+	size_t len;
+
+	if (!excl && try_lock(copy, F_RDLCK) < 0) {
+		L.written |= 1u << i; /* a writer at work: its record next pass */
+		L.dirty |= host_changed ? 1u << i : 0;
+		arm(LOGINS_DEBOUNCE_MSEC);
+		return;
+	}
+	cur = read_all(copy, 0, &len);
+	if (forward(i, cur, len) == -EAGAIN) {
+		uint64_t now = now_usec(CLOCK_MONOTONIC) / 1000u;
+		if (!L.busy_since)
+			L.busy_since = now;
+		if (now - L.busy_since < LOGINS_BUSY_MAX_MSEC) {
+			free(cur);
+			(void)try_lock(copy, F_UNLCK);
+			L.written |= 1u << i;
+			L.dirty |= host_changed ? 1u << i : 0;
+			arm(LOGINS_BUSY_RETRY_MSEC);
+			return;
+		}
+		logf_(LOG_WARNING, "event=logins-not-forwarded cell=%s error=\"%s stayed locked for %u ms: the records the sessions wrote are not on it\"",
+		      g.cfg.cell_id, nscell_logins_files[i].path, LOGINS_BUSY_MAX_MSEC);
+	}
+	L.busy_since = 0;
+	free(L.seen);
+	L.seen = cur; /* what differs from this is a new write */
+	L.seenlen = len;
+	if (host_changed && excl) {
+		refresh(i);
+		free(L.seen);
+		L.seen = read_all(copy, 0, &L.seenlen);
+	} else if (host_changed) {
+		L.dirty |= 1u << i;
+		arm(LOGINS_READER_RETRY_MSEC);
+	}
+	(void)try_lock(copy, F_UNLCK);
+}
+
 static void refresh(size_t i)
 {
 	const struct nscell_logins_file *f = &nscell_logins_files[i];
@@ -246,23 +447,34 @@ bool init_logins_start(void)
 		L.dirty |= 1u << i;
 	}
 	/* Watches first, then the first pass: nothing written in between is lost. */
-	for (size_t i = 0; i < NSCELL_LOGINS_N_FILES; i++)
-		if (L.dirty & (1u << i))
-			L.wd[i] = inotify_add_watch(L.inofd, nscell_logins_files[i].path,
-						    is_dir_kind(nscell_logins_files[i].kind) ?
-							    DIR_WATCH_MASK : WATCH_MASK);
+	for (size_t i = 0; i < NSCELL_LOGINS_N_FILES; i++) {
+		char self[40];
+
+		L.cwd[i] = -1;
+		if (!(L.dirty & (1u << i)))
+			continue;
+		L.wd[i] = inotify_add_watch(L.inofd, nscell_logins_files[i].path,
+					    is_dir_kind(nscell_logins_files[i].kind) ?
+						    DIR_WATCH_MASK : WATCH_MASK);
+		/* The copy by its fd: its tmpfs is mounted nowhere here. */
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", copy_fd(i));
+		if (nscell_logins_files[i].kind == NSCELL_LOGINS_UTMP &&
+		    (L.cwd[i] = inotify_add_watch(L.inofd, self, IN_MODIFY | IN_CLOSE_WRITE)) < 0)
+			return false;
+	}
 	epoll_add(L.inofd, TAG_LOGINS_INOTIFY);
 	epoll_add(L.timerfd, TAG_LOGINS_TIMER);
 	init_logins_timer();
 	return true;
 }
 
-/* One pass LOGINS_DEBOUNCE_MSEC after the first change of a burst. */
-static void arm(void)
+/* One pass `msec` after the first change of a burst (LOGINS_DEBOUNCE_MSEC),
+ * or a retry's. */
+static void arm(unsigned msec)
 {
-	struct itimerspec t = { .it_value = { 0, LOGINS_DEBOUNCE_MSEC * 1000000L } };
+	struct itimerspec t = { .it_value = { msec / 1000, (long)(msec % 1000) * 1000000L } };
 
-	if (L.dirty && !L.armed && timerfd_settime(L.timerfd, 0, &t, NULL) == 0)
+	if ((L.dirty || L.written) && !L.armed && timerfd_settime(L.timerfd, 0, &t, NULL) == 0)
 		L.armed = true;
 }
 
@@ -278,6 +490,8 @@ void init_logins_inotify(void)
 		for (char *p = u.b; p < u.b + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
 			for (size_t i = 0; i < NSCELL_LOGINS_N_FILES; i++) {
+				if (ev->wd == L.cwd[i] && ev->wd >= 0)
+					L.written |= 1u << i;
 				if (ev->wd != L.wd[i])
 					continue;
 				L.dirty |= 1u << i;
@@ -291,19 +505,22 @@ void init_logins_inotify(void)
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	arm();
+	arm(LOGINS_DEBOUNCE_MSEC);
 }
 
 void init_logins_timer(void)
 {
 	uint64_t ticks;
-	unsigned dirty = L.dirty;
+	unsigned dirty = L.dirty, written = L.written;
 
 	(void)!read(L.timerfd, &ticks, sizeof(ticks));
 	L.armed = false;
-	L.dirty = 0;
-	for (size_t i = 0; i < NSCELL_LOGINS_N_FILES; i++)
-		if (dirty & (1u << i))
+	L.dirty = L.written = 0;
+	for (size_t i = 0; i < NSCELL_LOGINS_N_FILES; i++) {
+		if (nscell_logins_files[i].kind == NSCELL_LOGINS_UTMP && ((dirty | written) & (1u << i)))
+			utmp_pass(i, dirty & (1u << i));
+		else if (dirty & (1u << i))
 			refresh(i);
-	arm(); /* a copy that filled up starts again */
+	}
+	arm(LOGINS_DEBOUNCE_MSEC); /* a copy that filled up starts again */
 }

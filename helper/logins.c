@@ -9,7 +9,11 @@
  * setup child, once the cell's namespace (M1) is complete, makes a child of
  * it (M2, a slave: it receives every later host mount and sends none),
  * covers each record file there with a read-only, root-owned copy (logind's
- * state directories with a directory of copies), and
+ * state directories with a directory of copies) -- but utmp's copy, which
+ * stays writable to whom the real file is (its owner, group and mode):
+ * Debian 12's login writes its record there, in the shell's child, and
+ * setgid-utmp helpers theirs; the init carries the user's own records on to
+ * the real file (init-logins.c) -- and
  * returns to M1 to exec the init with:
  *   NSCELL_INIT_FD_LOGINS_NS     M2, handed to every session with its JOIN
  *                                answer (pam_nscell(8) says who enters it where)
@@ -35,10 +39,11 @@
 #include "logins-filter.h"
 
 /* Bind `src` (a file of the staging tmpfs) over the host file `path`,
- * read-only. The paths are fixed and root's; Debian 13 has the wtmpdb
- * database as a link into /var/log: what is covered is the file it names,
- * which must be a regular file of root's. */
-static int cover(const char *src, const char *path, bool dir)
+ * read-only unless `rw`. The paths are fixed and root's; Debian 13 has the
+ * wtmpdb database as a link into /var/log: what is covered is the file it
+ * names, which must be a regular file of root's. Its owner, group and mode
+ * go to the copy of a file `rw` (`copy`), never writable by others. */
+static int cover(const char *src, const char *path, bool dir, bool rw, int copy)
 {
 	/* logind's directories are opened without following a link. */
 	_cleanup_close_ int t = open(path, O_PATH | O_CLOEXEC | (dir ? O_NOFOLLOW | O_DIRECTORY : 0));
@@ -51,11 +56,14 @@ static int cover(const char *src, const char *path, bool dir)
 		return -errno;
 	if (!(dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) || st.st_uid != 0)
 		return -EINVAL;
+	if (rw && (fchown(copy, 0, st.st_gid) < 0 || fchmod(copy, st.st_mode & 0664) < 0))
+		return -errno;
 	snprintf(at, sizeof(at), "/proc/self/fd/%d", t);
 	if (mount(src, at, NULL, MS_BIND, NULL) < 0)
 		return -errno;
 	/* The fd still names the covered file: the remount by its path. */
-	if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	if (mount(NULL, path, NULL,
+		  MS_BIND | MS_REMOUNT | (rw ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) < 0)
 		return -errno;
 	return 0;
@@ -112,7 +120,7 @@ int logins_setup(int *ret_fds, char *err, size_t errlen)
 			rc = -errno;
 			goto fail_path;
 		}
-		rc = cover(src, f->path, dir);
+		rc = cover(src, f->path, dir, f->kind == NSCELL_LOGINS_UTMP, fd);
 		if (rc < 0)
 			goto fail_path;
 		if (f->kind == NSCELL_LOGINS_EMPTY) {

@@ -15,24 +15,84 @@ const struct nscell_logins_file nscell_logins_files[NSCELL_LOGINS_N_FILES] = {
 };
 
 /* ut_type values (utmp.h). */
-enum { RUN_LVL = 1, BOOT_TIME, NEW_TIME, OLD_TIME };
+enum { RUN_LVL = 1, BOOT_TIME, NEW_TIME, OLD_TIME, INIT_PROCESS, LOGIN_PROCESS, USER_PROCESS,
+       DEAD_PROCESS };
 
-bool nscell_utmp_visible(const unsigned char *rec, const char *user)
+static int16_t type_of(const unsigned char *rec)
 {
-	const char *u = (const char *)rec + NSCELL_UTMP_USER_OFF;
-	size_t n = strlen(user);
 	int16_t type;
 
 	memcpy(&type, rec + NSCELL_UTMP_TYPE_OFF, sizeof(type));
+	return type;
+}
+
+/* ut_user is NUL-padded, not always NUL-terminated. */
+static bool is_user(const unsigned char *rec, const char *user)
+{
+	const char *u = (const char *)rec + NSCELL_UTMP_USER_OFF;
+	size_t n = strlen(user);
+
+	return n <= NSCELL_UTMP_USER_LEN && memcmp(u, user, n) == 0 &&
+	       (n == NSCELL_UTMP_USER_LEN || u[n] == '\0');
+}
+
+bool nscell_utmp_visible(const unsigned char *rec, const char *user)
+{
+	int16_t type = type_of(rec);
+
 	/* The machine's own records name a pseudo-user ("reboot", "runlevel",
 	 * "shutdown"): nobody's login. */
 	if (type >= RUN_LVL && type <= OLD_TIME)
 		return true;
-	if (u[0] == '\0')
+	if (rec[NSCELL_UTMP_USER_OFF] == '\0')
 		return true;
-	/* ut_user is NUL-padded, not always NUL-terminated. */
-	return n <= NSCELL_UTMP_USER_LEN && memcmp(u, user, n) == 0 &&
-	       (n == NSCELL_UTMP_USER_LEN || u[n] == '\0');
+	return is_user(rec, user);
+}
+
+static bool is_process(const unsigned char *rec)
+{
+	int16_t type = type_of(rec);
+
+	return type >= INIT_PROCESS && type <= DEAD_PROCESS;
+}
+
+size_t nscell_utmp_slot(const unsigned char *file, size_t len, const unsigned char *rec)
+{
+	bool by_id = rec[NSCELL_UTMP_ID_OFF] != '\0';
+
+	if (!is_process(rec))
+		return SIZE_MAX; /* not ours to place: never forwarded */
+	for (size_t r = 0; r + NSCELL_UTMP_RECORD <= len; r += NSCELL_UTMP_RECORD) {
+		const unsigned char *e = file + r;
+
+		if (!is_process(e))
+			continue;
+		if (by_id && e[NSCELL_UTMP_ID_OFF] != '\0' ?
+			    strncmp((const char *)e + NSCELL_UTMP_ID_OFF,
+				    (const char *)rec + NSCELL_UTMP_ID_OFF, NSCELL_UTMP_ID_LEN) == 0 :
+			    strncmp((const char *)e + NSCELL_UTMP_LINE_OFF,
+				    (const char *)rec + NSCELL_UTMP_LINE_OFF, NSCELL_UTMP_LINE_LEN) == 0)
+			return r;
+	}
+	return SIZE_MAX;
+}
+
+bool nscell_utmp_forwardable(const unsigned char *rec, const unsigned char *slot,
+			     const char *user, bool holds_line)
+{
+	bool own_slot = slot && type_of(slot) == USER_PROCESS && is_user(slot, user);
+
+	switch (type_of(rec)) {
+	case USER_PROCESS:
+		return is_user(rec, user) && holds_line &&
+		       (!slot || own_slot || type_of(slot) != USER_PROCESS ||
+			memcmp(slot + NSCELL_UTMP_LINE_OFF, rec + NSCELL_UTMP_LINE_OFF,
+			       NSCELL_UTMP_LINE_LEN) == 0);
+	case DEAD_PROCESS:
+		return own_slot;
+	default:
+		return false;
+	}
 }
 
 size_t nscell_utmp_filter(const unsigned char *in, size_t len, unsigned char *out,

@@ -20,6 +20,10 @@
 #define NSCELL_UTMP_TYPE_OFF 0     /* int16_t ut_type */
 #define NSCELL_UTMP_USER_OFF 44    /* char ut_user[32] */
 #define NSCELL_UTMP_USER_LEN 32
+#define NSCELL_UTMP_LINE_OFF 8     /* char ut_line[32] */
+#define NSCELL_UTMP_LINE_LEN 32
+#define NSCELL_UTMP_ID_OFF 40      /* char ut_id[4] */
+#define NSCELL_UTMP_ID_LEN 4
 #define NSCELL_LASTLOG_RECORD 292  /* sizeof(struct lastlog): time, line[32], host[256] */
 
 /* The copies' bounds: the host writes the real files, but a copy must not
@@ -62,6 +66,23 @@ bool nscell_utmp_visible(const unsigned char *rec, const char *user);
  * a trailing partial record is dropped. Returns the bytes written. */
 size_t nscell_utmp_filter(const unsigned char *in, size_t len, unsigned char *out,
 			  const char *user);
+
+/* Where the C library's pututline() puts the process record `rec` in the
+ * utmp file `file` (`len` bytes): the offset of the record it replaces (a
+ * process record of the same ut_id, or of the same line when either has no
+ * id), or SIZE_MAX when it is appended. */
+size_t nscell_utmp_slot(const unsigned char *file, size_t len, const unsigned char *rec);
+
+/* Whether the cell of `user` may write `rec` over `slot` (the record it
+ * replaces in the real utmp, NULL when appended). A login of `user` on a
+ * line the user holds (`holds_line`: its terminal is the user's, as login
+ * and the setgid utmp helpers make it before they write), over nothing, a
+ * line's own state (init, getty, a logout), the user's own login or what
+ * an earlier login left of that same line; and the logout of the user's
+ * own login. Nothing else: not another user's record, nor one of another
+ * line, nor the machine's (boot, run level). */
+bool nscell_utmp_forwardable(const unsigned char *rec, const unsigned char *slot,
+			     const char *user, bool holds_line);
 
 /* Whether the entry `name` of a logind state directory of `kind`, whose
  * content is `buf` (`len` bytes), is uid's: a session file whose UID= line

@@ -100,6 +100,7 @@ static void state_free(struct state *s)
 	nscell_closep(&s->session_sock);
 	nscell_closep(&s->userns);
 	nscell_closep(&s->loginsns);
+	nscell_logins_fork_disarm();
 	free(s);
 }
 
@@ -222,8 +223,8 @@ static int userns_plan(pam_handle_t *pamh, struct options *o, const char *servic
 	return PAM_SUCCESS;
 }
 
-/* PrivateLogins: the opener enters now, or the session child at setcred, or
- * nobody where a record would be lost (logins-enter.h). */
+/* PrivateLogins: the opener enters now, or the session child at setcred or
+ * as it is forked, or nobody where a record would be lost (logins-enter.h). */
 static int logins_plan(pam_handle_t *pamh, struct state *s, const char *service, char *why,
 		       size_t whylen)
 {
@@ -237,6 +238,8 @@ static int logins_plan(pam_handle_t *pamh, struct state *s, const char *service,
 		return 0;
 	if (p == NSCELL_LOGINS_OPEN)
 		rc = nscell_ns_enter_logins(s->loginsns, why, whylen);
+	else if (p == NSCELL_LOGINS_FORK)
+		rc = nscell_logins_fork_arm(TAKE_FD(s->loginsns), why, whylen);
 	else
 		pam_syslog(pamh, LOG_WARNING,
 			   "user %s: service %s gives no point to hide other users' logins without losing the records it writes%s; the session in %s sees them (PrivateLogins, see pam_nscell(8))",

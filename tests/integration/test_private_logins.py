@@ -4,11 +4,14 @@
 # included where the tool shows it; the host's records of both land, logouts
 # included (nothing lost); the copies are read-only and stay over the real
 # files (umount, a user and mount namespace of the user's own). Unset: the
-# records are the host's, as before.
+# records are the host's, as before. login is hidden as well: its shell enters as
+# login forks it; a utmp record written in the sessions' namespace reaches the
+# host's only if it is the user's own login or logout.
 
 import os
 import shutil
 import struct
+import subprocess
 import time
 
 from nscelltest import HOLD, PROBE, USERS, check_in_cell, policy, sh, test
@@ -114,15 +117,28 @@ def _(t):
         t.check(OTHER not in (v.get('userns') or '').split(),
                 'nscell run: the real files stay covered in a user namespace', out)
     sh(['/usr/local/bin/nscell', 'terminate', '--user', 'nscit-a'], check=False)  # run's cell outlives it
-    # login writes utmp and wtmp in the shell's child, as root, with no PAM
-    # call after: it keeps the host's records and says it hides none.
+    # login: the shell's child enters as it is forked. Debian 13's login
+    # writes its records before, Debian 12's writes utmp in that child, into
+    # the copy: the init carries it on to the host's utmp.
+    # Whether this release's login writes utmp at all (Debian 13's writes
+    # none): an exempt user's login, outside any cell, is the baseline.
+    utmp_before = utmp_users('/run/utmp')
+    t.login_ok(env.run('login', 'nscit-x', 'true'), 'login: the exempt nscit-x logs in')
+    writes_utmp = (7, 'nscit-x') in utmp_users('/run/utmp')
+    utmp_before = utmp_users('/run/utmp')
     mark = env.syslog.mark()
-    s = env.run('login', 'nscit-a', LOOK)
+    s = env.run('login', 'nscit-a', LOOK + 'sleep 0.3\n' + LOOK.replace('echo "utmp=', 'echo "later='))
     if t.login_ok(s, 'login: nscit-a logs in with PrivateLogins yes', require=False):
         check_in_cell(t, s, 'login')
-        t.syslog(r'service login gives no point to hide other users\' logins', mark,
-                 'login: the module says the session sees the records')
-        t.check(OTHER in words(s, 'utmp'), f'login: the session sees the host\'s utmp ({OTHER} in it)', s.describe())
+        for key in ('who', 'w', 'users', 'last', 'lastlog', 'lastlog2', 'utmp'):
+            t.check(OTHER not in words(s, key), f'login: {key} shows no record of {OTHER}', s.describe())
+        t.eq('nscit-a' in words(s, 'later'), writes_utmp,
+             f'login: the copy of utmp holds the login\'s own record ({"it writes one" if writes_utmp else "it writes none"})')
+        t.eq(s.value('write'), 'refused', 'login: the copy of utmp is not the user\'s to write')
+        t.check(OTHER not in words(s, 'userns'), 'login: the real files stay covered in a user namespace', s.describe())
+        new = [r for r in utmp_users('/run/utmp') if r not in utmp_before]
+        t.check(((7, 'nscit-a') in new) == writes_utmp, 'login: the host\'s utmp has the login\'s record as without a cell', str(new))
+        t.check(not env.syslog.find_all(r'service login gives no point', mark), 'login: the module warns of nothing')
     other.release()
     other.wait(30)
     recs = utmp_users('/var/log/wtmp')[wtmp_before:]
@@ -135,6 +151,93 @@ def _(t):
     # (login leaves its utmp entry to init or getty, which this harness has not.)
     t.check(not any(u == OTHER and typ == 7 for typ, u in utmp_users('/run/utmp')),
             f'the host\'s utmp has the logout of {OTHER}\'s ssh session', str(utmp_users('/run/utmp')))
+    t.clean()
+
+
+def utmp_record(typ, user, line, ut_id, pid=4242):
+    """One utmp record as the C library lays it out (struct utmp, 384 bytes)."""
+    return struct.pack('<hxxi32s4s32s256shhiii4i20s', typ, pid, line.encode(), ut_id.encode(),
+                       user.encode(), b'', 0, 0, 0, int(time.time()), 0, 0, 0, 0, 0, b'')
+
+
+def utmp_full(path):
+    """(type, user, line, id) of each record of a utmp-format file."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    return [(struct.unpack_from('<h', data, i)[0], data[i + 44:i + 76].rstrip(b'\0').decode(),
+             data[i + 8:i + 40].rstrip(b'\0').decode(), data[i + 40:i + 44].rstrip(b'\0').decode())
+            for i in range(0, len(data) - UTMP_RECORD + 1, UTMP_RECORD)]
+
+
+def pid_in_ns(uid, mntns):
+    """A host pid of a process of uid whose mount namespace is mntns."""
+    for d in os.listdir('/proc'):
+        try:
+            if d.isdigit() and os.stat(f'/proc/{d}').st_uid == uid and os.readlink(f'/proc/{d}/ns/mnt') == mntns:
+                return int(d)
+        except OSError:
+            continue
+    return None
+
+
+WRITE_UTMP = r"""
+import sys
+with open('/run/utmp', 'ab') as f:
+    f.write(bytes.fromhex(sys.argv[1]))
+"""
+HOLD_LOCK = r"""
+import fcntl, struct, sys, time
+f = open('/run/utmp', 'rb')
+fcntl.fcntl(f, fcntl.F_SETLK, struct.pack('hhqqi', fcntl.F_RDLCK, 0, 0, 0, 0))
+print('locked', flush=True)
+time.sleep(float(sys.argv[1]))
+"""
+
+
+@test('PrivateLogins yes: a record written in the sessions\' utmp reaches the host\'s only if it is the user\'s own login or logout; a lock the user holds stops nothing')
+def _(t):
+    env = t.env
+    env.set_policy(policy(extra='PrivateLogins yes\n', matches=[('User nscit-x', 'Isolate no')]))
+    env.set_pam(auth_line=True)
+    other = env.login('ssh-tty', OTHER, HOLD)
+    t.require(other.wait_held(), f'{OTHER} logs in over ssh -tt and stays', other.describe())
+    theirs = [r for r in utmp_full('/run/utmp') if r[0] == 7 and r[1] == OTHER]
+    t.require(theirs, f'the host\'s utmp has {OTHER}\'s login', str(utmp_full('/run/utmp')))
+    a = env.login('ssh-tty', 'nscit-a', PROBE + HOLD)
+    t.require(a.wait_held(), 'nscit-a logs in over ssh -tt and stays', a.describe())
+    pid = pid_in_ns(USERS['nscit-a'], a.value('mntns'))
+    t.require(pid, 'a process of nscit-a\'s session is found in the sessions\' namespace', a.describe())
+    # nscit-a holds a read lock on her copy the whole time.
+    uid = str(USERS['nscit-a'])
+    lock = subprocess.Popen(
+        ['nsenter', '-t', str(pid), '-m', '--', 'setpriv', f'--reuid={uid}', f'--regid={uid}', '--clear-groups',
+         'python3', '-c', HOLD_LOCK, '6'], stdout=subprocess.PIPE, text=True)
+    try:
+        t.require(lock.stdout.readline().strip() == 'locked', 'nscit-a read-locks her copy of utmp')
+        mark = env.syslog.mark()
+        line = (a.value('tty') or '/dev/').removeprefix('/dev/')
+        recs = (utmp_record(7, 'nscit-a', line, 'x77') +             # hers, on her terminal
+                utmp_record(7, 'nscit-a', 'pts/77', 'x78') +         # on a terminal not hers
+                utmp_record(7, 'nscit-a', line, theirs[0][3]) +      # over their login, by its id
+                utmp_record(7, OTHER, line, 'x79') +                 # in their name
+                utmp_record(8, '', theirs[0][2], theirs[0][3]))      # their logout
+        # As root in the sessions' namespace (a setgid-utmp helper, login's child).
+        sh(['nsenter', '-t', str(pid), '-m', '--', 'python3', '-c', WRITE_UTMP, recs.hex()])
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(r[3] == 'x77' for r in utmp_full('/run/utmp')):
+            time.sleep(0.05)
+        host = utmp_full('/run/utmp')
+        t.check((7, 'nscit-a', line, 'x77') in host, 'her own login written in the copy is on the host\'s utmp', str(host))
+        t.check(not any(r[3] in ('x78', 'x79') for r in host),
+                f'a login of hers on a terminal not hers, and one in {OTHER}\'s name, are not', str(host))
+        t.check(theirs[0] in host, f'{OTHER}\'s live login is neither overwritten nor ended from her cell', str(host))
+        t.syslog(r'event=logins-not-forwarded .*records=4', mark, 'the records left out are logged')
+    finally:
+        lock.kill()
+        lock.wait()
+    for x in (a, other):
+        x.release()
+        x.wait(30)
     t.clean()
 
 

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 #include <utmp.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
@@ -88,6 +90,109 @@ static void test_filter_in_place(void **state)
 	assert_int_equal(nscell_utmp_filter(buf, NSCELL_UTMP_RECORD - 1, buf, "ann"), 0);
 }
 
+static void rec_id(unsigned char *out, short type, const char *user, const char *line,
+		   const char *id)
+{
+	struct utmp u;
+
+	rec(out, type, user, line);
+	memcpy(&u, out, sizeof(u));
+	strncpy(u.ut_id, id, sizeof(u.ut_id));
+	memcpy(out, &u, sizeof(u));
+}
+
+/* The slot is where the C library's own pututline() writes the record:
+ * each case is put with it in a scratch file and looked for there. */
+static void test_slot_is_pututlines(void **state)
+{
+	char path[] = "/tmp/nscell-test-utmp-XXXXXX";
+	unsigned char file[8 * NSCELL_UTMP_RECORD], r[NSCELL_UTMP_RECORD];
+	struct {
+		short type;
+		const char *user, *line, *id;
+	} put[] = {
+		{ USER_PROCESS, "ann", "pts/1", "ts/1" },  /* appended */
+		{ LOGIN_PROCESS, "LOGIN", "tty2", "2" },   /* appended */
+		{ USER_PROCESS, "bob", "tty2", "2" },      /* over the getty's, by id */
+		{ DEAD_PROCESS, "", "pts/1", "ts/1" },     /* ann's logout, by id */
+		{ USER_PROCESS, "ann", "pts/9", "" },      /* no id: appended */
+		{ DEAD_PROCESS, "", "pts/9", "" },         /* no id: by line */
+		{ USER_PROCESS, "cid", "pts/4", "ts/1" },  /* ann's dead slot, by id */
+		{ BOOT_TIME, "reboot", "~", "~~" },        /* not a process record */
+	};
+	int fd = mkstemp(path);
+	size_t len = 0;
+
+	assert_true(fd >= 0);
+	assert_int_equal(utmpname(path), 0);
+	for (size_t i = 0; i < sizeof(put) / sizeof(put[0]); i++) {
+		size_t want, got = SIZE_MAX;
+		ssize_t n;
+
+		rec_id(r, put[i].type, put[i].user, put[i].line, put[i].id);
+		want = nscell_utmp_slot(file, len, r);
+		setutent();
+		assert_non_null(pututline((struct utmp *)r));
+		endutent();
+		n = pread(fd, file, sizeof(file), 0);
+		assert_true(n >= 0);
+		for (size_t o = 0; o + NSCELL_UTMP_RECORD <= (size_t)n; o += NSCELL_UTMP_RECORD)
+			if (memcmp(file + o, r, NSCELL_UTMP_RECORD) == 0)
+				got = o;
+		if (put[i].type == BOOT_TIME) {
+			assert_int_equal(want, SIZE_MAX); /* never ours to place */
+			break;
+		}
+		if (want == SIZE_MAX)
+			assert_int_equal(got, len); /* appended */
+		else
+			assert_int_equal(got, want);
+		len = (size_t)n;
+	}
+	assert_int_equal(len, 3 * NSCELL_UTMP_RECORD);
+	unlink(path);
+	close(fd);
+}
+
+static void test_forwardable(void **state)
+{
+	unsigned char r[NSCELL_UTMP_RECORD], slot[NSCELL_UTMP_RECORD];
+
+	/* Her login on her terminal: appended, over a getty's line, a logout,
+	 * her own login, or a login of another user this line was left with. */
+	rec(r, USER_PROCESS, "ann", "tty1");
+	assert_true(nscell_utmp_forwardable(r, NULL, "ann", true));
+	rec(slot, LOGIN_PROCESS, "LOGIN", "tty1");
+	assert_true(nscell_utmp_forwardable(r, slot, "ann", true));
+	rec(slot, DEAD_PROCESS, "", "tty1");
+	assert_true(nscell_utmp_forwardable(r, slot, "ann", true));
+	rec(slot, USER_PROCESS, "ann", "tty1");
+	assert_true(nscell_utmp_forwardable(r, slot, "ann", true));
+	rec(slot, USER_PROCESS, "bob", "tty1");
+	assert_true(nscell_utmp_forwardable(r, slot, "ann", true));
+	/* Never on a terminal not hers, nor over another line's login (an id
+	 * chosen to hit it), nor in another user's name. */
+	assert_false(nscell_utmp_forwardable(r, NULL, "ann", false));
+	rec(slot, USER_PROCESS, "bob", "tty2");
+	assert_false(nscell_utmp_forwardable(r, slot, "ann", true));
+	rec(r, USER_PROCESS, "bob", "tty1");
+	assert_false(nscell_utmp_forwardable(r, NULL, "ann", true));
+	/* Her logout ends her login alone. */
+	rec(r, DEAD_PROCESS, "", "tty1");
+	rec(slot, USER_PROCESS, "ann", "tty1");
+	assert_true(nscell_utmp_forwardable(r, slot, "ann", false));
+	rec(slot, USER_PROCESS, "bob", "tty1");
+	assert_false(nscell_utmp_forwardable(r, slot, "ann", true));
+	assert_false(nscell_utmp_forwardable(r, NULL, "ann", true));
+	/* Neither the machine's records nor a line's state. */
+	rec(r, BOOT_TIME, "reboot", "~");
+	assert_false(nscell_utmp_forwardable(r, NULL, "ann", true));
+	rec(r, LOGIN_PROCESS, "ann", "tty1");
+	assert_false(nscell_utmp_forwardable(r, NULL, "ann", true));
+	rec(r, INIT_PROCESS, "", "tty1");
+	assert_false(nscell_utmp_forwardable(r, NULL, "ann", true));
+}
+
 /* A session file as logind writes it (session_save()). */
 static void test_logind_session(void **state)
 {
@@ -129,6 +234,8 @@ int main(void)
 		cmocka_unit_test(test_visible),
 		cmocka_unit_test(test_full_width_name),
 		cmocka_unit_test(test_filter_in_place),
+		cmocka_unit_test(test_slot_is_pututlines),
+		cmocka_unit_test(test_forwardable),
 		cmocka_unit_test(test_logind_session),
 		cmocka_unit_test(test_logind_user),
 	};
