@@ -8,6 +8,7 @@
 # alice's login neither lists bob, while the host's still do and logind
 # still tracks both. loginctl asks logind over D-Bus, which a cell does not
 # filter: its list is noted, not checked. bob is made as limits.sh does.
+# Then alice by login(1) on a pseudo-terminal, while bob is still in.
 
 pl_cleanup() {
 	[ -n "${pl_bob_pid:-}" ] && kill "$pl_bob_pid" 2>/dev/null
@@ -62,4 +63,39 @@ if as_root test -d /run/systemd/sessions; then
 	check "... her /run/systemd/users holds her own uid alone ($(pl_get "$pl_in" lsusers))" \
 		test "$(pl_get "$pl_in" lsusers)" = "$pl_uid "
 fi
+# login(1) on a pseudo-terminal, as root runs it: the shell enters as login
+# forks it. Debian 12's login writes its utmp record in that child (into the
+# cell's copy; the init carries it to the host's), Debian 13's writes none.
+pl_look=$(cat <<'EOF'
+utmp_users() { python3 -c 'import sys; d = open("/run/utmp", "rb").read(); print(" ".join(sorted({d[i + 44:i + 76].rstrip(bytes(1)).decode() for i in range(0, len(d) - 383, 384) if d[i] == 7 and d[i + 1] == 0})))' 2>/dev/null; }
+echo "who=$(who | awk '{ print $1 }' | sort -u | tr '\n' ' ')"
+echo "utmp=$(utmp_users)"
+sleep 0.3
+echo "later=$(utmp_users)"
+echo "init=$(tr '\0' ' ' </proc/1/cmdline)"
+exit
+EOF
+)
+pl_utmp_fn=$(printf '%s\n' "$pl_look" | sed -n 1p | base64 -w0)
+pl_host_utmp() { as_root "echo $pl_utmp_fn | base64 -d >/root/pl-utmp.sh; . /root/pl-utmp.sh; utmp_users; rm -f /root/pl-utmp.sh"; }
+pl_host_before=$(pl_host_utmp)
+as_root "echo $(printf '%s\n' "$pl_look" | base64 -w0) | base64 -d >/root/pl-login.in"
+pl_login=$(as_root 'timeout 60 script -qec "login -f alice" /dev/null </root/pl-login.in; rm -f /root/pl-login.in' 2>&1 | tr -d '\r')
+echo "$pl_login" | grep -E '^(who|utmp|later|init)=' | sed 's/^/#   alice by login: /'
+pl_host_utmp=$(pl_host_utmp)
+check "login: alice's login is in a cell ($(pl_get "$pl_login" init))" \
+	grep -q '^nscell-init ' <<<"$(pl_get "$pl_login" init)"
+check "... who there lists nobody but alice" \
+	bash -c '! tr " " "\n" <<<"$1" | grep . | grep -qvx alice' _ "$(pl_get "$pl_login" who)"
+check "... utmp there holds no record of bob's" \
+	bash -c '! grep -qw bob <<<"$1$2"' _ "$(pl_get "$pl_login" utmp)" "$(pl_get "$pl_login" later)"
+if as_root 'grep -qa pututline "$(readlink -f /bin/login)"'; then
+	check "... login wrote its utmp record: the host's utmp has alice's login ($pl_host_utmp)" \
+		grep -qw alice <<<"$pl_host_utmp"
+	check "... and her copy has it too ($(pl_get "$pl_login" later))" grep -qw alice <<<"$(pl_get "$pl_login" later)"
+else
+	note "this release's login writes no utmp record (the host's utmp: $pl_host_utmp)"
+fi
+check "... the host's utmp lost no one (before: $pl_host_before)" \
+	bash -c 'for u in $1; do grep -qw "$u" <<<"$2" || exit 1; done' _ "$pl_host_before" "$pl_host_utmp"
 pl_cleanup
