@@ -67,7 +67,7 @@ fi
 # forks it. Debian 12's login writes its utmp record in that child (into the
 # cell's copy; the init carries it to the host's), Debian 13's writes none.
 pl_look=$(cat <<'EOF'
-utmp_users() { python3 -c 'import sys; d = open("/run/utmp", "rb").read(); print(" ".join(sorted({d[i + 44:i + 76].rstrip(bytes(1)).decode() for i in range(0, len(d) - 383, 384) if d[i] == 7 and d[i + 1] == 0})))' 2>/dev/null; }
+utmp_users() { f=/run/utmp; n=$(($(stat -c %s $f 2>/dev/null || echo 0) / 384)); i=0; while [ $i -lt $n ]; do [ "$(od -An -tu2 -j $((i * 384)) -N2 $f | tr -d " ")" = 7 ] && { dd if=$f bs=1 skip=$((i * 384 + 44)) count=32 2>/dev/null | tr -d "\0"; echo; }; i=$((i + 1)); done | sort -u | tr "\n" " "; }
 echo "who=$(who | awk '{ print $1 }' | sort -u | tr '\n' ' ')"
 echo "utmp=$(utmp_users)"
 sleep 0.3
