@@ -9,26 +9,14 @@
  * with the literal pattern "User root".
  *
  * Nothing here allocates: the helper decides on its privileged path, and the
- * decision points into the policy.
+ * decision points into the policy. Blocks are matched on their criteria
+ * alone; only the one that decides is merged into settings.
  */
 #include <errno.h>
 #include <fnmatch.h>
 #include <string.h>
 
-#include "policy-match.h"
-#include "settings-keys.h"
-
-void nscell_block_merge(const struct nscell_block *b, struct nscell_settings *s,
-			struct nscell_origin origin[_NSCELL_KEY_MAX])
-{
-	for (size_t k = 0; k < _NSCELL_KEY_MAX; k++) {
-		if (!b->set[k].file)
-			continue;
-		nscell_settings_copy_key(s, &b->values, k);
-		if (origin)
-			origin[k] = b->set[k];
-	}
-}
+#include "policy-block.h"
 
 /*
  * A pattern list matches when none of its negated patterns matches and it
@@ -116,11 +104,6 @@ int nscell_policy_decide(const struct nscell_policy *p, const struct nscell_logi
 	if (!p || !login || !login->user || !ret)
 		return -EINVAL;
 
-	*ret = (struct nscell_decision) {};
-	ret->settings = p->defaults.values;
-	for (size_t k = 0; k < _NSCELL_KEY_MAX; k++)
-		ret->origin[k] = p->defaults.set[k];
-
 	is_root = login->uid == 0;
 	for (size_t i = 0; i < p->n_blocks; i++) {
 		const struct nscell_block *b = &p->blocks[i];
@@ -133,18 +116,16 @@ int nscell_policy_decide(const struct nscell_policy *p, const struct nscell_logi
 		break;
 	}
 
-	if (!decided) {
-		if (is_root) {
-			ret->root_exempt = true;
-			ret->settings.isolate = false;
-			ret->origin[NSCELL_KEY_ISOLATE] = (struct nscell_origin) {};
-		}
-		return 0;
+	/* Settings only now, for the one block that decided. */
+	nscell_block_effective(&p->defaults, decided ?: &p->defaults, &ret->settings, ret->origin);
+	ret->rule = decided ? decided->origin : (struct nscell_origin) {};
+	ret->rule_text = decided ? decided->text : NULL;
+	ret->root_exempt = false;
+	if (!decided && is_root) {
+		ret->root_exempt = true;
+		ret->settings.isolate = false;
+		ret->origin[NSCELL_KEY_ISOLATE] = (struct nscell_origin) {};
 	}
-
-	nscell_block_merge(decided, &ret->settings, ret->origin);
-	ret->rule = decided->origin;
-	ret->rule_text = decided->text;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "identity.h"
+#include "settings-keys.h"
 #include "test-util.h"
 
 static struct nscell_decision decide(const struct nscell_policy *p, const struct nscell_login *l)
@@ -378,6 +379,45 @@ static void test_all_criteria_must_match(void **state)
 	nscell_policy_free(p);
 }
 
+/* Every key set to something else than its built-in value. */
+#define EVERY_KEY "Isolate yes\nScope user\nNamespaces pid mount uts ipc\nHostname cellhost\n" \
+	"ProcHidePid invisible\nProcSubset pid\nTmp tmpfs size=1G inodes=10k mode=700\nVarTmp persistent\n" \
+	"DevShm shared\nPersistentRoot /p\nLogout drain\nDrainLimit 5min\nPropagation private\n" \
+	"NoNewPrivs yes\nDropCapabilities cap_sys_admin\nRestrictNamespaces net\n" \
+	"UserNamespaceFallback no-new-privs\nMaxCells 3\nPrivateDevices yes\nPrivateLogins yes\n" \
+	"ProtectHome own\nProtectSystem full\nReadOnlyPaths /srv\nReadWritePaths /srv/w\n" \
+	"InaccessiblePaths /opt/x\nBindPaths /data:/mnt/data\nBindReadOnlyPaths /ro\nMemoryMax 1G\n" \
+	"MemoryHigh 50%\nMemorySwapMax 0\nTasksMax 100\nCPUQuota 50%\nCPUWeight 10\nIOWeight 20\n" \
+	"LimitsUnavailable ignore\n"
+
+/* A block stores only what it sets, and the decision merges it onto the
+ * defaults: the result is, key by key and byte by byte, what the same lines
+ * give as defaults, even over longer strings the defaults set. */
+static void test_block_values_merge_exactly(void **state)
+{
+	struct nscell_settings want = defaults_of(EVERY_KEY);
+	struct nscell_policy *p = parse_ok("PersistentRoot /var/lib/a/much/longer/persistent/root\n"
+					   "ReadOnlyPaths /usr/share/one /usr/share/two /usr/share/three\n"
+					   "Hostname a-much-longer-host-name\nNamespaces pid mount uts\n"
+					   "Match User alice\n" EVERY_KEY);
+	struct nscell_decision d = decide_user(p, "alice");
+	int k;
+
+	assert_int_equal(d.rule.line, 5);
+	for (k = 0; k < _NSCELL_KEY_MAX; k++) {
+		const struct nscell_key_span *sp = nscell_key_span(k);
+
+		if (memcmp((const char *) &d.settings + sp->offset, (const char *) &want + sp->offset, sp->size) != 0)
+			fail_msg("%s differs from the same line in the defaults", nscell_key_name(k));
+		assert_true(d.origin[k].line > 5);
+	}
+	/* The string after its NUL is zero, not the defaults' longer one. */
+	assert_string_equal(d.settings.persistent_root, "/p");
+	for (size_t i = 2; i < sizeof(d.settings.persistent_root); i++)
+		assert_int_equal(d.settings.persistent_root[i], 0);
+	nscell_policy_free(p);
+}
+
 static void test_decide_rejects_bad_arguments(void **state)
 {
 	struct nscell_policy *p = parse_ok("");
@@ -411,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_host_criterion),
 		cmocka_unit_test(test_tty_criterion),
 		cmocka_unit_test(test_all_criteria_must_match),
+		cmocka_unit_test(test_block_values_merge_exactly),
 		cmocka_unit_test(test_decide_rejects_bad_arguments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
