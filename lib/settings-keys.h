@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The settings seen key by key: the names the policy language uses for each
- * value, copying one key from a block onto the defaults, and printing a key's
- * value the way the policy would spell it (for `nscell explain`).
+ * value, the span of the struct each key owns (what a Match block stores of
+ * it), copying one key, and printing a key's value the way the policy would
+ * spell it (for `nscell explain`).
  */
 #pragma once
 
