@@ -210,10 +210,12 @@ static void free_names(char **names, size_t n)
  * The valid names in the directory open on fd, read with getdents64 into a
  * buffer on this frame: a login's process pays for no DIR stream (its 32 kB
  * buffer and the fstat and fcntl calls of fdopendir) to list what is
- * usually an empty directory. Returns 0 or -errno (-ENOMEM: nothing is
- * returned; another error: the names read before it).
+ * usually an empty directory. Not inlined, so that the buffer is off the
+ * stack while the files are parsed (the parse is the deepest the stack of
+ * a login's process goes in pam_nscell). Returns 0 or -errno (-ENOMEM:
+ * nothing is returned; another error: the names read before it).
  */
-static int list_dropins(int fd, char ***ret, size_t *ret_n)
+static __attribute__((noinline)) int list_dropins(int fd, char ***ret, size_t *ret_n)
 {
 	char buf[2048] __attribute__((aligned(8)));
 	char **names = NULL;
