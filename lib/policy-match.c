@@ -47,10 +47,15 @@ static bool criterion_matches(const struct nscell_criterion *c, const char *cons
 	return !has_positive || positive_hit;
 }
 
-static bool block_matches(const struct nscell_block *b, const struct nscell_login *login)
+enum match { NO_MATCH, MATCH, NEEDS_GROUPS };
+
+/* Whether b matches, or NEEDS_GROUPS: that depends on groups not looked up
+ * yet. Criteria are tried in the order written, so a Group criterion after
+ * one that fails needs no groups. */
+static enum match block_matches(const struct nscell_block *b, const struct nscell_login *login)
 {
 	if (b->match_all)
-		return true;
+		return MATCH;
 
 	for (size_t i = 0; i < b->n_criteria; i++) {
 		const struct nscell_criterion *c = &b->criteria[i];
@@ -63,8 +68,10 @@ static bool block_matches(const struct nscell_block *b, const struct nscell_logi
 			subjects[n++] = login->user;
 			break;
 		case NSCELL_CRITERION_GROUP:
+			if (login->groups_unresolved)
+				return NEEDS_GROUPS;
 			if (!criterion_matches(c, login->groups, login->groups ? login->n_groups : 0, 0))
-				return false;
+				return NO_MATCH;
 			continue;
 		case NSCELL_CRITERION_SERVICE:
 			if (login->service && login->service[0])
@@ -85,14 +92,14 @@ static bool block_matches(const struct nscell_block *b, const struct nscell_logi
 			}
 			break;
 		case _NSCELL_CRITERION_MAX:
-			return false;
+			return NO_MATCH;
 		}
 		if (!criterion_matches(c, subjects, n, flags))
-			return false;
+			return NO_MATCH;
 	}
 	/* A block whose Match line had errors has no criteria; it never
 	 * reaches a decision because such a policy is never returned. */
-	return b->n_criteria > 0;
+	return b->n_criteria > 0 ? MATCH : NO_MATCH;
 }
 
 int nscell_policy_decide(const struct nscell_policy *p, const struct nscell_login *login,
@@ -107,10 +114,16 @@ int nscell_policy_decide(const struct nscell_policy *p, const struct nscell_logi
 	is_root = login->uid == 0;
 	for (size_t i = 0; i < p->n_blocks; i++) {
 		const struct nscell_block *b = &p->blocks[i];
+		enum match m;
 
-		if (!block_matches(b, login))
-			continue;
+		/* Skipped for root whatever it matches: tried first, so that
+		 * root's login needs no groups for it. */
 		if (is_root && !b->names_root)
+			continue;
+		m = block_matches(b, login);
+		if (m == NEEDS_GROUPS)
+			return NSCELL_POLICY_NEEDS_GROUPS;
+		if (m == NO_MATCH)
 			continue;
 		decided = b;
 		break;

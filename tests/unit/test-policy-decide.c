@@ -4,11 +4,13 @@
  * exempt unless named, and how each criterion and pattern form matches.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "identity.h"
 #include "settings-keys.h"
 #include "test-util.h"
+#include "verdict.h"
 
 static struct nscell_decision decide(const struct nscell_policy *p, const struct nscell_login *l)
 {
@@ -317,6 +319,78 @@ static void test_group_through_ldap_style_nss(void **state)
 	nscell_policy_free(p);
 }
 
+/* Groups not looked up yet: a decision that reaches a Group criterion
+ * says so and leaves *ret alone; one made before it needs none. */
+static void test_groups_only_when_a_group_criterion_is_reached(void **state)
+{
+	struct nscell_policy *p = parse_ok("Match User svc\n  Isolate no\n"
+					   "Match User carol Group staff\n  Scope user\n"
+					   "Match Group staff\n  Tmp shared\n");
+	struct test_login t;
+	struct nscell_decision d = { .rule_text = "untouched" };
+
+	make_login(&t, "svc", 1000, NULL, NULL, NULL, NULL)->groups_unresolved = true;
+	assert_int_equal(nscell_policy_decide(p, &t.login, &d), 0);
+	assert_int_equal(d.rule.line, 1);
+	assert_false(d.settings.isolate);
+
+	/* dave fails the User criterion before its Group one, then reaches
+	 * the Group block. */
+	d.rule_text = "untouched";
+	make_login(&t, "dave", 1000, NULL, NULL, NULL, NULL)->groups_unresolved = true;
+	assert_int_equal(nscell_policy_decide(p, &t.login, &d), NSCELL_POLICY_NEEDS_GROUPS);
+	assert_string_equal(d.rule_text, "untouched");
+	make_login(&t, "dave", 1000, NULL, NULL, NULL, "dave", "staff", NULL);
+	assert_int_equal(rule_line(p, &t.login), 5);
+
+	/* root skips every block that does not name it, Group ones included. */
+	make_login(&t, "root", 0, NULL, NULL, NULL, NULL)->groups_unresolved = true;
+	assert_int_equal(nscell_policy_decide(p, &t.login, &d), 0);
+	assert_true(d.root_exempt);
+	nscell_policy_free(p);
+}
+
+static unsigned grouplist_calls;
+
+static int counting_getgrouplist(const char *user, gid_t group, gid_t *groups, int *ngroups)
+{
+	grouplist_calls++;
+	return stub_getgrouplist(user, group, groups, ngroups);
+}
+
+/* The verdict looks the groups up only for a decision that needs them. */
+static void test_verdict_resolves_groups_lazily(void **state)
+{
+	static const struct nscell_nss_ops ops = { stub_getpwnam_r, counting_getgrouplist, stub_getgrgid_r };
+	char *dir = make_temp_dir();
+	char *conf = write_file(dir, "nscell.conf", "Match User ldapuser Service cron\n  Isolate no\n"
+				"Match Group hpc-*\n  Scope user\n", 0644);
+	const struct nscell_verdict_query cron = { .conf = conf, .service = "cron", .nss = &ops },
+					  sshd = { .conf = conf, .service = "sshd", .nss = &ops };
+	struct nscell_identity *id = NULL;
+	struct nscell_verdict v;
+	char why[300];
+
+	grouplist_calls = 0;
+	assert_int_equal(nscell_identity_resolve_user("ldapuser", &ops, &id), 0);
+	assert_int_equal(nscell_verdict_decide(id, &cron, &v, why, sizeof(why)), 0);
+	assert_false(v.decision.settings.isolate);
+	assert_int_equal(grouplist_calls, 0);
+	assert_null(id->groups);
+	nscell_verdict_free(&v);
+
+	assert_int_equal(nscell_verdict_decide(id, &sshd, &v, why, sizeof(why)), 0);
+	assert_int_equal(v.decision.rule.line, 3);
+	assert_int_equal(v.decision.settings.scope, NSCELL_SCOPE_USER);
+	assert_int_equal(grouplist_calls, 1);
+	assert_int_equal(v.login.n_groups, 3);
+	nscell_verdict_free(&v);
+	nscell_identity_free(id);
+	remove_tree(dir);
+	free(conf);
+	free(dir);
+}
+
 static void test_service_criterion(void **state)
 {
 	struct nscell_policy *p = parse_ok("Match Service sshd,su*\nMatch Service !cron\n");
@@ -447,6 +521,8 @@ int main(void)
 		cmocka_unit_test(test_globs),
 		cmocka_unit_test(test_group_primary_and_supplementary),
 		cmocka_unit_test(test_group_through_ldap_style_nss),
+		cmocka_unit_test(test_groups_only_when_a_group_criterion_is_reached),
+		cmocka_unit_test(test_verdict_resolves_groups_lazily),
 		cmocka_unit_test(test_service_criterion),
 		cmocka_unit_test(test_host_criterion),
 		cmocka_unit_test(test_tty_criterion),
