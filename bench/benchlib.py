@@ -10,9 +10,11 @@ the whole store is written to OUT (JSON) after every change, so a run that
 stops half-way still leaves what it measured. bench/report.py renders it.
 """
 
+import glob
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -230,8 +232,16 @@ def setup(env):
     configure(env)
     os.makedirs(CONFDIR, exist_ok=True)
     mod = env.module
+    # Any second module, for the floor of loading and calling one: a copy of
+    # pam_permit.so under another name (libpam loads each path once).
+    permit = sorted(glob.glob('/lib/*/security/pam_permit.so') + glob.glob('/usr/lib/*/security/pam_permit.so') +
+                    glob.glob('/lib*/security/pam_permit.so'))[0]
+    shutil.copyfile(permit, f'{BENCH}/pam_permit_copy.so')
     stacks = {
         'base': 'session required pam_permit.so\n',
+        'floor': (f'session optional {BENCH}/pam_permit_copy.so\n'
+                  'session required pam_permit.so\n'
+                  f'session required {BENCH}/pam_permit_copy.so\n'),
         'nscell': (f'session optional {mod} restore\n'
                    'session required pam_permit.so\n'
                    f'session required {mod}\n'),

@@ -202,9 +202,9 @@ int nscell_limits_host(const struct nscell_limits *l, char *why, size_t size)
 static const struct nscell_origin *block_limit(const struct nscell_block *b, enum nscell_key *ret_k)
 {
 	for (int k = NSCELL_KEY_MEMORY_MAX; k < NSCELL_KEY_LIMITS_UNAVAILABLE; k++)
-		if (b->set[k].file) {
+		if (b->keys[k]) {
 			*ret_k = (enum nscell_key)k;
-			return &b->set[k];
+			return &b->keys[k]->origin;
 		}
 	return NULL;
 }

@@ -2,6 +2,7 @@
 /*
  * The policy's inner structure, shared by the files that build and read it:
  *   policy-parse.c   text -> lines -> tokens -> keys and Match lines
+ *   policy-block.c   the keys a block sets, stored sparsely, and their merge
  *   policy-values.c  the value of each key
  *   policy-check.c   contradictions visible only on effective settings
  *   policy-match.c   Match lines against a login, and the decision
@@ -44,6 +45,21 @@ struct nscell_criterion {
 	size_t n_patterns;
 };
 
+/*
+ * One key a block sets: where it was written and, when its value was taken,
+ * the bytes of struct nscell_settings the key controls (nscell_key_span; a
+ * string span up to its NUL). Only the keys a block sets are stored: a block
+ * costs a few hundred bytes, not a struct nscell_settings (nearly 6 kB, the
+ * view's path lists 5 of them), and a login decided by an early block reads
+ * and writes nothing of the others.
+ */
+struct nscell_block_key {
+	struct nscell_origin origin; /* the key's line */
+	unsigned column, file_no;
+	uint16_t len;                /* bytes in value; 0: the value was rejected */
+	unsigned char value[];
+};
+
 /* The defaults (the global context) or one Match block. */
 struct nscell_block {
 	struct nscell_origin origin; /* the Match line; file NULL for the defaults */
@@ -54,13 +70,16 @@ struct nscell_block {
 	bool match_all;
 	bool names_root; /* a User criterion with the positive literal "root" */
 
-	struct nscell_settings values;            /* meaningful for the keys set here */
-	struct nscell_origin set[_NSCELL_KEY_MAX]; /* file NULL: not set in this block */
-	unsigned set_column[_NSCELL_KEY_MAX];
-	unsigned set_file_no[_NSCELL_KEY_MAX];
+	struct nscell_block_key *keys[_NSCELL_KEY_MAX]; /* NULL: not set in this block */
 	uint64_t invalid_keys; /* bit k: key k was given a bad value here */
 	unsigned file_no;
 };
+
+/* Key k's line in block b, or NULL. */
+static inline const struct nscell_block_key *nscell_block_key(const struct nscell_block *b, enum nscell_key k)
+{
+	return (unsigned) k < _NSCELL_KEY_MAX ? b->keys[k] : NULL;
+}
 
 struct nscell_policy {
 	char **files; /* every file read, in order; origins point at these strings */

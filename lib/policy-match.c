@@ -9,26 +9,14 @@
  * with the literal pattern "User root".
  *
  * Nothing here allocates: the helper decides on its privileged path, and the
- * decision points into the policy.
+ * decision points into the policy. Blocks are matched on their criteria
+ * alone; only the one that decides is merged into settings.
  */
 #include <errno.h>
 #include <fnmatch.h>
 #include <string.h>
 
-#include "policy-match.h"
-#include "settings-keys.h"
-
-void nscell_block_merge(const struct nscell_block *b, struct nscell_settings *s,
-			struct nscell_origin origin[_NSCELL_KEY_MAX])
-{
-	for (size_t k = 0; k < _NSCELL_KEY_MAX; k++) {
-		if (!b->set[k].file)
-			continue;
-		nscell_settings_copy_key(s, &b->values, k);
-		if (origin)
-			origin[k] = b->set[k];
-	}
-}
+#include "policy-block.h"
 
 /*
  * A pattern list matches when none of its negated patterns matches and it
@@ -59,10 +47,15 @@ static bool criterion_matches(const struct nscell_criterion *c, const char *cons
 	return !has_positive || positive_hit;
 }
 
-static bool block_matches(const struct nscell_block *b, const struct nscell_login *login)
+enum match { NO_MATCH, MATCH, NEEDS_GROUPS };
+
+/* Whether b matches, or NEEDS_GROUPS: that depends on groups not looked up
+ * yet. Criteria are tried in the order written, so a Group criterion after
+ * one that fails needs no groups. */
+static enum match block_matches(const struct nscell_block *b, const struct nscell_login *login)
 {
 	if (b->match_all)
-		return true;
+		return MATCH;
 
 	for (size_t i = 0; i < b->n_criteria; i++) {
 		const struct nscell_criterion *c = &b->criteria[i];
@@ -75,8 +68,10 @@ static bool block_matches(const struct nscell_block *b, const struct nscell_logi
 			subjects[n++] = login->user;
 			break;
 		case NSCELL_CRITERION_GROUP:
+			if (login->groups_unresolved)
+				return NEEDS_GROUPS;
 			if (!criterion_matches(c, login->groups, login->groups ? login->n_groups : 0, 0))
-				return false;
+				return NO_MATCH;
 			continue;
 		case NSCELL_CRITERION_SERVICE:
 			if (login->service && login->service[0])
@@ -97,14 +92,14 @@ static bool block_matches(const struct nscell_block *b, const struct nscell_logi
 			}
 			break;
 		case _NSCELL_CRITERION_MAX:
-			return false;
+			return NO_MATCH;
 		}
 		if (!criterion_matches(c, subjects, n, flags))
-			return false;
+			return NO_MATCH;
 	}
 	/* A block whose Match line had errors has no criteria; it never
 	 * reaches a decision because such a policy is never returned. */
-	return b->n_criteria > 0;
+	return b->n_criteria > 0 ? MATCH : NO_MATCH;
 }
 
 int nscell_policy_decide(const struct nscell_policy *p, const struct nscell_login *login,
@@ -116,35 +111,34 @@ int nscell_policy_decide(const struct nscell_policy *p, const struct nscell_logi
 	if (!p || !login || !login->user || !ret)
 		return -EINVAL;
 
-	*ret = (struct nscell_decision) {};
-	ret->settings = p->defaults.values;
-	for (size_t k = 0; k < _NSCELL_KEY_MAX; k++)
-		ret->origin[k] = p->defaults.set[k];
-
 	is_root = login->uid == 0;
 	for (size_t i = 0; i < p->n_blocks; i++) {
 		const struct nscell_block *b = &p->blocks[i];
+		enum match m;
 
-		if (!block_matches(b, login))
-			continue;
+		/* Skipped for root whatever it matches: tried first, so that
+		 * root's login needs no groups for it. */
 		if (is_root && !b->names_root)
+			continue;
+		m = block_matches(b, login);
+		if (m == NEEDS_GROUPS)
+			return NSCELL_POLICY_NEEDS_GROUPS;
+		if (m == NO_MATCH)
 			continue;
 		decided = b;
 		break;
 	}
 
-	if (!decided) {
-		if (is_root) {
-			ret->root_exempt = true;
-			ret->settings.isolate = false;
-			ret->origin[NSCELL_KEY_ISOLATE] = (struct nscell_origin) {};
-		}
-		return 0;
+	/* Settings only now, for the one block that decided. */
+	nscell_block_effective(&p->defaults, decided ?: &p->defaults, &ret->settings, ret->origin);
+	ret->rule = decided ? decided->origin : (struct nscell_origin) {};
+	ret->rule_text = decided ? decided->text : NULL;
+	ret->root_exempt = false;
+	if (!decided && is_root) {
+		ret->root_exempt = true;
+		ret->settings.isolate = false;
+		ret->origin[NSCELL_KEY_ISOLATE] = (struct nscell_origin) {};
 	}
-
-	nscell_block_merge(decided, &ret->settings, ret->origin);
-	ret->rule = decided->origin;
-	ret->rule_text = decided->text;
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "cleanup.h"
+#include "policy-block.h"
 #include "policy-check.h"
 #include "policy-parse.h"
 #include "policy-token.h"
@@ -39,6 +40,7 @@ void nscell_block_done(struct nscell_block *b)
 		free(b->criteria[i].patterns);
 	free(b->pattern_storage);
 	free(b->text);
+	nscell_block_keys_free(b);
 	b->n_criteria = 0;
 	b->pattern_storage = b->text = NULL;
 }
@@ -60,7 +62,6 @@ void nscell_policy_free(struct nscell_policy *p)
 static void block_init(struct nscell_block *b)
 {
 	*b = (struct nscell_block) {};
-	nscell_settings_init(&b->values);
 }
 
 int nscell_parser_init(struct nscell_parser *p)
@@ -415,7 +416,11 @@ static int parse_key_line(struct nscell_parser *p)
 	const struct nscell_token *t = p->tokens;
 	struct nscell_block *b = p->block;
 	const struct nscell_keyword *kw;
+	const struct nscell_block_key *seen;
+	/* Only the span of the key is written (and then kept): the rest of
+	 * the struct is never read, so it is left as it is. */
 	struct nscell_settings scratch;
+	const struct nscell_key_span *sp;
 	int r;
 
 	kw = nscell_keyword_lookup(t[0].start, t[0].len);
@@ -428,30 +433,30 @@ static int parse_key_line(struct nscell_parser *p)
 					   (int) t[0].len, t[0].start);
 	}
 
-	if (b->set[kw->key].file)
+	seen = nscell_block_key(b, kw->key);
+	if (seen)
 		nscell_parser_error(p, &t[0], "duplicate %s, already set at %s:%u; expected each key at most once per %s",
-				    kw->name, b->set[kw->key].file, b->set[kw->key].line,
+				    kw->name, seen->origin.file, seen->origin.line,
 				    b == &p->policy->defaults ? "global section (all files)" : "Match block");
 
 	if (p->n_tokens == 1) {
 		r = nscell_parser_error(p, &t[0], "missing value for %s; expected %s", kw->name, kw->expected);
 	} else {
-		scratch = b->values;
+		sp = nscell_key_span(kw->key);
+		memset((char *) &scratch + sp->offset, 0, sp->size);
 		r = kw->parse(p, kw, t + 1, p->n_tokens - 1, &scratch);
 	}
+	if (r == -ENOMEM)
+		return r;
 
-	if (b->set[kw->key].file)
+	if (seen)
 		return 0;
-	if (r == 0)
-		nscell_settings_copy_key(&b->values, &scratch, kw->key);
-	else
+	if (r != 0)
 		b->invalid_keys |= UINT64_C(1) << kw->key;
-	/* Marked set even when the value was bad: a second line with the key is
+	/* Set even when the value was bad: a second line with the key is
 	 * still a duplicate, and nothing is checked against a value never taken. */
-	b->set[kw->key] = (struct nscell_origin) { p->file, p->line_no };
-	b->set_column[kw->key] = nscell_token_column(p, &t[0]);
-	b->set_file_no[kw->key] = p->file_no;
-	return 0;
+	return nscell_block_set_key(b, kw->key, &(struct nscell_origin) { p->file, p->line_no },
+				    nscell_token_column(p, &t[0]), p->file_no, r == 0 ? &scratch : NULL);
 }
 
 void nscell_parser_feed(struct nscell_parser *p, const char *buf, size_t len)

@@ -206,57 +206,83 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
+/*
+ * The valid names in the directory open on fd, read with getdents64 into a
+ * buffer on this frame: a login's process pays for no DIR stream (its 32 kB
+ * buffer and the fstat and fcntl calls of fdopendir) to list what is
+ * usually an empty directory. Not inlined, so that the buffer is off the
+ * stack while the files are parsed (the parse is the deepest the stack of
+ * a login's process goes in pam_nscell). Returns 0 or -errno (-ENOMEM:
+ * nothing is returned; another error: the names read before it).
+ */
+static __attribute__((noinline)) int list_dropins(int fd, char ***ret, size_t *ret_n)
+{
+	char buf[2048] __attribute__((aligned(8)));
+	char **names = NULL;
+	size_t n_names = 0;
+	ssize_t len;
+
+	while ((len = getdents64(fd, buf, sizeof(buf))) != 0) {
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			*ret = names;
+			*ret_n = n_names;
+			return -errno;
+		}
+		for (ssize_t pos = 0; pos < len;) {
+			const struct dirent64 *de = (const struct dirent64 *) (buf + pos);
+
+			pos += de->d_reclen;
+			if (!dropin_name_valid(de->d_name))
+				continue;
+			char **n = reallocarray(names, n_names + 1, sizeof(char *));
+			if (!n || !(n[n_names] = strdup(de->d_name))) {
+				free_names(n ?: names, n_names);
+				return -ENOMEM;
+			}
+			names = n;
+			n_names++;
+		}
+	}
+	*ret = names;
+	*ret_n = n_names;
+	return 0;
+}
+
 static void read_dropin_dir(struct nscell_parser *p, const char *dir, unsigned flags)
 {
 	/* Errors about the directory sort after the main file's. */
 	unsigned file_no = (unsigned) p->policy->n_files + 1;
-	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_close_ int fd = -1;
 	char **names = NULL;
 	size_t n_names = 0;
-	struct dirent *de;
 	struct stat st;
-	int fd;
+	int r;
 
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | ((flags & NSCELL_POLICY_CHECK_OWNER) ? O_NOFOLLOW : 0));
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return; /* no drop-ins */
-		int r = -errno;
+		r = -errno;
 		(void) nscell_diag_errorf(&p->diag, file_no, dir, 0, 0, "cannot open drop-in directory: %s; expected a readable directory",
 					  strerror(-r));
 		note_io_error(p, r);
 		return;
 	}
 	if (fstat(fd, &st) < 0) {
-		int r = -errno;
-		close(fd);
-		note_io_error(p, r);
+		note_io_error(p, -errno);
 		return;
 	}
 	if (flags & NSCELL_POLICY_CHECK_OWNER)
 		check_owner(p, file_no, dir, &st);
 
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		note_io_error(p, -ENOMEM);
+	r = list_dropins(fd, &names, &n_names);
+	if (r == -ENOMEM) {
+		p->error = r;
 		return;
 	}
-
-	while ((errno = 0, de = readdir(d))) {
-		if (!dropin_name_valid(de->d_name))
-			continue;
-		char **n = reallocarray(names, n_names + 1, sizeof(char *));
-		if (!n || !(n[n_names] = strdup(de->d_name))) {
-			free_names(n ?: names, n_names);
-			p->error = -ENOMEM;
-			return;
-		}
-		names = n;
-		n_names++;
-	}
-	if (errno != 0) {
-		int r = -errno;
+	if (r < 0) {
 		(void) nscell_diag_errorf(&p->diag, file_no, dir, 0, 0, "cannot list drop-in directory: %s; expected a readable directory",
 					  strerror(-r));
 		note_io_error(p, r);
@@ -275,7 +301,7 @@ static void read_dropin_dir(struct nscell_parser *p, const char *dir, unsigned f
 			p->error = -ENOMEM;
 			break;
 		}
-		read_policy_file(p, dirfd(d), names[i], display, flags, true);
+		read_policy_file(p, fd, names[i], display, flags, true);
 	}
 	free_names(names, n_names);
 }

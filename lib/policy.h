@@ -59,6 +59,9 @@ struct nscell_login {
 	const char *service; /* PAM_SERVICE, may be NULL */
 	const char *rhost;   /* PAM_RHOST, may be NULL */
 	const char *tty;     /* PAM_TTY, may be NULL */
+	/* The groups are not looked up yet (not: the user has none): a
+	 * decision that reaches a Group criterion stops and says so. */
+	bool groups_unresolved;
 };
 
 /* Which key a setting is, for provenance in `nscell explain`. */
@@ -121,7 +124,13 @@ struct nscell_decision {
  * be decided without looking up the user's groups. */
 bool nscell_policy_matches_groups(const struct nscell_policy *p);
 
+/* Returned by nscell_policy_decide for a login with groups_unresolved when
+ * the decision reaches a Group criterion: look the groups up and decide
+ * again. *ret is untouched. */
+#define NSCELL_POLICY_NEEDS_GROUPS 1
+
 /* Decide for one login: first matching Match block wins; unset keys come from
- * the defaults. The decision points into the policy: keep it alive. */
+ * the defaults. The decision points into the policy: keep it alive. Returns
+ * 0, NSCELL_POLICY_NEEDS_GROUPS or -EINVAL. */
 int nscell_policy_decide(const struct nscell_policy *p, const struct nscell_login *login,
 			 struct nscell_decision *ret);

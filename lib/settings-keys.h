@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The settings seen key by key: the names the policy language uses for each
- * value, copying one key from a block onto the defaults, and printing a key's
- * value the way the policy would spell it (for `nscell explain`).
+ * value, the span of the struct each key owns (what a Match block stores of
+ * it), copying one key, and printing a key's value the way the policy would
+ * spell it (for `nscell explain`).
  */
 #pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "policy.h"
 #include "settings.h"
@@ -30,6 +34,16 @@ enum nscell_view_list nscell_key_to_view_list(enum nscell_key k);
 
 /* The directory a Tmp/VarTmp/DevShm key configures, or _NSCELL_DIR_MAX. */
 enum nscell_dir nscell_key_to_dir(enum nscell_key k);
+
+/* The bytes of struct nscell_settings that key k controls: one contiguous
+ * span per key, disjoint from every other key's. A string span (a path or a
+ * host name) holds a NUL-terminated string, the rest of it zero. */
+struct nscell_key_span {
+	uint16_t offset, size;
+	bool string;
+};
+/* NULL for a k out of range. */
+const struct nscell_key_span *nscell_key_span(enum nscell_key k);
 
 /* Copy the field(s) that key k controls from src to dst. */
 void nscell_settings_copy_key(struct nscell_settings *dst, const struct nscell_settings *src,

@@ -2,12 +2,14 @@
 /*
  * The built-in defaults and the per-key view of struct nscell_settings.
  *
- * Every key of the policy language owns a disjoint set of fields, so a Match
- * block can be stored as a whole struct plus "which keys were set", and
- * merged onto the defaults one key at a time.
+ * Every key of the policy language owns one contiguous span of the struct,
+ * disjoint from every other key's (key_spans): a Match block stores only the
+ * spans of the keys it sets (policy-block.c), merged onto the defaults one
+ * key at a time.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,110 +224,61 @@ enum nscell_dir nscell_key_to_dir(enum nscell_key k)
 	}
 }
 
+#define SPAN(field) { offsetof(struct nscell_settings, field), sizeof(((struct nscell_settings *) 0)->field), false }
+#define STRING_SPAN(field) { offsetof(struct nscell_settings, field), sizeof(((struct nscell_settings *) 0)->field), true }
+
+static const struct nscell_key_span key_spans[_NSCELL_KEY_MAX] = {
+	[NSCELL_KEY_ISOLATE] = SPAN(isolate),
+	[NSCELL_KEY_SCOPE] = SPAN(scope),
+	[NSCELL_KEY_NAMESPACES] = SPAN(namespaces),
+	[NSCELL_KEY_HOSTNAME] = STRING_SPAN(hostname),
+	[NSCELL_KEY_PROC_HIDEPID] = SPAN(proc_hidepid),
+	[NSCELL_KEY_PROC_SUBSET] = SPAN(proc_subset),
+	[NSCELL_KEY_TMP] = SPAN(dirs[NSCELL_DIR_TMP]),
+	[NSCELL_KEY_VARTMP] = SPAN(dirs[NSCELL_DIR_VARTMP]),
+	[NSCELL_KEY_DEVSHM] = SPAN(dirs[NSCELL_DIR_DEVSHM]),
+	[NSCELL_KEY_PERSISTENT_ROOT] = STRING_SPAN(persistent_root),
+	[NSCELL_KEY_LOGOUT] = SPAN(logout),
+	[NSCELL_KEY_DRAIN_LIMIT] = SPAN(drain_limit_sec),
+	[NSCELL_KEY_PROPAGATION] = SPAN(propagation),
+	[NSCELL_KEY_NO_NEW_PRIVS] = SPAN(no_new_privs),
+	[NSCELL_KEY_DROP_CAPABILITIES] = SPAN(drop_caps),
+	[NSCELL_KEY_RESTRICT_NAMESPACES] = SPAN(restrict_namespaces),
+	[NSCELL_KEY_USERNS_FALLBACK] = SPAN(userns_fallback),
+	[NSCELL_KEY_MAX_CELLS] = SPAN(max_cells),
+	[NSCELL_KEY_PRIVATE_DEVICES] = SPAN(private_devices),
+	[NSCELL_KEY_PRIVATE_LOGINS] = SPAN(private_logins),
+	[NSCELL_KEY_PROTECT_HOME] = SPAN(protect_home),
+	[NSCELL_KEY_PROTECT_SYSTEM] = SPAN(protect_system),
+	[NSCELL_KEY_READ_ONLY_PATHS] = STRING_SPAN(view_paths[NSCELL_VIEW_READ_ONLY]),
+	[NSCELL_KEY_READ_WRITE_PATHS] = STRING_SPAN(view_paths[NSCELL_VIEW_READ_WRITE]),
+	[NSCELL_KEY_INACCESSIBLE_PATHS] = STRING_SPAN(view_paths[NSCELL_VIEW_INACCESSIBLE]),
+	[NSCELL_KEY_BIND_PATHS] = STRING_SPAN(view_paths[NSCELL_VIEW_BIND]),
+	[NSCELL_KEY_BIND_READ_ONLY_PATHS] = STRING_SPAN(view_paths[NSCELL_VIEW_BIND_READ_ONLY]),
+	[NSCELL_KEY_MEMORY_MAX] = SPAN(limits.memory_max),
+	[NSCELL_KEY_MEMORY_HIGH] = SPAN(limits.memory_high),
+	[NSCELL_KEY_MEMORY_SWAP_MAX] = SPAN(limits.memory_swap_max),
+	[NSCELL_KEY_TASKS_MAX] = SPAN(limits.tasks_max),
+	[NSCELL_KEY_CPU_QUOTA] = SPAN(limits.cpu_quota_percent),
+	[NSCELL_KEY_CPU_WEIGHT] = SPAN(limits.cpu_weight),
+	[NSCELL_KEY_IO_WEIGHT] = SPAN(limits.io_weight),
+	[NSCELL_KEY_LIMITS_UNAVAILABLE] = SPAN(limits_unavailable),
+};
+
+const struct nscell_key_span *nscell_key_span(enum nscell_key k)
+{
+	if ((unsigned) k >= _NSCELL_KEY_MAX)
+		return NULL;
+	return &key_spans[k];
+}
+
 void nscell_settings_copy_key(struct nscell_settings *dst, const struct nscell_settings *src,
 			      enum nscell_key k)
 {
-	switch (k) {
-	case NSCELL_KEY_ISOLATE:
-		dst->isolate = src->isolate;
-		break;
-	case NSCELL_KEY_SCOPE:
-		dst->scope = src->scope;
-		break;
-	case NSCELL_KEY_NAMESPACES:
-		dst->namespaces = src->namespaces;
-		break;
-	case NSCELL_KEY_HOSTNAME:
-		memcpy(dst->hostname, src->hostname, sizeof(dst->hostname));
-		break;
-	case NSCELL_KEY_PROC_HIDEPID:
-		dst->proc_hidepid = src->proc_hidepid;
-		break;
-	case NSCELL_KEY_PROC_SUBSET:
-		dst->proc_subset = src->proc_subset;
-		break;
-	case NSCELL_KEY_TMP:
-	case NSCELL_KEY_VARTMP:
-	case NSCELL_KEY_DEVSHM: {
-		enum nscell_dir d = nscell_key_to_dir(k);
-		dst->dirs[d] = src->dirs[d];
-		break;
-	}
-	case NSCELL_KEY_PERSISTENT_ROOT:
-		memcpy(dst->persistent_root, src->persistent_root, sizeof(dst->persistent_root));
-		break;
-	case NSCELL_KEY_LOGOUT:
-		dst->logout = src->logout;
-		break;
-	case NSCELL_KEY_DRAIN_LIMIT:
-		dst->drain_limit_sec = src->drain_limit_sec;
-		break;
-	case NSCELL_KEY_PROPAGATION:
-		dst->propagation = src->propagation;
-		break;
-	case NSCELL_KEY_NO_NEW_PRIVS:
-		dst->no_new_privs = src->no_new_privs;
-		break;
-	case NSCELL_KEY_DROP_CAPABILITIES:
-		dst->drop_caps = src->drop_caps;
-		break;
-	case NSCELL_KEY_RESTRICT_NAMESPACES:
-		dst->restrict_namespaces = src->restrict_namespaces;
-		break;
-	case NSCELL_KEY_USERNS_FALLBACK:
-		dst->userns_fallback = src->userns_fallback;
-		break;
-	case NSCELL_KEY_MAX_CELLS:
-		dst->max_cells = src->max_cells;
-		break;
-	case NSCELL_KEY_PRIVATE_DEVICES:
-		dst->private_devices = src->private_devices;
-		break;
-	case NSCELL_KEY_PRIVATE_LOGINS:
-		dst->private_logins = src->private_logins;
-		break;
-	case NSCELL_KEY_PROTECT_HOME:
-		dst->protect_home = src->protect_home;
-		break;
-	case NSCELL_KEY_PROTECT_SYSTEM:
-		dst->protect_system = src->protect_system;
-		break;
-	case NSCELL_KEY_READ_ONLY_PATHS:
-	case NSCELL_KEY_READ_WRITE_PATHS:
-	case NSCELL_KEY_INACCESSIBLE_PATHS:
-	case NSCELL_KEY_BIND_PATHS:
-	case NSCELL_KEY_BIND_READ_ONLY_PATHS: {
-		enum nscell_view_list v = nscell_key_to_view_list(k);
-		memcpy(dst->view_paths[v], src->view_paths[v], sizeof(dst->view_paths[v]));
-		break;
-	}
-	case NSCELL_KEY_MEMORY_MAX:
-		dst->limits.memory_max = src->limits.memory_max;
-		break;
-	case NSCELL_KEY_MEMORY_HIGH:
-		dst->limits.memory_high = src->limits.memory_high;
-		break;
-	case NSCELL_KEY_MEMORY_SWAP_MAX:
-		dst->limits.memory_swap_max = src->limits.memory_swap_max;
-		break;
-	case NSCELL_KEY_TASKS_MAX:
-		dst->limits.tasks_max = src->limits.tasks_max;
-		break;
-	case NSCELL_KEY_CPU_QUOTA:
-		dst->limits.cpu_quota_percent = src->limits.cpu_quota_percent;
-		break;
-	case NSCELL_KEY_CPU_WEIGHT:
-		dst->limits.cpu_weight = src->limits.cpu_weight;
-		break;
-	case NSCELL_KEY_IO_WEIGHT:
-		dst->limits.io_weight = src->limits.io_weight;
-		break;
-	case NSCELL_KEY_LIMITS_UNAVAILABLE:
-		dst->limits_unavailable = src->limits_unavailable;
-		break;
-	case _NSCELL_KEY_MAX:
-		break;
-	}
+	const struct nscell_key_span *sp = nscell_key_span(k);
+
+	if (sp)
+		memcpy((char *) dst + sp->offset, (const char *) src + sp->offset, sp->size);
 }
 
 enum nscell_key_level nscell_key_level(enum nscell_key k)

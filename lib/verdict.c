@@ -41,19 +41,26 @@ int nscell_verdict_decide(struct nscell_identity *id, const struct nscell_verdic
 		snprintf(why, whylen, "policy error: %s%s", first, more);
 		return rc;
 	}
-	if (nscell_policy_matches_groups(ret->policy)) {
+	/* The groups only once the decision reaches a Group criterion: an
+	 * earlier block (an exempt service account's, say) decides without. */
+	nscell_identity_to_login(id, or_null(q->service), or_null(q->rhost), or_null(q->tty),
+				 &ret->login);
+	ret->login.groups_unresolved = !id->groups;
+	rc = nscell_policy_decide(ret->policy, &ret->login, &ret->decision);
+	if (rc == NSCELL_POLICY_NEEDS_GROUPS) {
 		rc = nscell_identity_add_groups(id, q->nss);
 		if (rc < 0)
 			goto groups_failed;
+		nscell_identity_to_login(id, or_null(q->service), or_null(q->rhost), or_null(q->tty),
+					 &ret->login);
+		rc = nscell_policy_decide(ret->policy, &ret->login, &ret->decision);
 	}
-	nscell_identity_to_login(id, or_null(q->service), or_null(q->rhost), or_null(q->tty),
-				 &ret->login);
-	rc = nscell_policy_decide(ret->policy, &ret->login, &ret->decision);
-	if (rc < 0) {
+	if (rc != 0) {
+		rc = rc < 0 ? rc : -EINVAL; /* never NSCELL_VERDICT_ROOT_PASSES */
 		snprintf(why, whylen, "cannot decide: %s", strerror(-rc));
 		return rc;
 	}
-	if (q->userns_groups && ret->decision.settings.isolate &&
+	if (q->userns_groups && !id->groups && ret->decision.settings.isolate &&
 	    (ret->decision.settings.namespaces & NSCELL_NS_USER)) {
 		rc = nscell_identity_add_groups(id, q->nss);
 		if (rc < 0)

@@ -2,8 +2,9 @@
 /*
  * The verdict for one login: user -> policy -> decision, the one path the
  * PAM module, the helper and the CLI (enter, explain) take. Groups are looked
- * up only when the policy matches on them (or the caller maps them into a
- * user namespace): the first NSS group lookup of a process is its dearest.
+ * up only when the decision reaches a Group criterion (or the caller maps
+ * them into a user namespace): the first NSS group lookup of a process is
+ * its dearest.
  */
 #pragma once
 

@@ -472,13 +472,15 @@ const char *nscell_view_policy_list(const struct nscell_policy *p, size_t block,
 				    struct nscell_origin *ret_origin)
 {
 	const struct nscell_block *b;
+	const struct nscell_block_key *e;
 	enum nscell_view_list l = nscell_key_to_view_list(k);
 
 	if (l == _NSCELL_VIEW_LIST_MAX || block > p->n_blocks)
 		return NULL;
 	b = block == 0 ? &p->defaults : &p->blocks[block - 1];
-	if (!b->set[k].file || (b->invalid_keys & (UINT64_C(1) << k)))
+	e = nscell_block_key(b, k);
+	if (!e || e->len == 0)
 		return NULL;
-	*ret_origin = b->set[k];
-	return b->values.view_paths[l];
+	*ret_origin = e->origin;
+	return (const char *) e->value; /* a string span, stored up to its NUL */
 }

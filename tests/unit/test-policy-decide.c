@@ -4,10 +4,13 @@
  * exempt unless named, and how each criterion and pattern form matches.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "identity.h"
+#include "settings-keys.h"
 #include "test-util.h"
+#include "verdict.h"
 
 static struct nscell_decision decide(const struct nscell_policy *p, const struct nscell_login *l)
 {
@@ -316,6 +319,78 @@ static void test_group_through_ldap_style_nss(void **state)
 	nscell_policy_free(p);
 }
 
+/* Groups not looked up yet: a decision that reaches a Group criterion
+ * says so and leaves *ret alone; one made before it needs none. */
+static void test_groups_only_when_a_group_criterion_is_reached(void **state)
+{
+	struct nscell_policy *p = parse_ok("Match User svc\n  Isolate no\n"
+					   "Match User carol Group staff\n  Scope user\n"
+					   "Match Group staff\n  Tmp shared\n");
+	struct test_login t;
+	struct nscell_decision d = { .rule_text = "untouched" };
+
+	make_login(&t, "svc", 1000, NULL, NULL, NULL, NULL)->groups_unresolved = true;
+	assert_int_equal(nscell_policy_decide(p, &t.login, &d), 0);
+	assert_int_equal(d.rule.line, 1);
+	assert_false(d.settings.isolate);
+
+	/* dave fails the User criterion before its Group one, then reaches
+	 * the Group block. */
+	d.rule_text = "untouched";
+	make_login(&t, "dave", 1000, NULL, NULL, NULL, NULL)->groups_unresolved = true;
+	assert_int_equal(nscell_policy_decide(p, &t.login, &d), NSCELL_POLICY_NEEDS_GROUPS);
+	assert_string_equal(d.rule_text, "untouched");
+	make_login(&t, "dave", 1000, NULL, NULL, NULL, "dave", "staff", NULL);
+	assert_int_equal(rule_line(p, &t.login), 5);
+
+	/* root skips every block that does not name it, Group ones included. */
+	make_login(&t, "root", 0, NULL, NULL, NULL, NULL)->groups_unresolved = true;
+	assert_int_equal(nscell_policy_decide(p, &t.login, &d), 0);
+	assert_true(d.root_exempt);
+	nscell_policy_free(p);
+}
+
+static unsigned grouplist_calls;
+
+static int counting_getgrouplist(const char *user, gid_t group, gid_t *groups, int *ngroups)
+{
+	grouplist_calls++;
+	return stub_getgrouplist(user, group, groups, ngroups);
+}
+
+/* The verdict looks the groups up only for a decision that needs them. */
+static void test_verdict_resolves_groups_lazily(void **state)
+{
+	static const struct nscell_nss_ops ops = { stub_getpwnam_r, counting_getgrouplist, stub_getgrgid_r };
+	char *dir = make_temp_dir();
+	char *conf = write_file(dir, "nscell.conf", "Match User ldapuser Service cron\n  Isolate no\n"
+				"Match Group hpc-*\n  Scope user\n", 0644);
+	const struct nscell_verdict_query cron = { .conf = conf, .service = "cron", .nss = &ops },
+					  sshd = { .conf = conf, .service = "sshd", .nss = &ops };
+	struct nscell_identity *id = NULL;
+	struct nscell_verdict v;
+	char why[300];
+
+	grouplist_calls = 0;
+	assert_int_equal(nscell_identity_resolve_user("ldapuser", &ops, &id), 0);
+	assert_int_equal(nscell_verdict_decide(id, &cron, &v, why, sizeof(why)), 0);
+	assert_false(v.decision.settings.isolate);
+	assert_int_equal(grouplist_calls, 0);
+	assert_null(id->groups);
+	nscell_verdict_free(&v);
+
+	assert_int_equal(nscell_verdict_decide(id, &sshd, &v, why, sizeof(why)), 0);
+	assert_int_equal(v.decision.rule.line, 3);
+	assert_int_equal(v.decision.settings.scope, NSCELL_SCOPE_USER);
+	assert_int_equal(grouplist_calls, 1);
+	assert_int_equal(v.login.n_groups, 3);
+	nscell_verdict_free(&v);
+	nscell_identity_free(id);
+	remove_tree(dir);
+	free(conf);
+	free(dir);
+}
+
 static void test_service_criterion(void **state)
 {
 	struct nscell_policy *p = parse_ok("Match Service sshd,su*\nMatch Service !cron\n");
@@ -378,6 +453,45 @@ static void test_all_criteria_must_match(void **state)
 	nscell_policy_free(p);
 }
 
+/* Every key set to something else than its built-in value. */
+#define EVERY_KEY "Isolate yes\nScope user\nNamespaces pid mount uts ipc\nHostname cellhost\n" \
+	"ProcHidePid invisible\nProcSubset pid\nTmp tmpfs size=1G inodes=10k mode=700\nVarTmp persistent\n" \
+	"DevShm shared\nPersistentRoot /p\nLogout drain\nDrainLimit 5min\nPropagation private\n" \
+	"NoNewPrivs yes\nDropCapabilities cap_sys_admin\nRestrictNamespaces net\n" \
+	"UserNamespaceFallback no-new-privs\nMaxCells 3\nPrivateDevices yes\nPrivateLogins yes\n" \
+	"ProtectHome own\nProtectSystem full\nReadOnlyPaths /srv\nReadWritePaths /srv/w\n" \
+	"InaccessiblePaths /opt/x\nBindPaths /data:/mnt/data\nBindReadOnlyPaths /ro\nMemoryMax 1G\n" \
+	"MemoryHigh 50%\nMemorySwapMax 0\nTasksMax 100\nCPUQuota 50%\nCPUWeight 10\nIOWeight 20\n" \
+	"LimitsUnavailable ignore\n"
+
+/* A block stores only what it sets, and the decision merges it onto the
+ * defaults: the result is, key by key and byte by byte, what the same lines
+ * give as defaults, even over longer strings the defaults set. */
+static void test_block_values_merge_exactly(void **state)
+{
+	struct nscell_settings want = defaults_of(EVERY_KEY);
+	struct nscell_policy *p = parse_ok("PersistentRoot /var/lib/a/much/longer/persistent/root\n"
+					   "ReadOnlyPaths /usr/share/one /usr/share/two /usr/share/three\n"
+					   "Hostname a-much-longer-host-name\nNamespaces pid mount uts\n"
+					   "Match User alice\n" EVERY_KEY);
+	struct nscell_decision d = decide_user(p, "alice");
+	int k;
+
+	assert_int_equal(d.rule.line, 5);
+	for (k = 0; k < _NSCELL_KEY_MAX; k++) {
+		const struct nscell_key_span *sp = nscell_key_span(k);
+
+		if (memcmp((const char *) &d.settings + sp->offset, (const char *) &want + sp->offset, sp->size) != 0)
+			fail_msg("%s differs from the same line in the defaults", nscell_key_name(k));
+		assert_true(d.origin[k].line > 5);
+	}
+	/* The string after its NUL is zero, not the defaults' longer one. */
+	assert_string_equal(d.settings.persistent_root, "/p");
+	for (size_t i = 2; i < sizeof(d.settings.persistent_root); i++)
+		assert_int_equal(d.settings.persistent_root[i], 0);
+	nscell_policy_free(p);
+}
+
 static void test_decide_rejects_bad_arguments(void **state)
 {
 	struct nscell_policy *p = parse_ok("");
@@ -407,10 +521,13 @@ int main(void)
 		cmocka_unit_test(test_globs),
 		cmocka_unit_test(test_group_primary_and_supplementary),
 		cmocka_unit_test(test_group_through_ldap_style_nss),
+		cmocka_unit_test(test_groups_only_when_a_group_criterion_is_reached),
+		cmocka_unit_test(test_verdict_resolves_groups_lazily),
 		cmocka_unit_test(test_service_criterion),
 		cmocka_unit_test(test_host_criterion),
 		cmocka_unit_test(test_tty_criterion),
 		cmocka_unit_test(test_all_criteria_must_match),
+		cmocka_unit_test(test_block_values_merge_exactly),
 		cmocka_unit_test(test_decide_rejects_bad_arguments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -137,6 +137,31 @@ static void test_copy_key_touches_only_that_key(void **state)
 	assert_int_equal(a.scope, NSCELL_SCOPE_SESSION);
 }
 
+/* Each key owns one span of the struct, disjoint from every other key's:
+ * what a block stores of a key (policy-block.c) is exactly that span. */
+static void test_key_spans_are_disjoint(void **state)
+{
+	unsigned char owner[sizeof(struct nscell_settings)];
+
+	memset(owner, 0xff, sizeof(owner));
+	assert_null(nscell_key_span(_NSCELL_KEY_MAX));
+	for (int k = 0; k < _NSCELL_KEY_MAX; k++) {
+		const struct nscell_key_span *sp = nscell_key_span(k);
+		bool string = k == NSCELL_KEY_HOSTNAME || k == NSCELL_KEY_PERSISTENT_ROOT ||
+			      nscell_key_to_view_list(k) != _NSCELL_VIEW_LIST_MAX;
+
+		assert_non_null(sp);
+		assert_true(sp->size > 0);
+		assert_true((size_t) sp->offset + sp->size <= sizeof(struct nscell_settings));
+		assert_int_equal(sp->string, string);
+		for (size_t i = sp->offset; i < (size_t) sp->offset + sp->size; i++) {
+			if (owner[i] != 0xff)
+				fail_msg("%s overlaps %s", nscell_key_name(k), nscell_key_name(owner[i]));
+			owner[i] = (unsigned char) k;
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -144,6 +169,7 @@ int main(void)
 		cmocka_unit_test(test_format_defaults),
 		cmocka_unit_test(test_format_round_trips_through_the_parser),
 		cmocka_unit_test(test_copy_key_touches_only_that_key),
+		cmocka_unit_test(test_key_spans_are_disjoint),
 		cmocka_unit_test(test_every_key_has_a_level),
 		cmocka_unit_test(test_cell_diff),
 	};
