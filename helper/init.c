@@ -139,7 +139,8 @@ static bool read_config(void)
 	ok = read_full(m, sizeof(*m)) && nscell_init_msg_check(m, sizeof(*m)) == 0;
 	if (ok) {
 		g.cfg = m->config;
-		g.settings = m->settings;
+		init_settings_keep(&m->settings);
+		g.private_logins = m->settings.private_logins;
 	}
 	munmap(m, sizeof(*m));
 	close(NSCELL_INIT_FD_CONFIG);
