@@ -81,11 +81,16 @@ unsigned count_processes(void)
 	return n;
 }
 
-/* Scratch pages for an answer too large for the stack (a page of stack once
- * touched stays with the init), given back once it is sent. */
-static void *scratch_get(size_t len)
+/* Scratch pages for what is too large for the stack (a page of stack once
+ * touched stays with the init), given back once used. Asked for just past
+ * the program's own data, in the range whose page tables it has anyway:
+ * elsewhere they would be page tables of their own, kept for the init's
+ * life after the pages are gone. */
+void *init_scratch(size_t len)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	extern char _end[];
+	uintptr_t page = 4096, near = ((uintptr_t)_end + 2 * page - 1) & ~(page - 1);
+	void *p = mmap((void *)near, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -270,7 +275,7 @@ static void do_status(size_t i)
 {
 	/* Every login of a user with MaxCells asks each of the user's cells:
 	 * the answer (17 kB) lives in scratch pages only while it is sent. */
-	struct nscell_cell_status *st = scratch_get(sizeof(*st));
+	struct nscell_cell_status *st = init_scratch(sizeof(*st));
 	unsigned k = 0;
 
 	if (!st) {
@@ -350,7 +355,7 @@ void init_settings_get(struct nscell_settings *s)
 static void do_settings(size_t i)
 {
 	/* 6 kB: scratch pages, not the stack. */
-	struct nscell_cell_settings *a = scratch_get(sizeof(*a));
+	struct nscell_cell_settings *a = init_scratch(sizeof(*a));
 
 	if (!a) {
 		reply(g.conns[i].fd, NSCELL_CELL_SETTINGS, -ENOMEM, 0, NULL, 0);

@@ -63,6 +63,9 @@ extern struct init_state g;
  * gives them back, the same bytes. */
 void init_settings_keep(const struct nscell_settings *s);
 void init_settings_get(struct nscell_settings *s);
+/* Zeroed pages for a large transient buffer, to munmap() after use; NULL
+ * when there are none. */
+void *init_scratch(size_t len);
 void set_timer(uint64_t usec, bool periodic);
 unsigned count_processes(void);
 void epoll_add(int fd, uint64_t tag);
