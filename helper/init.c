@@ -31,7 +31,10 @@
  *     every tmpfs, away.
  *
  * It is static and avoids stdio so that an idle cell costs a few private
- * pages: thousands of cells share its text.
+ * pages: thousands of cells share its text. For the same reason an idle
+ * init has no heap, no vDSO in use, and nothing large in .data or .bss:
+ * large answers are built in scratch pages (init_scratch) given back once
+ * sent, and the settings are kept packed (init-conn.c).
  *
  * This file is the process (signals, reaping, fds, config, the event loop);
  * the cell protocol and its sessions are init-conn.c.
