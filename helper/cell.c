@@ -440,9 +440,12 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 			close(null);
 	}
 
-	/* Lay out exactly the fds nscell-init expects; close all others. */
+	/* Lay out exactly the fds nscell-init expects; close all others. The
+	 * copies go just above the targets, not at 64 and up: an fd past the
+	 * kernel's first 64 grows the fd table (1 kB) for the init's life. */
 	for (int i = 0; i < 8 + NSCELL_LOGINS_N_FILES; i++) {
-		high[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
+		high[i] = fds[i] < 0 ? -1 :
+			  fcntl(fds[i], F_DUPFD_CLOEXEC, NSCELL_INIT_FD_LISTEN + 8 + NSCELL_LOGINS_N_FILES);
 		if (fds[i] >= 0 && high[i] < 0)
 			child_fail(errfd, errno, "arrange %s", "fds");
 	}

@@ -3,7 +3,6 @@
  * nscell-init's connections and sessions; see init-conn.h and, for what the
  * init is for, the top comment of init.c.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -47,27 +47,51 @@ void set_timer(uint64_t usec, bool periodic)
 	timerfd_settime(g.timerfd, 0, &its, NULL);
 }
 
-/* Processes in the cell other than this init, from the cell's own /proc. */
+/* Processes in the cell other than this init, from the cell's own /proc.
+ * By getdents64 into a small buffer: opendir() would malloc its stream, and
+ * the first malloc leaves a heap, its allocator's pages and a page table in
+ * every init for good (an idle cell keeps no heap). */
 unsigned count_processes(void)
 {
+	char b[1024];
 	unsigned n = 0;
-	DIR *d = opendir(g.proc_path);
-	struct dirent *e;
+	long got;
+	int d = open(g.proc_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (!d)
+	if (d < 0)
 		return 0;
-	while ((e = readdir(d))) {
-		const char *p = e->d_name;
-		if (*p < '1' || *p > '9')
-			continue;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (*p == '\0' && strcmp(e->d_name, "1") != 0 &&
-		    (g.relay_pid <= 0 || atol(e->d_name) != (long)g.relay_pid))
-			n++;
+	while ((got = syscall(SYS_getdents64, d, b, sizeof(b))) > 0) {
+		for (long p = 0; p < got;) {
+			/* struct linux_dirent64: ino, off, reclen, type, name */
+			unsigned short reclen;
+			const char *name = b + p + 19, *q = name;
+			long pid = 0;
+
+			memcpy(&reclen, b + p + 16, sizeof(reclen));
+			p += reclen;
+			if (*q < '1' || *q > '9')
+				continue;
+			while (*q >= '0' && *q <= '9' && pid <= 0x3fffffff)
+				pid = pid * 10 + (*q++ - '0');
+			if (*q == '\0' && pid != 1 && (g.relay_pid <= 0 || pid != (long)g.relay_pid))
+				n++;
+		}
 	}
-	closedir(d);
+	close(d);
 	return n;
+}
+
+/* Scratch pages for what is too large for the stack (a page of stack once
+ * touched stays with the init), given back once used. Asked for just past
+ * the program's own data, in the range whose page tables it has anyway:
+ * elsewhere they would be page tables of their own, kept for the init's
+ * life after the pages are gone. */
+void *init_scratch(size_t len)
+{
+	extern char _end[];
+	uintptr_t page = 4096, near = ((uintptr_t)_end + 2 * page - 1) & ~(page - 1);
+	void *p = mmap((void *)near, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
 }
 
 void epoll_add(int fd, uint64_t tag)
@@ -249,28 +273,99 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 
 static void do_status(size_t i)
 {
-	static struct nscell_cell_status st; /* large: keep it off the stack */
+	/* Every login of a user with MaxCells asks each of the user's cells:
+	 * the answer (17 kB) lives in scratch pages only while it is sent. */
+	struct nscell_cell_status *st = init_scratch(sizeof(*st));
 	unsigned k = 0;
 
-	memset(&st, 0, sizeof(st));
-	nscell_msg_head_init(&st.head, NSCELL_CELL_STATUS, sizeof(st));
-	st.config = g.cfg;
-	st.state = g.state;
-	st.n_sessions = g.n_sessions;
-	st.n_processes = count_processes();
+	if (!st) {
+		reply(g.conns[i].fd, NSCELL_CELL_STATUS, -ENOMEM, 0, NULL, 0);
+		conn_close(i);
+		return;
+	}
+	nscell_msg_head_init(&st->head, NSCELL_CELL_STATUS, sizeof(*st));
+	st->config = g.cfg;
+	st->state = g.state;
+	st->n_sessions = g.n_sessions;
+	st->n_processes = count_processes();
 	for (size_t s = 0; s < g.n_conns && k < NSCELL_STATUS_SESSIONS_MAX; s++)
 		if (g.conns[s].kind == CONN_SESSION)
-			st.sessions[k++] = g.conns[s].info;
-	nscell_send_fds(g.conns[i].fd, &st, sizeof(st), NULL, 0);
+			st->sessions[k++] = g.conns[s].info;
+	nscell_send_fds(g.conns[i].fd, st, sizeof(*st), NULL, 0);
+	munmap(st, sizeof(*st));
 	conn_close(i);
+}
+
+/* The settings, as SETTINGS gives them back byte for byte (the registry
+ * compares bytes), kept small: they are mostly unused string space (the
+ * view's path lists alone are 5 kB), and a .bss page never written costs
+ * nothing. Each step: a u16 count of bytes kept as they are, those bytes,
+ * a u16 count of zeros; a zero run is cut out only from 8 bytes up, so the
+ * whole is at most 4 bytes longer than the struct. In common storage,
+ * which the link puts after all of .bss: the pages it leaves unwritten lie
+ * past everything else. */
+__attribute__((common)) unsigned char init_settings_kept[sizeof(struct nscell_settings) + 4];
+static size_t kept_len;
+_Static_assert(sizeof(struct nscell_settings) <= UINT16_MAX, "settings: u16 counts");
+
+void init_settings_keep(const struct nscell_settings *s)
+{
+	const unsigned char *p = (const void *)s, *end = p + sizeof(*s);
+	unsigned char *o = init_settings_kept;
+
+	while (p < end) {
+		const unsigned char *z = p, *q;
+		uint16_t lit, zeros;
+
+		for (;;) {
+			for (q = z; q < end && *q == 0; q++)
+				;
+			if (q - z >= 8 || q == end)
+				break;
+			z = q + 1; /* a short zero run and the byte after it stay */
+		}
+		lit = (uint16_t)(z - p);
+		zeros = (uint16_t)(q - z);
+		memcpy(o, &lit, 2);
+		memcpy(o + 2, p, lit);
+		memcpy(o + 2 + lit, &zeros, 2);
+		o += 4 + lit;
+		p = q;
+	}
+	kept_len = (size_t)(o - init_settings_kept);
+}
+
+void init_settings_get(struct nscell_settings *s)
+{
+	unsigned char *o = (void *)s;
+	const unsigned char *p = init_settings_kept;
+
+	while (p < init_settings_kept + kept_len) {
+		uint16_t lit, zeros;
+
+		memcpy(&lit, p, 2);
+		memcpy(o, p + 2, lit);
+		memcpy(&zeros, p + 2 + lit, 2);
+		memset(o + lit, 0, zeros);
+		o += lit + zeros;
+		p += 4 + lit;
+	}
 }
 
 static void do_settings(size_t i)
 {
-	struct nscell_cell_settings a = { .settings = g.settings };
+	/* 6 kB: scratch pages, not the stack. */
+	struct nscell_cell_settings *a = init_scratch(sizeof(*a));
 
-	nscell_msg_head_init(&a.head, NSCELL_CELL_SETTINGS, sizeof(a));
-	nscell_send_fds(g.conns[i].fd, &a, sizeof(a), NULL, 0);
+	if (!a) {
+		reply(g.conns[i].fd, NSCELL_CELL_SETTINGS, -ENOMEM, 0, NULL, 0);
+		conn_close(i);
+		return;
+	}
+	init_settings_get(&a->settings);
+	nscell_msg_head_init(&a->head, NSCELL_CELL_SETTINGS, sizeof(*a));
+	nscell_send_fds(g.conns[i].fd, a, sizeof(*a), NULL, 0);
+	munmap(a, sizeof(*a));
 	conn_close(i);
 }
 

@@ -42,7 +42,7 @@ enum {
 /* The init's whole state; one per process. */
 struct init_state {
 	struct nscell_init_config cfg;
-	struct nscell_settings settings; /* the cell-level settings it was made with */
+	bool private_logins; /* of the settings it was made with (init_settings_keep) */
 	int epfd, sigfd, timerfd, listenfd, cellsfd, lockfd, usernsfd;
 	int loginsfd; /* PrivateLogins: the sessions' mount namespace, or -1 */
 	struct conn *conns;
@@ -60,6 +60,13 @@ struct init_state {
 extern struct init_state g;
 
 uint64_t now_usec(clockid_t clk);
+/* Keep the cell-level settings the init was made with, for SETTINGS; get
+ * gives them back, the same bytes. */
+void init_settings_keep(const struct nscell_settings *s);
+void init_settings_get(struct nscell_settings *s);
+/* Zeroed pages for a large transient buffer, to munmap() after use; NULL
+ * when there are none. */
+void *init_scratch(size_t len);
 void set_timer(uint64_t usec, bool periodic);
 unsigned count_processes(void);
 void epoll_add(int fd, uint64_t tag);

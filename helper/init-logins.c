@@ -430,7 +430,7 @@ bool init_logins_start(void)
 {
 	struct stat st;
 
-	if (!g.settings.private_logins)
+	if (!g.private_logins)
 		return true;
 	L.user = getenv("NSCELL_LOGINS_USER");
 	L.inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);

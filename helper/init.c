@@ -31,7 +31,10 @@
  *     every tmpfs, away.
  *
  * It is static and avoids stdio so that an idle cell costs a few private
- * pages: thousands of cells share its text.
+ * pages: thousands of cells share its text. For the same reason an idle
+ * init has no heap, no vDSO in use, and nothing large in .data or .bss:
+ * large answers are built in scratch pages (init_scratch) given back once
+ * sent, and the settings are kept packed (init-conn.c).
  *
  * This file is the process (signals, reaping, fds, config, the event loop);
  * the cell protocol and its sessions are init-conn.c.
@@ -44,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -130,16 +134,16 @@ static bool read_full(void *buf, size_t len)
  * idle init keeps only what it needs (thousands of cells add it up). */
 static bool read_config(void)
 {
-	struct nscell_init_msg *m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE,
-					 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct nscell_init_msg *m = init_scratch(sizeof(*m));
 	bool ok;
 
-	if (m == MAP_FAILED)
+	if (!m)
 		return false;
 	ok = read_full(m, sizeof(*m)) && nscell_init_msg_check(m, sizeof(*m)) == 0;
 	if (ok) {
 		g.cfg = m->config;
-		g.settings = m->settings;
+		init_settings_keep(&m->settings);
+		g.private_logins = m->settings.private_logins;
 	}
 	munmap(m, sizeof(*m));
 	close(NSCELL_INIT_FD_CONFIG);
@@ -156,6 +160,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	prctl(PR_SET_DUMPABLE, 0);
+	/* The clock by system calls, not the vDSO: its pages would cost every
+	 * init page tables of their own (8-12 kB) for its few timestamps (a
+	 * join, a log line). A C library that looks the vDSO up when first
+	 * asked (musl) then finds none in the auxiliary vector, which follows
+	 * argv and the environment; one that did at start-up keeps using it,
+	 * and only this saving is lost. */
+	{
+		char **e = argv + argc + 1;
+		while (*e)
+			e++;
+		for (unsigned long *a = (unsigned long *)(e + 1); a[0] != AT_NULL; a += 2)
+			if (a[0] == AT_SYSINFO_EHDR)
+				a[1] = 0;
+	}
 
 	sigfillset(&mask);
 	sigprocmask(SIG_BLOCK, &mask, NULL);

@@ -50,7 +50,8 @@ static _Noreturn void relay_child(int bin, int sock, int updir, int ready, uid_t
 	if (null < 0)
 		_exit(1);
 	for (int i = 0; i < 4; i++)
-		if ((high[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 64)) < 0)
+		/* above the targets 3-6, below 64 (past it the fd table grows) */
+		if ((high[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 7)) < 0)
 			_exit(1);
 	for (int fd = 0; fd <= 2; fd++)
 		if (dup2(null, fd) < 0)
