@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -190,12 +191,13 @@ static void copy_field(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
+/* JOIN, and JOIN_SAME once its settings agree: answered in its op. */
+static void do_join(size_t i, uint32_t op, const struct nscell_cell_join *j, int opener)
 {
 	struct conn *c = &g.conns[i];
 
 	if (g.state == NSCELL_CELL_ENDING || opener < 0) {
-		reply(c->fd, NSCELL_CELL_JOIN, -ESTALE, 0, NULL, 0);
+		reply(c->fd, op, -ESTALE, 0, NULL, 0);
 		if (opener >= 0)
 			close(opener);
 		conn_close(i);
@@ -203,7 +205,7 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 	}
 	int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (self < 0) {
-		reply(c->fd, NSCELL_CELL_JOIN, -errno, 0, NULL, 0);
+		reply(c->fd, op, -errno, 0, NULL, 0);
 		close(opener);
 		conn_close(i);
 		return;
@@ -234,7 +236,7 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 			fds[n++] = g.usernsfd;
 		if (g.loginsfd >= 0)
 			fds[n++] = g.loginsfd;
-		reply(c->fd, NSCELL_CELL_JOIN, 0, c->info.session_no, fds, (size_t)n);
+		reply(c->fd, op, 0, c->info.session_no, fds, (size_t)n);
 	}
 	close(self);
 	/* Logged here, where every join lands (a new login, a login joining
@@ -274,6 +276,45 @@ static void do_settings(size_t i)
 	conn_close(i);
 }
 
+/*
+ * JOIN_SAME: joined only if the login brings the cell-level settings this
+ * cell was made with, byte for byte (proto.h). Larger than any other request:
+ * read into pages of its own, given back after the answer, so that an init
+ * keeps no more memory for having served one.
+ */
+static void on_join_same(size_t i)
+{
+	struct conn *c = &g.conns[i];
+	const size_t size = sizeof(struct nscell_cell_join_same) + 1; /* longer: not ours */
+	struct nscell_cell_join_same *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+					       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct nscell_msg_head h;
+	int fds[1] = { -1 }, error = 0;
+	size_t n_fds = 0;
+	ssize_t n;
+
+	if (m == MAP_FAILED) {
+		reply(c->fd, NSCELL_CELL_JOIN_SAME, -ENOMEM, 0, NULL, 0);
+		conn_close(i);
+		return;
+	}
+	n = nscell_recv_fds(c->fd, m, size, fds, 1, &n_fds);
+	if (n < 0 || nscell_msg_head_decode(m, (size_t)n, &h) < 0 ||
+	    nscell_cell_join_same_check(m, (size_t)n) < 0 || n_fds != 1)
+		error = -EPROTO;
+	else if (memcmp(&m->settings, &g.settings, sizeof(g.settings)) != 0)
+		error = NSCELL_CELL_DIFFERS;
+	if (error) {
+		if (n_fds)
+			close(fds[0]);
+		reply(c->fd, NSCELL_CELL_JOIN_SAME, error, 0, NULL, 0);
+		conn_close(i);
+	} else {
+		do_join(i, NSCELL_CELL_JOIN_SAME, &m->join, fds[0]);
+	}
+	munmap(m, size);
+}
+
 static void on_conn(size_t i)
 {
 	struct conn *c = &g.conns[i];
@@ -289,6 +330,10 @@ static void on_conn(size_t i)
 
 	if (i >= g.n_conns || c->kind == CONN_FREE)
 		return;
+	if (c->kind == CONN_PENDING && nscell_msg_peek_is(c->fd, NSCELL_CELL_JOIN_SAME)) {
+		on_join_same(i);
+		return;
+	}
 	n = nscell_recv_fds(c->fd, &msg, sizeof(msg), fds, 1, &n_fds);
 	if (n == -EAGAIN)
 		return;
@@ -348,7 +393,7 @@ static void on_conn(size_t i)
 			conn_close(i);
 			return;
 		}
-		do_join(i, &msg.join, fds[0]);
+		do_join(i, NSCELL_CELL_JOIN, &msg.join, fds[0]);
 		return;
 	case NSCELL_CELL_STATUS:
 		if (n_fds)

@@ -570,15 +570,48 @@ void nscell_cell_join_encode(struct nscell_cell_join *j, pid_t opener_pid, const
 	copy_field(j->rhost, sizeof(j->rhost), rhost);
 }
 
-int nscell_cell_join_check(struct nscell_cell_join *j, size_t len)
+static void join_terminate(struct nscell_cell_join *j)
 {
-	if (len != sizeof(*j) || j->head.op != NSCELL_CELL_JOIN)
-		return -EPROTO;
 	/* Logged and shown in status: bounded here, escaped where shown. */
 	j->service[sizeof(j->service) - 1] = '\0';
 	j->tty[sizeof(j->tty) - 1] = '\0';
 	j->rhost[sizeof(j->rhost) - 1] = '\0';
+}
+
+int nscell_cell_join_check(struct nscell_cell_join *j, size_t len)
+{
+	if (len != sizeof(*j) || j->head.op != NSCELL_CELL_JOIN)
+		return -EPROTO;
+	join_terminate(j);
 	return 0;
+}
+
+void nscell_cell_join_same_encode(struct nscell_cell_join_same *m, pid_t opener_pid,
+				  const char *service, const char *tty, const char *rhost)
+{
+	memset(m, 0, offsetof(struct nscell_cell_join_same, settings));
+	nscell_cell_join_encode(&m->join, opener_pid, service, tty, rhost);
+	nscell_msg_head_init(&m->join.head, NSCELL_CELL_JOIN_SAME, sizeof(*m));
+}
+
+int nscell_cell_join_same_check(struct nscell_cell_join_same *m, size_t len)
+{
+	if (len != sizeof(*m) || m->join.head.op != NSCELL_CELL_JOIN_SAME)
+		return -EPROTO;
+	join_terminate(&m->join);
+	return 0;
+}
+
+bool nscell_msg_peek_is(int sock, uint32_t op)
+{
+	struct nscell_msg_head h;
+	ssize_t n;
+
+	do
+		n = recv(sock, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(h) && h.magic == NSCELL_PROTO_MAGIC &&
+	       h.version == NSCELL_PROTO_VERSION && h.op == op;
 }
 
 static void terminate_sessions(struct nscell_cell_status *st)

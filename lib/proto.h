@@ -44,6 +44,7 @@
  */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 
 #include <stddef.h>
@@ -67,6 +68,7 @@ enum nscell_cell_op {
 	NSCELL_CELL_STATUS,   /* reply: struct nscell_cell_status + sessions */
 	NSCELL_CELL_TERMINATE,
 	NSCELL_CELL_SETTINGS, /* reply: struct nscell_cell_settings */
+	NSCELL_CELL_JOIN_SAME, /* struct nscell_cell_join_same: JOIN if the settings agree */
 	NSCELL_OP_OPEN = 16,  /* module -> helper request, and its reply */
 	NSCELL_OP_INIT_CONFIG, /* helper -> init, the config pipe */
 };
@@ -256,6 +258,34 @@ void nscell_cell_join_encode(struct nscell_cell_join *j, pid_t opener_pid, const
 			     const char *tty, const char *rhost);
 /* Check a received JOIN (head decoded already) and terminate its strings. */
 int nscell_cell_join_check(struct nscell_cell_join *j, size_t len);
+
+/*
+ * JOIN_SAME (op 6, version 1, since 0.5.0): a JOIN that the init serves only
+ * if `settings` is byte for byte the cell-level part it was made with
+ * (nscell_settings_cell_part(), helper/cell.c); else the answer is
+ * NSCELL_CELL_DIFFERS and nothing is joined. One round trip where SETTINGS
+ * and JOIN take two. Its answer is a JOIN answer of op JOIN_SAME. An init
+ * of 0.4.0 closes on it (longer than any request it knows; version 0 inits
+ * close on every versioned request): on that EOF, -EOPNOTSUPP, -EPROTO and
+ * NSCELL_CELL_DIFFERS the asker falls back to SETTINGS and JOIN, which keep
+ * their meaning (lib/registry.c). Which keys are cell-level is part of this
+ * layout: moving a key between levels means a new version.
+ */
+struct nscell_cell_join_same {
+	struct nscell_cell_join join; /* join.head: op JOIN_SAME, size of the whole */
+	struct nscell_settings settings;
+};
+#define NSCELL_CELL_DIFFERS (-EXDEV) /* JOIN_SAME: the cell was made with other settings */
+
+/* Encode a JOIN_SAME but its settings, which the caller fills in place:
+ * nscell_settings_cell_part(want, &m->settings). */
+void nscell_cell_join_same_encode(struct nscell_cell_join_same *m, pid_t opener_pid,
+				  const char *service, const char *tty, const char *rhost);
+/* Check a received JOIN_SAME (head decoded already) and terminate its strings. */
+int nscell_cell_join_same_check(struct nscell_cell_join_same *m, size_t len);
+/* Whether the message waiting on `sock` is a `op` of this release's version,
+ * without taking it (the init reads a JOIN_SAME into pages of its own). */
+bool nscell_msg_peek_is(int sock, uint32_t op);
 /* Check a STATUS answer of `len` bytes for cell `id` and terminate its
  * strings: 0, an error answer's -errno, or -EPROTO. head.version says which
  * version the init answered in (also after nscell_v0_status_decode). */

@@ -8,7 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "proto.h"
+#include "registry.h"
 #include "test-util.h"
 
 static void test_head_round_trip(void **state)
@@ -354,6 +359,84 @@ static void test_join(void **state)
 	assert_int_equal(nscell_cell_join_check(&j, sizeof(j) - 1), -EPROTO);
 }
 
+static void test_join_same(void **state)
+{
+	static struct nscell_cell_join_same m, got;
+	struct nscell_msg_head h;
+
+	nscell_cell_join_same_encode(&m, 7, "sshd", "pts/1", "host");
+	nscell_settings_init(&m.settings);
+	assert_int_equal(m.join.head.op, NSCELL_CELL_JOIN_SAME);
+	assert_int_equal(m.join.head.size, sizeof(m));
+	assert_int_equal(nscell_msg_head_decode(&m, sizeof(m), &h), 0);
+	got = m;
+	memset(got.join.tty, 't', sizeof(got.join.tty));
+	assert_int_equal(nscell_cell_join_same_check(&got, sizeof(got)), 0);
+	assert_int_equal(strlen(got.join.tty), sizeof(got.join.tty) - 1);
+	assert_string_equal(got.join.service, "sshd");
+	assert_int_equal(nscell_cell_join_same_check(&got, sizeof(got) - 1), -EPROTO);
+	/* A plain JOIN is not one, nor the other way round. */
+	assert_int_equal(nscell_cell_join_check(&got.join, sizeof(got.join)), -EPROTO);
+	nscell_cell_join_encode(&got.join, 7, NULL, NULL, NULL);
+	assert_int_equal(nscell_cell_join_same_check(&got, sizeof(got)), -EPROTO);
+}
+
+/*
+ * Across an upgrade, a login of this release asks an init of 0.4.0, which
+ * reads every request into a JOIN's room and closes, unanswered, on one that
+ * does not fit: the EOF on which the asker falls back to SETTINGS and JOIN.
+ */
+static void test_join_same_to_an_older_init(void **state)
+{
+	static struct nscell_cell_join_same m;
+	union {
+		struct nscell_cell_join join;
+		struct nscell_msg_head head;
+	} room; /* what helper/init-conn.c of 0.4.0 reads into */
+	int sv[2], fds[1], pass[2];
+	size_t n_fds = 9;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(pipe2(pass, O_CLOEXEC), 0);
+	nscell_cell_join_same_encode(&m, 7, "sshd", NULL, NULL);
+	assert_int_equal(nscell_send_fds(sv[0], &m, sizeof(m), &pass[0], 1), 0);
+	/* This release's init tells it apart before taking it... */
+	assert_true(nscell_msg_peek_is(sv[1], NSCELL_CELL_JOIN_SAME));
+	assert_false(nscell_msg_peek_is(sv[1], NSCELL_CELL_JOIN));
+	/* ...0.4.0's takes it whole into a JOIN's room: truncated, its fd not
+	 * kept (so it closes the connection: EOF to the asker). */
+	assert_true(sizeof(m) > sizeof(room));
+	assert_int_equal(nscell_recv_fds(sv[1], &room, sizeof(room), fds, 1, &n_fds), -EMSGSIZE);
+	assert_int_equal(n_fds, 0);
+	assert_int_equal(fds[0], -1);
+	close(pass[0]);
+	close(pass[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* What the asker does with each answer to JOIN_SAME (lib/registry.c). */
+static void test_join_same_next(void **state)
+{
+	assert_int_equal(nscell_registry_join_same_next(0), NSCELL_JOIN_SAME_JOINED);
+	/* An init of 0.4.0 or of version 0 (EOF), one that knows the size but
+	 * not the op, a newer one, other bytes: SETTINGS and JOIN decide. */
+	assert_int_equal(nscell_registry_join_same_next(-ECONNRESET), NSCELL_JOIN_SAME_ASK);
+	assert_int_equal(nscell_registry_join_same_next(-EOPNOTSUPP), NSCELL_JOIN_SAME_ASK);
+	assert_int_equal(nscell_registry_join_same_next(-EPROTO), NSCELL_JOIN_SAME_ASK);
+	assert_int_equal(nscell_registry_join_same_next(-EMSGSIZE), NSCELL_JOIN_SAME_ASK);
+	assert_int_equal(nscell_registry_join_same_next(-EPROTONOSUPPORT), NSCELL_JOIN_SAME_ASK);
+	assert_int_equal(nscell_registry_join_same_next(NSCELL_CELL_DIFFERS), NSCELL_JOIN_SAME_ASK);
+	/* No cell, or one ending: a new one. */
+	assert_int_equal(nscell_registry_join_same_next(-ENOENT), NSCELL_JOIN_SAME_GONE);
+	assert_int_equal(nscell_registry_join_same_next(-ECONNREFUSED), NSCELL_JOIN_SAME_GONE);
+	assert_int_equal(nscell_registry_join_same_next(-ESTALE), NSCELL_JOIN_SAME_GONE);
+	assert_int_equal(nscell_registry_join_same_next(-EPIPE), NSCELL_JOIN_SAME_GONE);
+	/* A hung init is not asked twice more. */
+	assert_int_equal(nscell_registry_join_same_next(-ETIMEDOUT), NSCELL_JOIN_SAME_FAIL);
+	assert_int_equal(nscell_registry_join_same_next(-ENOMEM), NSCELL_JOIN_SAME_FAIL);
+}
+
 static void test_status(void **state)
 {
 	static struct nscell_cell_status st;
@@ -446,6 +529,9 @@ int main(void)
 		cmocka_unit_test(test_reply_check),
 		cmocka_unit_test(test_init_msg_check),
 		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_join_same),
+		cmocka_unit_test(test_join_same_to_an_older_init),
+		cmocka_unit_test(test_join_same_next),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_v0_status),
 		cmocka_unit_test(test_v0_reply),
