@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The client side of the cell socket. Every op is one connection: connect,
- * one message, one answer (STATUS, TERMINATE), or a connection that stays
- * open as the session (JOIN). Answers are checked in proto.c before a field
+ * one message, one answer (STATUS, TERMINATE, SETTINGS), or a connection
+ * that stays open as the session (JOIN, JOIN_SAME). Answers are checked in proto.c before a field
  * is used. An init of version 0 (0.1.0, 0.2.0, still running after an
  * upgrade) closes on a versioned request: STATUS, TERMINATE and JOIN ask it
  * again in version 0 (proto.h).
