@@ -299,6 +299,10 @@ static void on_join_same(size_t i)
 		return;
 	}
 	n = nscell_recv_fds(c->fd, m, size, fds, 1, &n_fds);
+	if (n == -EAGAIN) { /* not there after all: as on_conn() */
+		munmap(m, size);
+		return;
+	}
 	if (n < 0 || nscell_msg_head_decode(m, (size_t)n, &h) < 0 ||
 	    nscell_cell_join_same_check(m, (size_t)n) < 0 || n_fds != 1)
 		error = -EPROTO;
