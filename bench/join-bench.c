@@ -36,7 +36,7 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static struct nscell_cell_join_same same; /* -s: what is sent */
+static struct nscell_settings cell_part; /* -s: what the cell was made with */
 static bool use_same;
 
 static int join(const char *cell_id, int *ret_sock)
@@ -55,8 +55,10 @@ static int join(const char *cell_id, int *ret_sock)
 		return -errno;
 	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (use_same) {
-		nscell_cell_join_same_encode(&same, getpid(), "bench", NULL, NULL);
-		rc = nscell_send_fds(sock, &same, sizeof(same), &self, 1);
+		struct nscell_cell_join_same same;
+		ssize_t len = nscell_cell_join_same_encode(&same, getpid(), "bench", NULL, NULL,
+							   &cell_part);
+		rc = len < 0 ? (int)len : nscell_send_fds(sock, &same, (size_t)len, &self, 1);
 	} else {
 		nscell_cell_join_encode(&j, getpid(), "bench", NULL, NULL);
 		rc = nscell_send_fds(sock, &j, sizeof(j), &self, 1);
@@ -98,7 +100,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* The bytes the cell was made with are the bytes it joins on. */
-	if (use_same && (c = nscell_cellctl_settings(argv[optind], &same.settings)) < 0) {
+	if (use_same && (c = nscell_cellctl_settings(argv[optind], &cell_part)) < 0) {
 		fprintf(stderr, "settings of %s: %s\n", argv[optind], strerror(-c));
 		return 1;
 	}

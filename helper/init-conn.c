@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -276,54 +275,12 @@ static void do_settings(size_t i)
 	conn_close(i);
 }
 
-/*
- * JOIN_SAME: joined only if the login brings the cell-level settings this
- * cell was made with, byte for byte (proto.h). Larger than any other request:
- * read into pages of its own, given back after the answer, so that an init
- * keeps no more memory for having served one.
- */
-static void on_join_same(size_t i)
-{
-	struct conn *c = &g.conns[i];
-	const size_t size = sizeof(struct nscell_cell_join_same) + 1; /* longer: not ours */
-	struct nscell_cell_join_same *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
-					       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct nscell_msg_head h;
-	int fds[1] = { -1 }, error = 0;
-	size_t n_fds = 0;
-	ssize_t n;
-
-	if (m == MAP_FAILED) {
-		reply(c->fd, NSCELL_CELL_JOIN_SAME, -ENOMEM, 0, NULL, 0);
-		conn_close(i);
-		return;
-	}
-	n = nscell_recv_fds(c->fd, m, size, fds, 1, &n_fds);
-	if (n == -EAGAIN) { /* not there after all: as on_conn() */
-		munmap(m, size);
-		return;
-	}
-	if (n < 0 || nscell_msg_head_decode(m, (size_t)n, &h) < 0 ||
-	    nscell_cell_join_same_check(m, (size_t)n) < 0 || n_fds != 1)
-		error = -EPROTO;
-	else if (memcmp(&m->settings, &g.settings, sizeof(g.settings)) != 0)
-		error = NSCELL_CELL_DIFFERS;
-	if (error) {
-		if (n_fds)
-			close(fds[0]);
-		reply(c->fd, NSCELL_CELL_JOIN_SAME, error, 0, NULL, 0);
-		conn_close(i);
-	} else {
-		do_join(i, NSCELL_CELL_JOIN_SAME, &m->join, fds[0]);
-	}
-	munmap(m, size);
-}
-
 static void on_conn(size_t i)
 {
 	struct conn *c = &g.conns[i];
 	union {
 		struct nscell_cell_join join;
+		struct nscell_cell_join_same same; /* the largest: 1 kB */
 		struct nscell_msg_head head;
 	} msg;
 	struct nscell_msg_head h;
@@ -334,10 +291,6 @@ static void on_conn(size_t i)
 
 	if (i >= g.n_conns || c->kind == CONN_FREE)
 		return;
-	if (c->kind == CONN_PENDING && nscell_msg_peek_is(c->fd, NSCELL_CELL_JOIN_SAME)) {
-		on_join_same(i);
-		return;
-	}
 	n = nscell_recv_fds(c->fd, &msg, sizeof(msg), fds, 1, &n_fds);
 	if (n == -EAGAIN)
 		return;
@@ -381,7 +334,8 @@ static void on_conn(size_t i)
 		conn_close(i);
 		return;
 	}
-	if (h.op != NSCELL_CELL_JOIN && n != (ssize_t)sizeof(msg.head)) {
+	if (h.op != NSCELL_CELL_JOIN && h.op != NSCELL_CELL_JOIN_SAME &&
+	    n != (ssize_t)sizeof(msg.head)) {
 		if (n_fds)
 			close(fds[0]);
 		reply(c->fd, h.op, -EPROTO, 0, NULL, 0);
@@ -398,6 +352,20 @@ static void on_conn(size_t i)
 			return;
 		}
 		do_join(i, NSCELL_CELL_JOIN, &msg.join, fds[0]);
+		return;
+	case NSCELL_CELL_JOIN_SAME:
+		/* Joined only with the cell-level settings this cell was made
+		 * with, byte for byte (proto.h). */
+		rc = n_fds == 1 ? nscell_cell_join_same_check(&msg.same, (size_t)n, &g.settings) :
+				  -EPROTO;
+		if (rc < 0) {
+			if (n_fds)
+				close(fds[0]);
+			reply(c->fd, NSCELL_CELL_JOIN_SAME, rc, 0, NULL, 0);
+			conn_close(i);
+			return;
+		}
+		do_join(i, NSCELL_CELL_JOIN_SAME, &msg.same.join, fds[0]);
 		return;
 	case NSCELL_CELL_STATUS:
 		if (n_fds)

@@ -422,15 +422,18 @@ int nscell_cellctl_join_same(const char *id, const struct nscell_settings *want,
 			     const char *rhost, struct nscell_cellctl_session *ret)
 {
 	_cleanup_close_ int fd = -1;
+	struct nscell_settings part;
 	struct nscell_cell_join_same m;
 	struct nscell_cell_reply r;
 	int fds[3] = { -1, -1, -1 };
 	size_t n_fds = 0;
 	ssize_t n;
 
-	nscell_cell_join_same_encode(&m, opener_pid, service, tty, rhost);
-	nscell_settings_cell_part(want, &m.settings);
-	n = ask(id, &m, sizeof(m), &opener_pidfd, 1, &r, sizeof(r), fds, 3, &n_fds, &fd);
+	nscell_settings_cell_part(want, &part);
+	n = nscell_cell_join_same_encode(&m, opener_pid, service, tty, rhost, &part);
+	if (n < 0)
+		return -EMSGSIZE; /* too many paths for one request: SETTINGS and JOIN */
+	n = ask(id, &m, (size_t)n, &opener_pidfd, 1, &r, sizeof(r), fds, 3, &n_fds, &fd);
 	if (n < 0)
 		return (int)n;
 	return session_take(nscell_msg_answer_check(&r, (size_t)n, NSCELL_CELL_JOIN_SAME, sizeof(r)),

@@ -3,7 +3,7 @@
  * The cell-level part of a login's settings, as one block of bytes: the
  * helper makes a cell with it (helper/cell.c), a login that would join the
  * cell sends its own (JOIN_SAME, proto.h), and the init compares the two
- * with memcmp, knowing nothing of the keys. Built from the same key table
+ * byte for byte, knowing nothing of the keys. Built from the same key table
  * as nscell_settings_cell_diff(), so the two never disagree on which keys
  * count.
  */

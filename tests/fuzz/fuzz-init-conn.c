@@ -316,16 +316,26 @@ static void send_message(struct input *in, struct client *cl, uint8_t how)
 		form = next(in);
 		if (form & 1) {
 			/* JOIN_SAME: the cell's own settings, or one byte off. */
+			static struct nscell_settings part;
 			size_t at = next(in);
+			ssize_t n;
 
-			at = (at | (size_t)next(in) << 8) % sizeof(same->settings);
-			same->join = msg.join;
-			nscell_msg_head_init(&same->join.head, NSCELL_CELL_JOIN_SAME, sizeof(*same));
-			same->settings = g.settings;
+			at = (at | (size_t)next(in) << 8) % sizeof(part);
+			part = g.settings;
 			if (form & 2)
-				((uint8_t *)&same->settings)[at] ^= 1;
+				((uint8_t *)&part)[at] ^= 1;
+			n = nscell_cell_join_same_encode(same, msg.join.opener_pid, NULL, NULL, NULL,
+							 &part);
+			if (n < 0)
+				abort(); /* the cell's own part always fits */
+			memcpy(same->join.service, msg.join.service, sizeof(msg.join.service));
+			memcpy(same->join.tty, msg.join.tty, sizeof(msg.join.tty));
+			memcpy(same->join.rhost, msg.join.rhost, sizeof(msg.join.rhost));
+			/* Records cut or bent: the init must refuse, not read past. */
+			if ((form & 4) && n > (ssize_t)sizeof(same->join) + 2)
+				same_buf.raw[sizeof(same->join) + next(in) % (n - (ssize_t)sizeof(same->join))] ^= next(in);
 			buf = same;
-			len = sizeof(*same);
+			len = (size_t)n;
 		}
 		if (((how >> 4) & 3) == 3) {
 			len += (next(in) & 1) ? 1 : (size_t)-1;
