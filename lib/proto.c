@@ -605,8 +605,9 @@ ssize_t nscell_cell_join_same_encode(struct nscell_cell_join_same *m, pid_t open
 	const uint8_t *b = (const uint8_t *)part;
 	size_t used = 0;
 
-	memset(m, 0, sizeof(m->join));
+	memset(m, 0, offsetof(struct nscell_cell_join_same, part));
 	nscell_cell_join_encode(&m->join, opener_pid, service, tty, rhost);
+	m->settings_size = (uint32_t)sizeof(*part);
 	/* One record per run of non-zero bytes. */
 	for (size_t at = 0; at < sizeof(*part);) {
 		size_t end;
@@ -630,8 +631,9 @@ ssize_t nscell_cell_join_same_encode(struct nscell_cell_join_same *m, pid_t open
 		used += 4 + len;
 		at = end;
 	}
-	nscell_msg_head_init(&m->join.head, NSCELL_CELL_JOIN_SAME, sizeof(m->join) + used);
-	return (ssize_t)(sizeof(m->join) + used);
+	used += offsetof(struct nscell_cell_join_same, part);
+	nscell_msg_head_init(&m->join.head, NSCELL_CELL_JOIN_SAME, used);
+	return (ssize_t)used;
 }
 
 _Static_assert(sizeof(struct nscell_settings) <= UINT16_MAX, "JOIN_SAME records address the settings by 16 bits");
@@ -654,10 +656,11 @@ int nscell_cell_join_same_check(struct nscell_cell_join_same *m, size_t len,
 	size_t n, at = 0, p = 0;
 	bool same = true;
 
-	if (len < sizeof(m->join) || len > sizeof(*m) || m->join.head.op != NSCELL_CELL_JOIN_SAME)
+	if (len < offsetof(struct nscell_cell_join_same, part) || len > sizeof(*m) ||
+	    m->join.head.op != NSCELL_CELL_JOIN_SAME || m->settings_size != sizeof(*cell))
 		return -EPROTO;
 	join_terminate(&m->join);
-	n = len - sizeof(m->join);
+	n = len - offsetof(struct nscell_cell_join_same, part);
 	while (p < n) {
 		uint16_t off, l;
 

@@ -266,9 +266,11 @@ int nscell_cell_join_check(struct nscell_cell_join *j, size_t len);
  * answer is NSCELL_CELL_DIFFERS and nothing is joined. One round trip where
  * SETTINGS and JOIN take two. Its answer is a JOIN answer of op JOIN_SAME.
  *
- * The part is sent sparse, as it is mostly zero: records {uint16 offset,
- * uint16 length, that many bytes} of struct nscell_settings, in increasing
- * order and not overlapping; every byte outside them is zero. The whole
+ * The part is sent sparse, as it is mostly zero: the size of struct
+ * nscell_settings the asker was built with (another size is another layout:
+ * -EPROTO), then records {uint16 offset, uint16 length, that many bytes} of
+ * it, in increasing order and not overlapping; every byte outside them is
+ * zero. The whole
  * message is at most NSCELL_CELL_JOIN_SAME_MAX bytes (the init's room for
  * it); a part that does not fit is asked by SETTINGS and JOIN instead.
  *
@@ -282,7 +284,8 @@ int nscell_cell_join_check(struct nscell_cell_join *j, size_t len);
 #define NSCELL_CELL_JOIN_SAME_MAX 1024
 struct nscell_cell_join_same {
 	struct nscell_cell_join join; /* join.head: op JOIN_SAME, size of the whole */
-	uint8_t part[NSCELL_CELL_JOIN_SAME_MAX - sizeof(struct nscell_cell_join)];
+	uint32_t settings_size;       /* sizeof(struct nscell_settings) */
+	uint8_t part[NSCELL_CELL_JOIN_SAME_MAX - sizeof(struct nscell_cell_join) - 4];
 };
 #define NSCELL_CELL_DIFFERS (-EXDEV) /* JOIN_SAME: the cell was made with other settings */
 

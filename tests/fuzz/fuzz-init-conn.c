@@ -333,7 +333,8 @@ static void send_message(struct input *in, struct client *cl, uint8_t how)
 			memcpy(same->join.rhost, msg.join.rhost, sizeof(msg.join.rhost));
 			/* Records cut or bent: the init must refuse, not read past. */
 			if ((form & 4) && n > (ssize_t)sizeof(same->join) + 2)
-				same_buf.raw[sizeof(same->join) + next(in) % (n - (ssize_t)sizeof(same->join))] ^= next(in);
+				same_buf.raw[sizeof(same->join) +
+					     next(in) % (n - (ssize_t)sizeof(same->join))] ^= next(in);
 			buf = same;
 			len = (size_t)n;
 		}

@@ -373,6 +373,7 @@ static void test_join_same(void **state)
 	n = nscell_cell_join_same_encode(&m, 7, "sshd", "pts/1", "host", &part);
 	/* Sparse: a few records, not the 5 kB of the settings. */
 	assert_true(n > (ssize_t)sizeof(m.join) && n < (ssize_t)sizeof(m.join) + 128);
+	assert_int_equal(m.settings_size, sizeof(struct nscell_settings));
 	assert_int_equal(m.join.head.op, NSCELL_CELL_JOIN_SAME);
 	assert_int_equal(m.join.head.size, n);
 	assert_int_equal(nscell_msg_head_decode(&m, (size_t)n, &h), 0);
@@ -387,7 +388,9 @@ static void test_join_same(void **state)
 	}
 	/* Cut, bent or padded records: malformed, never read past; cut at a
 	 * record's end, a part with fewer bytes, which differs. */
-	for (size_t cut = sizeof(m.join); cut < (size_t)n; cut++) {
+	for (size_t cut = 0; cut < offsetof(struct nscell_cell_join_same, part); cut++)
+		assert_int_equal(nscell_cell_join_same_check(&m, cut, &part), -EPROTO);
+	for (size_t cut = offsetof(struct nscell_cell_join_same, part); cut < (size_t)n; cut++) {
 		int rc = nscell_cell_join_same_check(&m, cut, &part);
 		assert_true(rc == -EPROTO || rc == NSCELL_CELL_DIFFERS);
 	}
@@ -396,6 +399,10 @@ static void test_join_same(void **state)
 	{
 		struct nscell_cell_join_same bent = m;
 		uint16_t off = UINT16_MAX;
+
+		bent.settings_size++; /* another build's layout */
+		assert_int_equal(nscell_cell_join_same_check(&bent, (size_t)n, &part), -EPROTO);
+		bent = m;
 		memcpy(bent.part, &off, 2); /* a record past the settings */
 		assert_int_equal(nscell_cell_join_same_check(&bent, (size_t)n, &part), -EPROTO);
 		bent = m;
