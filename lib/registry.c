@@ -121,6 +121,7 @@ int nscell_registry_join_user_cell(uid_t uid, const struct nscell_settings *want
 				   char *ret_id, size_t idsize, struct nscell_cellctl_session *ret,
 				   char *why, size_t whylen)
 {
+	pid_t pid;
 	int self, rc;
 
 	/* The cell's socket is in a root-only directory, and its init accepts
@@ -128,14 +129,15 @@ int nscell_registry_join_user_cell(uid_t uid, const struct nscell_settings *want
 	if (want->scope != NSCELL_SCOPE_USER || geteuid() != 0)
 		return NSCELL_REGISTRY_GONE;
 	nscell_registry_user_cell_id(uid, ret_id, idsize);
-	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	pid = getpid();
+	self = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (self < 0) {
 		rc = -errno;
 		snprintf(why, whylen, "cannot pin this process: %s", strerror(-rc));
 		return rc;
 	}
-	rc = nscell_registry_join_same(ret_id, want, self, getpid(), service, tty, rhost, ret,
-				       why, whylen);
+	rc = nscell_registry_join_same(ret_id, want, self, pid, service, tty, rhost, ret, why,
+				       whylen);
 	close(self);
 	return rc;
 }
