@@ -284,13 +284,19 @@ def _(t):
     holder = B.Holder(B.JOIN_USER, 1)
     cell = f'user-{USERS[B.JOIN_USER]}'
     r = sh([f'{B.BUILD}/bench/nscell-bench-join', '-n', str(n), cell], check=False)
+    rs = sh([f'{B.BUILD}/bench/nscell-bench-join', '-n', str(n), '-s', cell], check=False)
     holder.release()
     dj = [int(x) / 1000 for x in r.stdout.split()]
+    djs = [int(x) / 1000 for x in rs.stdout.split()]
     B.check(t, len(dj) == n, 'floor: a direct JOIN of a live cell works', r.stderr)
+    B.check(t, len(djs) == n, 'floor: a direct JOIN_SAME of a live cell works', rs.stderr)
     tab = B.table(sec, 'Joining without a helper (what the proposed fast path would cost)',
                 'the whole open_session, join')
     B.fig(tab, 'floor.directjoin', 'connect to the cell socket, JOIN with an opener pidfd, receive the '
         'init pidfd, setns', dj, base='hooks.join.open', how=f'nscell-bench-join -n {n} {cell}')
+    B.fig(tab, 'floor.directjoin.same', '… the same with JOIN_SAME, as pam_nscell asks (the cell\'s '
+        'settings in the request, compared by the init)', djs, base='hooks.join.open',
+        how=f'nscell-bench-join -n {n} -s {cell}')
     B.command('floors', f'{B.NS_BIN} floor|join|spawn|dlopen -n {n} ...; {B.POLICY_BIN} [-s] -n N CONF USER; '
             f'{B.BUILD}/bench/nscell-bench-join -n {n} CELL')
 

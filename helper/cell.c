@@ -52,6 +52,7 @@
 #include "helper.h"
 #include "logins-filter.h"
 #include "namespaces.h"
+#include "settings-keys.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3 /* waitid() on a pidfd, Linux 5.4 */
@@ -571,7 +572,9 @@ int cell_create(struct runtime *rt, const char *cell_id, const struct helper_log
 	c.has_userns = usernsfd >= 0;
 	nscell_msg_head_init(&m.head, NSCELL_OP_INIT_CONFIG, sizeof(m));
 	m.config = c;
-	m.settings = *l->settings;
+	/* The cell-level part alone: what a joining login's JOIN_SAME must
+	 * match byte for byte (proto.h). */
+	nscell_settings_cell_part(l->settings, &m.settings);
 	/* It fits in a pipe buffer: never blocks. */
 	(void)!write(cfg[1], &m, sizeof(m));
 	close(cfg[1]);

@@ -214,12 +214,13 @@ static void copy_field(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
+/* JOIN, and JOIN_SAME once its settings agree: answered in its op. */
+static void do_join(size_t i, uint32_t op, const struct nscell_cell_join *j, int opener)
 {
 	struct conn *c = &g.conns[i];
 
 	if (g.state == NSCELL_CELL_ENDING || opener < 0) {
-		reply(c->fd, NSCELL_CELL_JOIN, -ESTALE, 0, NULL, 0);
+		reply(c->fd, op, -ESTALE, 0, NULL, 0);
 		if (opener >= 0)
 			close(opener);
 		conn_close(i);
@@ -227,7 +228,7 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 	}
 	int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (self < 0) {
-		reply(c->fd, NSCELL_CELL_JOIN, -errno, 0, NULL, 0);
+		reply(c->fd, op, -errno, 0, NULL, 0);
 		close(opener);
 		conn_close(i);
 		return;
@@ -258,7 +259,7 @@ static void do_join(size_t i, const struct nscell_cell_join *j, int opener)
 			fds[n++] = g.usernsfd;
 		if (g.loginsfd >= 0)
 			fds[n++] = g.loginsfd;
-		reply(c->fd, NSCELL_CELL_JOIN, 0, c->info.session_no, fds, (size_t)n);
+		reply(c->fd, op, 0, c->info.session_no, fds, (size_t)n);
 	}
 	close(self);
 	/* Logged here, where every join lands (a new login, a login joining
@@ -374,6 +375,7 @@ static void on_conn(size_t i)
 	struct conn *c = &g.conns[i];
 	union {
 		struct nscell_cell_join join;
+		struct nscell_cell_join_same same; /* the largest: 1 kB */
 		struct nscell_msg_head head;
 	} msg;
 	struct nscell_msg_head h;
@@ -427,7 +429,8 @@ static void on_conn(size_t i)
 		conn_close(i);
 		return;
 	}
-	if (h.op != NSCELL_CELL_JOIN && n != (ssize_t)sizeof(msg.head)) {
+	if (h.op != NSCELL_CELL_JOIN && h.op != NSCELL_CELL_JOIN_SAME &&
+	    n != (ssize_t)sizeof(msg.head)) {
 		if (n_fds)
 			close(fds[0]);
 		reply(c->fd, h.op, -EPROTO, 0, NULL, 0);
@@ -443,7 +446,21 @@ static void on_conn(size_t i)
 			conn_close(i);
 			return;
 		}
-		do_join(i, &msg.join, fds[0]);
+		do_join(i, NSCELL_CELL_JOIN, &msg.join, fds[0]);
+		return;
+	case NSCELL_CELL_JOIN_SAME:
+		/* Joined only with the cell-level settings this cell was made
+		 * with, byte for byte (proto.h). */
+		rc = n_fds == 1 ? nscell_cell_join_same_check(&msg.same, (size_t)n, &g.settings) :
+				  -EPROTO;
+		if (rc < 0) {
+			if (n_fds)
+				close(fds[0]);
+			reply(c->fd, NSCELL_CELL_JOIN_SAME, rc, 0, NULL, 0);
+			conn_close(i);
+			return;
+		}
+		do_join(i, NSCELL_CELL_JOIN_SAME, &msg.same.join, fds[0]);
 		return;
 	case NSCELL_CELL_STATUS:
 		if (n_fds)

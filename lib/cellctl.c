@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The client side of the cell socket. Every op is one connection: connect,
- * one message, one answer (STATUS, TERMINATE), or a connection that stays
- * open as the session (JOIN). Answers are checked in proto.c before a field
+ * one message, one answer (STATUS, TERMINATE, SETTINGS), or a connection
+ * that stays open as the session (JOIN, JOIN_SAME). Answers are checked in proto.c before a field
  * is used. An init of version 0 (0.1.0, 0.2.0, still running after an
  * upgrade) closes on a versioned request: STATUS, TERMINATE and JOIN ask it
  * again in version 0 (proto.h).
@@ -25,6 +25,7 @@
 #include "cellctl.h"
 #include "nsjoin.h"
 #include "cleanup.h"
+#include "settings-keys.h"
 
 #define CELLS_DIR NSCELL_RUNDIR "/cells"
 
@@ -353,6 +354,34 @@ int nscell_cellctl_count_user_cells(uid_t uid, unsigned *ret)
 	return 0;
 }
 
+/* A JOIN answer checked as `rc`, on connection *fd with its fds: the
+ * session, or the fds closed and -errno. */
+static int session_take(int rc, int *fd, int fds[3], size_t n_fds,
+			const struct nscell_cell_reply *r, unsigned version,
+			struct nscell_cellctl_session *ret)
+{
+	if (rc == 0 && n_fds < 1)
+		rc = -EPROTO;
+	if (rc < 0) {
+		for (size_t i = 0; i < n_fds; i++)
+			close(fds[i]);
+		return rc;
+	}
+	/* The session's own socket must not block a LEAVE at close. */
+	struct timeval tv = { 0 };
+	setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ret->sock = TAKE_FD(*fd);
+	ret->init_pidfd = fds[0];
+	if (nscell_ns_sort_fds(fds + 1, n_fds - 1, &ret->userns_fd, &ret->logins_fd) < 0) {
+		nscell_cellctl_session_close(ret);
+		return -EPROTO;
+	}
+	ret->session_no = r->session_no;
+	ret->namespaces = r->namespaces;
+	ret->v0 = version == 0;
+	return 0;
+}
+
 int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, const char *service,
 			const char *tty, const char *rhost, struct nscell_cellctl_session *ret)
 {
@@ -385,26 +414,30 @@ int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, cons
 		rc = nscell_v0_reply_decode(&r, (size_t)n, NSCELL_CELL_JOIN, &r.v1);
 	else
 		rc = nscell_msg_answer_check(&r, (size_t)n, NSCELL_CELL_JOIN, sizeof(r.v1));
-	if (rc == 0 && n_fds < 1)
-		rc = -EPROTO;
-	if (rc < 0) {
-		for (size_t i = 0; i < n_fds; i++)
-			close(fds[i]);
-		return rc;
-	}
-	/* The session's own socket must not block a LEAVE at close. */
-	struct timeval tv = { 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	ret->sock = TAKE_FD(fd);
-	ret->init_pidfd = fds[0];
-	if (nscell_ns_sort_fds(fds + 1, n_fds - 1, &ret->userns_fd, &ret->logins_fd) < 0) {
-		nscell_cellctl_session_close(ret);
-		return -EPROTO;
-	}
-	ret->session_no = r.v1.session_no;
-	ret->namespaces = r.v1.namespaces;
-	ret->v0 = version == 0;
-	return 0;
+	return session_take(rc, &fd, fds, n_fds, &r.v1, version, ret);
+}
+
+int nscell_cellctl_join_same(const char *id, const struct nscell_settings *want, int opener_pidfd,
+			     pid_t opener_pid, const char *service, const char *tty,
+			     const char *rhost, struct nscell_cellctl_session *ret)
+{
+	_cleanup_close_ int fd = -1;
+	struct nscell_settings part;
+	struct nscell_cell_join_same m;
+	struct nscell_cell_reply r;
+	int fds[3] = { -1, -1, -1 };
+	size_t n_fds = 0;
+	ssize_t n;
+
+	nscell_settings_cell_part(want, &part);
+	n = nscell_cell_join_same_encode(&m, opener_pid, service, tty, rhost, &part);
+	if (n < 0)
+		return -EMSGSIZE; /* too many paths for one request: SETTINGS and JOIN */
+	n = ask(id, &m, (size_t)n, &opener_pidfd, 1, &r, sizeof(r), fds, 3, &n_fds, &fd);
+	if (n < 0)
+		return (int)n;
+	return session_take(nscell_msg_answer_check(&r, (size_t)n, NSCELL_CELL_JOIN_SAME, sizeof(r)),
+			    &fd, fds, n_fds, &r, NSCELL_PROTO_VERSION, ret);
 }
 
 void nscell_cellctl_leave(int *sock, unsigned version)

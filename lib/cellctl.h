@@ -97,6 +97,17 @@ struct nscell_cellctl_session {
 int nscell_cellctl_join(const char *id, int opener_pidfd, pid_t opener_pid, const char *service,
 			const char *tty, const char *rhost, struct nscell_cellctl_session *ret);
 
+/*
+ * nscell_cellctl_join_same - the same in one round trip, if the cell was made
+ * with the cell-level settings of `want` (JOIN_SAME, proto.h). Returns as
+ * nscell_cellctl_join, or NSCELL_CELL_DIFFERS; an init that does not know
+ * the op answers -ECONNRESET (EOF), -EOPNOTSUPP or -EPROTO; a part too large
+ * for the request is -EMSGSIZE, nothing asked.
+ */
+int nscell_cellctl_join_same(const char *id, const struct nscell_settings *want, int opener_pidfd,
+			     pid_t opener_pid, const char *service, const char *tty,
+			     const char *rhost, struct nscell_cellctl_session *ret);
+
 /* Send LEAVE on a session socket (best effort, never blocks) and close it. */
 void nscell_cellctl_leave(int *sock, unsigned version);
 /* The same, and close everything. */

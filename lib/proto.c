@@ -570,15 +570,114 @@ void nscell_cell_join_encode(struct nscell_cell_join *j, pid_t opener_pid, const
 	copy_field(j->rhost, sizeof(j->rhost), rhost);
 }
 
-int nscell_cell_join_check(struct nscell_cell_join *j, size_t len)
+static void join_terminate(struct nscell_cell_join *j)
 {
-	if (len != sizeof(*j) || j->head.op != NSCELL_CELL_JOIN)
-		return -EPROTO;
 	/* Logged and shown in status: bounded here, escaped where shown. */
 	j->service[sizeof(j->service) - 1] = '\0';
 	j->tty[sizeof(j->tty) - 1] = '\0';
 	j->rhost[sizeof(j->rhost) - 1] = '\0';
+}
+
+int nscell_cell_join_check(struct nscell_cell_join *j, size_t len)
+{
+	if (len != sizeof(*j) || j->head.op != NSCELL_CELL_JOIN)
+		return -EPROTO;
+	join_terminate(j);
 	return 0;
+}
+
+/* Skip the zero 8-byte words at b (at most n bytes); *at advances past them.
+ * Whether any was skipped. The part is mostly such words. */
+static bool zero_words(const uint8_t *b, size_t n, size_t *at)
+{
+	size_t k = 0;
+
+	for (uint64_t w; n - k >= 8 && (memcpy(&w, b + k, 8), w == 0); k += 8)
+		;
+	*at += k;
+	return k > 0;
+}
+
+ssize_t nscell_cell_join_same_encode(struct nscell_cell_join_same *m, pid_t opener_pid,
+				     const char *service, const char *tty, const char *rhost,
+				     const struct nscell_settings *part)
+{
+	const uint8_t *b = (const uint8_t *)part;
+	size_t used = 0;
+
+	memset(m, 0, offsetof(struct nscell_cell_join_same, part));
+	nscell_cell_join_encode(&m->join, opener_pid, service, tty, rhost);
+	m->settings_size = (uint32_t)sizeof(*part);
+	/* One record per run of non-zero bytes. */
+	for (size_t at = 0; at < sizeof(*part);) {
+		size_t end;
+		uint16_t off, len;
+
+		if (at % 8 == 0 && zero_words(b + at, sizeof(*part) - at, &at))
+			continue;
+		if (!b[at]) {
+			at++;
+			continue;
+		}
+		for (end = at; end < sizeof(*part) && b[end]; end++)
+			;
+		if (end - at + 4 > sizeof(m->part) - used)
+			return -E2BIG;
+		off = (uint16_t)at;
+		len = (uint16_t)(end - at);
+		memcpy(m->part + used, &off, 2);
+		memcpy(m->part + used + 2, &len, 2);
+		memcpy(m->part + used + 4, b + at, len);
+		used += 4 + len;
+		at = end;
+	}
+	used += offsetof(struct nscell_cell_join_same, part);
+	nscell_msg_head_init(&m->join.head, NSCELL_CELL_JOIN_SAME, used);
+	return (ssize_t)used;
+}
+
+_Static_assert(sizeof(struct nscell_settings) <= UINT16_MAX, "JOIN_SAME records address the settings by 16 bits");
+
+static bool all_zero(const uint8_t *b, size_t n)
+{
+	size_t k = 0;
+
+	(void)zero_words(b, n, &k);
+	for (; k < n; k++)
+		if (b[k])
+			return false;
+	return true;
+}
+
+int nscell_cell_join_same_check(struct nscell_cell_join_same *m, size_t len,
+				const struct nscell_settings *cell)
+{
+	const uint8_t *c = (const uint8_t *)cell;
+	size_t n, at = 0, p = 0;
+	bool same = true;
+
+	if (len < offsetof(struct nscell_cell_join_same, part) || len > sizeof(*m) ||
+	    m->join.head.op != NSCELL_CELL_JOIN_SAME || m->settings_size != sizeof(*cell))
+		return -EPROTO;
+	join_terminate(&m->join);
+	n = len - offsetof(struct nscell_cell_join_same, part);
+	while (p < n) {
+		uint16_t off, l;
+
+		if (n - p < 4)
+			return -EPROTO;
+		memcpy(&off, m->part + p, 2);
+		memcpy(&l, m->part + p + 2, 2);
+		p += 4;
+		if (l == 0 || off < at || off > sizeof(*cell) || l > sizeof(*cell) - off || l > n - p)
+			return -EPROTO;
+		/* Between records the part is zero; in them, what they say. */
+		same = same && all_zero(c + at, off - at) && memcmp(c + off, m->part + p, l) == 0;
+		at = (size_t)off + l;
+		p += l;
+	}
+	same = same && all_zero(c + at, sizeof(*cell) - at);
+	return same ? 0 : NSCELL_CELL_DIFFERS;
 }
 
 static void terminate_sessions(struct nscell_cell_status *st)

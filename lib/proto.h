@@ -44,6 +44,7 @@
  */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 
 #include <stddef.h>
@@ -67,6 +68,7 @@ enum nscell_cell_op {
 	NSCELL_CELL_STATUS,   /* reply: struct nscell_cell_status + sessions */
 	NSCELL_CELL_TERMINATE,
 	NSCELL_CELL_SETTINGS, /* reply: struct nscell_cell_settings */
+	NSCELL_CELL_JOIN_SAME, /* struct nscell_cell_join_same: JOIN if the settings agree */
 	NSCELL_OP_OPEN = 16,  /* module -> helper request, and its reply */
 	NSCELL_OP_INIT_CONFIG, /* helper -> init, the config pipe */
 };
@@ -256,6 +258,47 @@ void nscell_cell_join_encode(struct nscell_cell_join *j, pid_t opener_pid, const
 			     const char *tty, const char *rhost);
 /* Check a received JOIN (head decoded already) and terminate its strings. */
 int nscell_cell_join_check(struct nscell_cell_join *j, size_t len);
+
+/*
+ * JOIN_SAME (op 6, version 1, since 0.5.0): a JOIN that the init serves only
+ * if the login's cell-level part of its settings (nscell_settings_cell_part())
+ * is byte for byte the one the cell was made with (helper/cell.c); else the
+ * answer is NSCELL_CELL_DIFFERS and nothing is joined. One round trip where
+ * SETTINGS and JOIN take two. Its answer is a JOIN answer of op JOIN_SAME.
+ *
+ * The part is sent sparse, as it is mostly zero: the size of struct
+ * nscell_settings the asker was built with (another size is another layout:
+ * -EPROTO), then records {uint16 offset, uint16 length, that many bytes} of
+ * it, in increasing order and not overlapping; every byte outside them is
+ * zero. The whole
+ * message is at most NSCELL_CELL_JOIN_SAME_MAX bytes (the init's room for
+ * it); a part that does not fit is asked by SETTINGS and JOIN instead.
+ *
+ * An init of 0.4.0 closes on it (longer than any request it knows; version 0
+ * inits close on every versioned request): on that EOF, -EOPNOTSUPP, -EPROTO
+ * and NSCELL_CELL_DIFFERS the asker falls back to SETTINGS and JOIN, which
+ * keep their meaning (lib/registry.c). Which keys are cell-level, and the
+ * layout of struct nscell_settings, are part of this message: changing them
+ * means a new version.
+ */
+#define NSCELL_CELL_JOIN_SAME_MAX 1024
+struct nscell_cell_join_same {
+	struct nscell_cell_join join; /* join.head: op JOIN_SAME, size of the whole */
+	uint32_t settings_size;       /* sizeof(struct nscell_settings) */
+	uint8_t part[NSCELL_CELL_JOIN_SAME_MAX - sizeof(struct nscell_cell_join) - 4];
+};
+#define NSCELL_CELL_DIFFERS (-EXDEV) /* JOIN_SAME: the cell was made with other settings */
+
+/* Encode a JOIN_SAME with the cell-level part `part`. Returns its length,
+ * or -E2BIG when the part does not fit. */
+ssize_t nscell_cell_join_same_encode(struct nscell_cell_join_same *m, pid_t opener_pid,
+				     const char *service, const char *tty, const char *rhost,
+				     const struct nscell_settings *part);
+/* Check a received JOIN_SAME of `len` bytes (head decoded already) and
+ * terminate its strings. Returns 0 when its part is `cell` byte for byte,
+ * NSCELL_CELL_DIFFERS when not, -EPROTO when it is malformed. */
+int nscell_cell_join_same_check(struct nscell_cell_join_same *m, size_t len,
+				const struct nscell_settings *cell);
 /* Check a STATUS answer of `len` bytes for cell `id` and terminate its
  * strings: 0, an error answer's -errno, or -EPROTO. head.version says which
  * version the init answered in (also after nscell_v0_status_decode). */

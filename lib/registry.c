@@ -20,10 +20,25 @@ static bool gone(int rc)
 	       rc == -EPIPE;
 }
 
-int nscell_registry_join_same(const char *id, const struct nscell_settings *want,
-			      int opener_pidfd, pid_t opener_pid, const char *service,
-			      const char *tty, const char *rhost,
-			      struct nscell_cellctl_session *ret, char *why, size_t whylen)
+enum nscell_join_same_next nscell_registry_join_same_next(int rc)
+{
+	if (rc == 0)
+		return NSCELL_JOIN_SAME_JOINED;
+	/* An init of 0.4.0 or of version 0 closes on the op (EOF); one that
+	 * knows the size but not the op says so; a newer one names its version;
+	 * other bytes may still spell the same keys. A cell ending closes too:
+	 * SETTINGS tells that apart as before. */
+	if (rc == -ECONNRESET || rc == -EOPNOTSUPP || rc == -EPROTO || rc == -EMSGSIZE ||
+	    rc == -EPROTONOSUPPORT || rc == NSCELL_CELL_DIFFERS)
+		return NSCELL_JOIN_SAME_ASK;
+	return gone(rc) ? NSCELL_JOIN_SAME_GONE : NSCELL_JOIN_SAME_FAIL;
+}
+
+/* SETTINGS, the keys compared here, then JOIN: for an init without
+ * JOIN_SAME, and to say which keys differ. */
+static int join_asked(const char *id, const struct nscell_settings *want, int opener_pidfd,
+		      pid_t opener_pid, const char *service, const char *tty, const char *rhost,
+		      struct nscell_cellctl_session *ret, char *why, size_t whylen)
 {
 	struct nscell_settings cell;
 	int rc;
@@ -64,6 +79,32 @@ int nscell_registry_join_same(const char *id, const struct nscell_settings *want
 		snprintf(why, whylen, "cannot join cell %s: %s", id, strerror(-rc));
 		return rc;
 	}
+	return 0;
+}
+
+int nscell_registry_join_same(const char *id, const struct nscell_settings *want,
+			      int opener_pidfd, pid_t opener_pid, const char *service,
+			      const char *tty, const char *rhost,
+			      struct nscell_cellctl_session *ret, char *why, size_t whylen)
+{
+	int rc = nscell_cellctl_join_same(id, want, opener_pidfd, opener_pid, service, tty, rhost,
+					  ret);
+
+	switch (nscell_registry_join_same_next(rc)) {
+	case NSCELL_JOIN_SAME_JOINED:
+		break;
+	case NSCELL_JOIN_SAME_GONE:
+		return NSCELL_REGISTRY_GONE;
+	case NSCELL_JOIN_SAME_FAIL:
+		snprintf(why, whylen, "cannot join cell %s: %s", id, strerror(-rc));
+		return rc;
+	case NSCELL_JOIN_SAME_ASK:
+		rc = join_asked(id, want, opener_pidfd, opener_pid, service, tty, rhost, ret, why,
+				whylen);
+		if (rc != 0)
+			return rc;
+		break;
+	}
 	/* Checked by every cell-level key; a cell that answers with other
 	 * namespaces than it reported is not one to enter. */
 	if (ret->namespaces != want->namespaces) {
@@ -80,6 +121,7 @@ int nscell_registry_join_user_cell(uid_t uid, const struct nscell_settings *want
 				   char *ret_id, size_t idsize, struct nscell_cellctl_session *ret,
 				   char *why, size_t whylen)
 {
+	pid_t pid;
 	int self, rc;
 
 	/* The cell's socket is in a root-only directory, and its init accepts
@@ -87,14 +129,15 @@ int nscell_registry_join_user_cell(uid_t uid, const struct nscell_settings *want
 	if (want->scope != NSCELL_SCOPE_USER || geteuid() != 0)
 		return NSCELL_REGISTRY_GONE;
 	nscell_registry_user_cell_id(uid, ret_id, idsize);
-	self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	pid = getpid();
+	self = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (self < 0) {
 		rc = -errno;
 		snprintf(why, whylen, "cannot pin this process: %s", strerror(-rc));
 		return rc;
 	}
-	rc = nscell_registry_join_same(ret_id, want, self, getpid(), service, tty, rhost, ret,
-				       why, whylen);
+	rc = nscell_registry_join_same(ret_id, want, self, pid, service, tty, rhost, ret, why,
+				       whylen);
 	close(self);
 	return rc;
 }

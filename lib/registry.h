@@ -41,6 +41,17 @@ int nscell_registry_join_same(const char *id, const struct nscell_settings *want
 			      const char *tty, const char *rhost,
 			      struct nscell_cellctl_session *ret, char *why, size_t whylen);
 
+/* After JOIN_SAME answered `rc` (nscell_cellctl_join_same): keep the session,
+ * ask again by SETTINGS and JOIN (an init that does not know the op, or found
+ * other bytes: the keys decide, and say why), the cell is gone, or fail. */
+enum nscell_join_same_next {
+	NSCELL_JOIN_SAME_JOINED,
+	NSCELL_JOIN_SAME_ASK,
+	NSCELL_JOIN_SAME_GONE,
+	NSCELL_JOIN_SAME_FAIL,
+};
+enum nscell_join_same_next nscell_registry_join_same_next(int rc);
+
 /*
  * nscell_registry_join_user_cell - the same for the calling process, root,
  * into the cell of user `uid` when `want` is Scope user (the caller's exit

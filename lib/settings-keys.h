@@ -66,6 +66,20 @@ enum nscell_key_level {
 };
 enum nscell_key_level nscell_key_level(enum nscell_key k);
 
+/* Whether key k does anything under s (DrainLimit with Logout kill does
+ * not; see nscell_settings_cell_diff). */
+bool nscell_key_has_effect(const struct nscell_settings *s, enum nscell_key k);
+
+/*
+ * nscell_settings_cell_part - the cell-level keys of s that have an effect,
+ * every other byte zero: what a cell is made with and what a login that
+ * joins it must bring (the init compares the two byte for byte, proto.h
+ * JOIN_SAME). Equal parts mean nscell_settings_cell_diff() finds no key
+ * differing; parts that differ only in bytes no key shows are not joined
+ * that way, and the caller asks again with SETTINGS.
+ */
+void nscell_settings_cell_part(const struct nscell_settings *s, struct nscell_settings *ret);
+
 /*
  * nscell_settings_cell_diff - compare the cell-level settings a live cell was
  * made with to those a login asks for. Keys that have no effect under `want`

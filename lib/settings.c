@@ -331,7 +331,7 @@ enum nscell_key_level nscell_key_level(enum nscell_key k)
 	return t[k];
 }
 
-static bool key_has_effect(const struct nscell_settings *s, enum nscell_key k)
+bool nscell_key_has_effect(const struct nscell_settings *s, enum nscell_key k)
 {
 	switch (k) {
 	case NSCELL_KEY_DRAIN_LIMIT:
@@ -360,7 +360,7 @@ int nscell_settings_cell_diff(const struct nscell_settings *cell, const struct n
 		enum nscell_key k = (enum nscell_key) i;
 		_cleanup_free_ char *a = NULL, *b = NULL;
 
-		if (nscell_key_level(k) != NSCELL_LEVEL_CELL || !key_has_effect(want, k))
+		if (nscell_key_level(k) != NSCELL_LEVEL_CELL || !nscell_key_has_effect(want, k))
 			continue;
 		/* The policy spelling of each value is what a person compares
 		 * too; equal spellings are equal settings. */

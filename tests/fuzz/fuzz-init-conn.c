@@ -2,8 +2,8 @@
 /*
  * libFuzzer target: nscell-init's cell protocol, driven through the init's
  * own code (helper/init-conn.c is linked into this target). Up to four clients
- * connect to the cell socket and send JOIN, LEAVE, STATUS, SETTINGS,
- * TERMINATE (in this version, in version 0, in a newer one, cut short) or any
+ * connect to the cell socket and send JOIN, JOIN_SAME (with the cell's
+ * settings or one byte off), LEAVE, STATUS, SETTINGS, TERMINATE (in this version, in version 0, in a newer one, cut short) or any
  * bytes, with no, one or two descriptors (a pidfd, a pipe
  * standing for the opener, /dev/null); openers exit; clients hang up; the
  * logout policy and the process count the init sees change. The init's epoll loop is replayed
@@ -286,6 +286,12 @@ static void send_message(struct input *in, struct client *cl, uint8_t how)
 		uint32_t v0[2];
 		uint8_t raw[sizeof(struct nscell_cell_join) + 8];
 	} msg;
+	static union {
+		struct nscell_cell_join_same m;
+		uint8_t raw[sizeof(struct nscell_cell_join_same) + 1]; /* one byte long */
+	} same_buf;
+	struct nscell_cell_join_same *same = &same_buf.m;
+	const void *buf = &msg;
 	size_t len;
 	int fds[2], n_fds = 0, pipefd[2] = { -1, -1 };
 	int self = -1;
@@ -307,15 +313,44 @@ static void send_message(struct input *in, struct client *cl, uint8_t how)
 		memset(msg.join.tty, next(in), sizeof(msg.join.tty));
 		memset(msg.join.rhost, next(in), sizeof(msg.join.rhost));
 		len = sizeof(msg.join);
+		form = next(in);
+		if (form & 1) {
+			/* JOIN_SAME: the cell's own settings, or one byte off. */
+			static struct nscell_settings part;
+			size_t at = next(in);
+			ssize_t n;
+
+			at = (at | (size_t)next(in) << 8) % sizeof(part);
+			part = g.settings;
+			if (form & 2)
+				((uint8_t *)&part)[at] ^= 1;
+			n = nscell_cell_join_same_encode(same, msg.join.opener_pid, NULL, NULL, NULL,
+							 &part);
+			if (n < 0)
+				abort(); /* the cell's own part always fits */
+			memcpy(same->join.service, msg.join.service, sizeof(msg.join.service));
+			memcpy(same->join.tty, msg.join.tty, sizeof(msg.join.tty));
+			memcpy(same->join.rhost, msg.join.rhost, sizeof(msg.join.rhost));
+			/* Records cut or bent: the init must refuse, not read past. */
+			if ((form & 4) && n > (ssize_t)sizeof(same->join) + 2)
+				same_buf.raw[sizeof(same->join) +
+					     next(in) % (n - (ssize_t)sizeof(same->join))] ^= next(in);
+			buf = same;
+			len = (size_t)n;
+		}
 		if (((how >> 4) & 3) == 3) {
 			len += (next(in) & 1) ? 1 : (size_t)-1;
-			msg.join.head.size = (uint32_t)len; /* a size that agrees: still wrong */
+			/* a size that agrees: still wrong */
+			if (buf == same)
+				same->join.head.size = (uint32_t)len;
+			else
+				msg.join.head.size = (uint32_t)len;
 		}
 		break;
 	default: /* a bare head: magic (or not), any op, in any version */
 		form = next(in);
 		op = next(in);
-		nscell_msg_head_init(&msg.head, op % 6, sizeof(msg.head));
+		nscell_msg_head_init(&msg.head, op % 7, sizeof(msg.head));
 		len = sizeof(msg.head);
 		switch ((form >> 3) & 3) {
 		case 1: /* version 0: {magic, op}, what 0.1.0 and 0.2.0 send */
@@ -361,7 +396,7 @@ static void send_message(struct input *in, struct client *cl, uint8_t how)
 	default:
 		break;
 	}
-	(void)!nscell_send_fds(cl->fd, &msg, len, fds, (size_t)n_fds);
+	(void)!nscell_send_fds(cl->fd, buf, len, fds, (size_t)n_fds);
 	if (self >= 0)
 		close(self);
 	if (pipefd[0] >= 0)

@@ -8,7 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "proto.h"
+#include "registry.h"
+#include "settings-keys.h"
 #include "test-util.h"
 
 static void test_head_round_trip(void **state)
@@ -354,6 +360,126 @@ static void test_join(void **state)
 	assert_int_equal(nscell_cell_join_check(&j, sizeof(j) - 1), -EPROTO);
 }
 
+static void test_join_same(void **state)
+{
+	static struct nscell_settings set, part, other;
+	struct nscell_cell_join_same m;
+	struct nscell_msg_head h;
+	ssize_t n;
+
+	nscell_settings_init(&set);
+	set.scope = NSCELL_SCOPE_USER;
+	nscell_settings_cell_part(&set, &part);
+	n = nscell_cell_join_same_encode(&m, 7, "sshd", "pts/1", "host", &part);
+	/* Sparse: a few records, not the 5 kB of the settings. */
+	assert_true(n > (ssize_t)sizeof(m.join) && n < (ssize_t)sizeof(m.join) + 128);
+	assert_int_equal(m.settings_size, sizeof(struct nscell_settings));
+	assert_int_equal(m.join.head.op, NSCELL_CELL_JOIN_SAME);
+	assert_int_equal(m.join.head.size, n);
+	assert_int_equal(nscell_msg_head_decode(&m, (size_t)n, &h), 0);
+	assert_int_equal(nscell_cell_join_same_check(&m, (size_t)n, &part), 0);
+	assert_string_equal(m.join.service, "sshd");
+	/* Any byte of the cell's part otherwise: differs, wherever it is
+	 * (in a record, between records, after the last one). */
+	for (size_t i = 0; i < sizeof(part); i += 7) {
+		other = part;
+		((uint8_t *)&other)[i] ^= 0x5a;
+		assert_int_equal(nscell_cell_join_same_check(&m, (size_t)n, &other), NSCELL_CELL_DIFFERS);
+	}
+	/* Cut, bent or padded records: malformed, never read past; cut at a
+	 * record's end, a part with fewer bytes, which differs. */
+	for (size_t cut = 0; cut < offsetof(struct nscell_cell_join_same, part); cut++)
+		assert_int_equal(nscell_cell_join_same_check(&m, cut, &part), -EPROTO);
+	for (size_t cut = offsetof(struct nscell_cell_join_same, part); cut < (size_t)n; cut++) {
+		int rc = nscell_cell_join_same_check(&m, cut, &part);
+		assert_true(rc == -EPROTO || rc == NSCELL_CELL_DIFFERS);
+	}
+	assert_int_equal(nscell_cell_join_same_check(&m, (size_t)n + 1, &part), -EPROTO);
+	assert_int_equal(nscell_cell_join_same_check(&m, sizeof(m) + 1, &part), -EPROTO);
+	{
+		struct nscell_cell_join_same bent = m;
+		uint16_t off = UINT16_MAX;
+
+		bent.settings_size++; /* another build's layout */
+		assert_int_equal(nscell_cell_join_same_check(&bent, (size_t)n, &part), -EPROTO);
+		bent = m;
+		memcpy(bent.part, &off, 2); /* a record past the settings */
+		assert_int_equal(nscell_cell_join_same_check(&bent, (size_t)n, &part), -EPROTO);
+		bent = m;
+		off = 0;
+		memcpy(bent.part + 2, &off, 2); /* an empty record */
+		assert_int_equal(nscell_cell_join_same_check(&bent, (size_t)n, &part), -EPROTO);
+	}
+	/* Strings are bounded by the check. */
+	memset(m.join.tty, 't', sizeof(m.join.tty));
+	assert_int_equal(nscell_cell_join_same_check(&m, (size_t)n, &part), 0);
+	assert_int_equal(strlen(m.join.tty), sizeof(m.join.tty) - 1);
+	/* A plain JOIN is not one. */
+	assert_int_equal(nscell_cell_join_check(&m.join, sizeof(m.join)), -EPROTO);
+	/* A part with too many non-zero runs does not fit: asked otherwise. */
+	for (size_t i = 0; i < sizeof(other); i++)
+		((uint8_t *)&other)[i] = (uint8_t)(i % 2);
+	assert_int_equal(nscell_cell_join_same_encode(&m, 7, NULL, NULL, NULL, &other), -E2BIG);
+}
+
+/*
+ * Across an upgrade, a login of this release asks an init of 0.4.0, which
+ * reads every request into a JOIN's room and closes, unanswered, on one that
+ * does not fit: the EOF on which the asker falls back to SETTINGS and JOIN.
+ */
+static void test_join_same_to_an_older_init(void **state)
+{
+	static struct nscell_settings set, part;
+	struct nscell_cell_join_same m;
+	union {
+		struct nscell_cell_join join;
+		struct nscell_msg_head head;
+	} room; /* what helper/init-conn.c of 0.4.0 reads into */
+	int sv[2], fds[1], pass[2];
+	size_t n_fds = 9;
+	ssize_t n;
+
+	nscell_settings_init(&set);
+	nscell_settings_cell_part(&set, &part);
+	n = nscell_cell_join_same_encode(&m, 7, "sshd", NULL, NULL, &part);
+	/* Never a JOIN's size: PID and MNT are always in the part. */
+	assert_true(n > (ssize_t)sizeof(room));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(pipe2(pass, O_CLOEXEC), 0);
+	assert_int_equal(nscell_send_fds(sv[0], &m, (size_t)n, &pass[0], 1), 0);
+	/* 0.4.0 takes it whole into a JOIN's room: truncated, its fd not
+	 * kept (so it closes the connection: EOF to the asker). */
+	assert_int_equal(nscell_recv_fds(sv[1], &room, sizeof(room), fds, 1, &n_fds), -EMSGSIZE);
+	assert_int_equal(n_fds, 0);
+	assert_int_equal(fds[0], -1);
+	close(pass[0]);
+	close(pass[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* What the asker does with each answer to JOIN_SAME (lib/registry.c). */
+static void test_join_same_next(void **state)
+{
+	assert_int_equal(nscell_registry_join_same_next(0), NSCELL_JOIN_SAME_JOINED);
+	/* An init of 0.4.0 or of version 0 (EOF), one that knows the size but
+	 * not the op, a newer one, other bytes: SETTINGS and JOIN decide. */
+	assert_int_equal(nscell_registry_join_same_next(-ECONNRESET), NSCELL_JOIN_SAME_ASK);
+	assert_int_equal(nscell_registry_join_same_next(-EOPNOTSUPP), NSCELL_JOIN_SAME_ASK);
+	assert_int_equal(nscell_registry_join_same_next(-EPROTO), NSCELL_JOIN_SAME_ASK);
+	assert_int_equal(nscell_registry_join_same_next(-EMSGSIZE), NSCELL_JOIN_SAME_ASK);
+	assert_int_equal(nscell_registry_join_same_next(-EPROTONOSUPPORT), NSCELL_JOIN_SAME_ASK);
+	assert_int_equal(nscell_registry_join_same_next(NSCELL_CELL_DIFFERS), NSCELL_JOIN_SAME_ASK);
+	/* No cell, or one ending: a new one. */
+	assert_int_equal(nscell_registry_join_same_next(-ENOENT), NSCELL_JOIN_SAME_GONE);
+	assert_int_equal(nscell_registry_join_same_next(-ECONNREFUSED), NSCELL_JOIN_SAME_GONE);
+	assert_int_equal(nscell_registry_join_same_next(-ESTALE), NSCELL_JOIN_SAME_GONE);
+	assert_int_equal(nscell_registry_join_same_next(-EPIPE), NSCELL_JOIN_SAME_GONE);
+	/* A hung init is not asked twice more. */
+	assert_int_equal(nscell_registry_join_same_next(-ETIMEDOUT), NSCELL_JOIN_SAME_FAIL);
+	assert_int_equal(nscell_registry_join_same_next(-ENOMEM), NSCELL_JOIN_SAME_FAIL);
+}
+
 static void test_status(void **state)
 {
 	static struct nscell_cell_status st;
@@ -446,6 +572,9 @@ int main(void)
 		cmocka_unit_test(test_reply_check),
 		cmocka_unit_test(test_init_msg_check),
 		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_join_same),
+		cmocka_unit_test(test_join_same_to_an_older_init),
+		cmocka_unit_test(test_join_same_next),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_v0_status),
 		cmocka_unit_test(test_v0_reply),

@@ -93,6 +93,55 @@ static void test_cell_diff(void **state)
 	assert_int_equal(strlen(buf), 9);
 }
 
+/* The cell part (JOIN_SAME's bytes) agrees with the key-by-key diff. */
+static bool parts_equal(const struct nscell_settings *a, const struct nscell_settings *b)
+{
+	struct nscell_settings pa, pb;
+
+	nscell_settings_cell_part(a, &pa);
+	nscell_settings_cell_part(b, &pb);
+	return memcmp(&pa, &pb, sizeof(pa)) == 0;
+}
+
+static void test_cell_part(void **state)
+{
+	static const char *const policies[] = {
+		"Scope user\n",
+		"Scope user\nTmp shared\nLogout drain\n",
+		"Scope user\nLogout drain\nDrainLimit 1h\n",
+		"Scope user\nProcHidePid invisible\n",
+		"Scope user\nNamespaces pid mount uts\nHostname box\n",
+		"Scope user\nMemoryMax 1G\nLimitsUnavailable ignore\n",
+		"Scope user\nProtectHome own\nBindPaths /srv\n",
+	};
+	struct nscell_settings a, b, part;
+
+	/* Session- and login-level keys, and keys without effect, leave the
+	 * part as it is: those logins join by JOIN_SAME. */
+	a = defaults_of("Scope user\n");
+	b = defaults_of("Scope session\nNoNewPrivs yes\nDropCapabilities all\n"
+			"RestrictNamespaces all\nMaxCells 2\nDrainLimit 1h\nPersistentRoot /x\n"
+			"UserNamespaceFallback deny\nLimitsUnavailable ignore\n");
+	assert_true(parts_equal(&a, &b));
+	assert_int_equal(nscell_settings_cell_diff(&a, &b, NULL, 0), 0);
+	/* Only cell-level bytes: the login-level ones are zero. */
+	nscell_settings_cell_part(&b, &part);
+	assert_false(part.isolate);
+	assert_int_equal(part.drop_caps, 0);
+	assert_false(part.no_new_privs);
+	assert_int_equal(part.max_cells, 0);
+	assert_int_equal(part.drain_limit_sec, 0); /* Logout kill: no effect */
+	assert_int_equal(part.namespaces, b.namespaces);
+	/* Every pair: equal parts exactly when no key differs. */
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+		for (size_t j = 0; j < sizeof(policies) / sizeof(policies[0]); j++) {
+			a = defaults_of(policies[i]);
+			b = defaults_of(policies[j]);
+			assert_int_equal(parts_equal(&a, &b), i == j);
+			assert_int_equal(nscell_settings_cell_diff(&a, &b, NULL, 0) == 0, i == j);
+		}
+}
+
 static void test_format_round_trips_through_the_parser(void **state)
 {
 	struct nscell_settings s = defaults_of("Namespaces pid,mount,uts,user\n"
@@ -172,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_key_spans_are_disjoint),
 		cmocka_unit_test(test_every_key_has_a_level),
 		cmocka_unit_test(test_cell_diff),
+		cmocka_unit_test(test_cell_part),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
