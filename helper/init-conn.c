@@ -297,60 +297,25 @@ static void do_status(size_t i)
 	conn_close(i);
 }
 
-/* The settings, as SETTINGS gives them back byte for byte (the registry
- * compares bytes), kept small: they are mostly unused string space (the
- * view's path lists alone are 5 kB), and a .bss page never written costs
- * nothing. Each step: a u16 count of bytes kept as they are, those bytes,
- * a u16 count of zeros; a zero run is cut out only from 8 bytes up, so the
- * whole is at most 4 bytes longer than the struct. In common storage,
- * which the link puts after all of .bss: the pages it leaves unwritten lie
- * past everything else. */
-__attribute__((common)) unsigned char init_settings_kept[sizeof(struct nscell_settings) + 4];
+/* The settings, packed (proto.h): mostly unused string space (the view's
+ * path lists alone are 5 kB), and a .bss page never written costs nothing.
+ * In common storage, which the link puts after all of .bss: the pages they
+ * leave unwritten lie past everything else. JOIN_SAME compares a login's
+ * part with these bytes; SETTINGS gives them back unpacked. */
+__attribute__((common)) unsigned char init_settings_kept[NSCELL_SETTINGS_PACKED_MAX];
 static size_t kept_len;
-_Static_assert(sizeof(struct nscell_settings) <= UINT16_MAX, "settings: u16 counts");
 
 void init_settings_keep(const struct nscell_settings *s)
 {
-	const unsigned char *p = (const void *)s, *end = p + sizeof(*s);
-	unsigned char *o = init_settings_kept;
+	/* Cannot fail: the room is the bound (proto.h). */
+	ssize_t n = nscell_settings_pack(s, init_settings_kept, sizeof(init_settings_kept));
 
-	while (p < end) {
-		const unsigned char *z = p, *q;
-		uint16_t lit, zeros;
-
-		for (;;) {
-			for (q = z; q < end && *q == 0; q++)
-				;
-			if (q - z >= 8 || q == end)
-				break;
-			z = q + 1; /* a short zero run and the byte after it stay */
-		}
-		lit = (uint16_t)(z - p);
-		zeros = (uint16_t)(q - z);
-		memcpy(o, &lit, 2);
-		memcpy(o + 2, p, lit);
-		memcpy(o + 2 + lit, &zeros, 2);
-		o += 4 + lit;
-		p = q;
-	}
-	kept_len = (size_t)(o - init_settings_kept);
+	kept_len = n < 0 ? 0 : (size_t)n;
 }
 
 void init_settings_get(struct nscell_settings *s)
 {
-	unsigned char *o = (void *)s;
-	const unsigned char *p = init_settings_kept;
-
-	while (p < init_settings_kept + kept_len) {
-		uint16_t lit, zeros;
-
-		memcpy(&lit, p, 2);
-		memcpy(o, p + 2, lit);
-		memcpy(&zeros, p + 2 + lit, 2);
-		memset(o + lit, 0, zeros);
-		o += lit + zeros;
-		p += 4 + lit;
-	}
+	(void)nscell_settings_unpack(init_settings_kept, kept_len, s);
 }
 
 static void do_settings(size_t i)
@@ -451,7 +416,8 @@ static void on_conn(size_t i)
 	case NSCELL_CELL_JOIN_SAME:
 		/* Joined only with the cell-level settings this cell was made
 		 * with, byte for byte (proto.h). */
-		rc = n_fds == 1 ? nscell_cell_join_same_check(&msg.same, (size_t)n, &g.settings) :
+		rc = n_fds == 1 ? nscell_cell_join_same_check(&msg.same, (size_t)n, init_settings_kept,
+							      kept_len) :
 				  -EPROTO;
 		if (rc < 0) {
 			if (n_fds)

@@ -598,86 +598,121 @@ static bool zero_words(const uint8_t *b, size_t n, size_t *at)
 	return k > 0;
 }
 
+ssize_t nscell_settings_pack(const struct nscell_settings *set, uint8_t *out, size_t cap)
+{
+	const uint8_t *b = (const uint8_t *)set;
+	const size_t n = sizeof(*set);
+	size_t used = 0;
+
+	for (size_t at = 0, end, z; at < n; at = end) {
+		uint16_t off, len;
+
+		if (at % 8 == 0 && zero_words(b + at, n - at, &at)) {
+			end = at;
+			continue;
+		}
+		if (!b[at]) {
+			end = at + 1;
+			continue;
+		}
+		/* A record runs till a zero run as long as a record's head:
+		 * cutting a shorter one would not make the whole shorter. */
+		for (end = at; end < n;) {
+			if (b[end]) {
+				end++;
+				continue;
+			}
+			for (z = end; z < n && !b[z] && z - end < 4; z++)
+				;
+			if (z == n || z - end >= 4)
+				break;
+			end = z;
+		}
+		if (end - at + 4 > cap - used)
+			return -E2BIG;
+		off = (uint16_t)at;
+		len = (uint16_t)(end - at);
+		memcpy(out + used, &off, 2);
+		memcpy(out + used + 2, &len, 2);
+		memcpy(out + used + 4, b + at, len);
+		used += 4 + (size_t)len;
+	}
+	return (ssize_t)used;
+}
+
+/* Whether `n` bytes at `in` are records of a struct nscell_settings: each
+ * whole, not empty, inside it, after the one before. */
+static bool packed_valid(const uint8_t *in, size_t n)
+{
+	size_t at = 0;
+
+	for (size_t p = 0; p < n;) {
+		uint16_t off, len;
+
+		if (n - p < 4)
+			return false;
+		memcpy(&off, in + p, 2);
+		memcpy(&len, in + p + 2, 2);
+		p += 4;
+		if (len == 0 || off < at || len > sizeof(struct nscell_settings) - off || len > n - p)
+			return false;
+		at = (size_t)off + len;
+		p += len;
+	}
+	return true;
+}
+
+int nscell_settings_unpack(const uint8_t *in, size_t n, struct nscell_settings *set)
+{
+	if (!packed_valid(in, n))
+		return -EPROTO;
+	memset(set, 0, sizeof(*set));
+	for (size_t p = 0; p < n;) {
+		uint16_t off, len;
+
+		memcpy(&off, in + p, 2);
+		memcpy(&len, in + p + 2, 2);
+		memcpy((uint8_t *)set + off, in + p + 4, len);
+		p += 4 + (size_t)len;
+	}
+	return 0;
+}
+
 ssize_t nscell_cell_join_same_encode(struct nscell_cell_join_same *m, pid_t opener_pid,
 				     const char *service, const char *tty, const char *rhost,
 				     const struct nscell_settings *part)
 {
-	const uint8_t *b = (const uint8_t *)part;
-	size_t used = 0;
+	ssize_t used;
 
 	memset(m, 0, offsetof(struct nscell_cell_join_same, part));
 	nscell_cell_join_encode(&m->join, opener_pid, service, tty, rhost);
 	m->settings_size = (uint32_t)sizeof(*part);
-	/* One record per run of non-zero bytes. */
-	for (size_t at = 0; at < sizeof(*part);) {
-		size_t end;
-		uint16_t off, len;
-
-		if (at % 8 == 0 && zero_words(b + at, sizeof(*part) - at, &at))
-			continue;
-		if (!b[at]) {
-			at++;
-			continue;
-		}
-		for (end = at; end < sizeof(*part) && b[end]; end++)
-			;
-		if (end - at + 4 > sizeof(m->part) - used)
-			return -E2BIG;
-		off = (uint16_t)at;
-		len = (uint16_t)(end - at);
-		memcpy(m->part + used, &off, 2);
-		memcpy(m->part + used + 2, &len, 2);
-		memcpy(m->part + used + 4, b + at, len);
-		used += 4 + len;
-		at = end;
-	}
-	used += offsetof(struct nscell_cell_join_same, part);
-	nscell_msg_head_init(&m->join.head, NSCELL_CELL_JOIN_SAME, used);
-	return (ssize_t)used;
+	used = nscell_settings_pack(part, m->part, sizeof(m->part));
+	if (used < 0)
+		return used;
+	used += (ssize_t)offsetof(struct nscell_cell_join_same, part);
+	nscell_msg_head_init(&m->join.head, NSCELL_CELL_JOIN_SAME, (size_t)used);
+	return used;
 }
 
-_Static_assert(sizeof(struct nscell_settings) <= UINT16_MAX, "JOIN_SAME records address the settings by 16 bits");
+_Static_assert(sizeof(struct nscell_settings) <= UINT16_MAX, "packed settings address the struct by 16 bits");
 
-static bool all_zero(const uint8_t *b, size_t n)
+int nscell_cell_join_same_check(struct nscell_cell_join_same *m, size_t len, const uint8_t *cell,
+				size_t cell_len)
 {
-	size_t k = 0;
-
-	(void)zero_words(b, n, &k);
-	for (; k < n; k++)
-		if (b[k])
-			return false;
-	return true;
-}
-
-int nscell_cell_join_same_check(struct nscell_cell_join_same *m, size_t len,
-				const struct nscell_settings *cell)
-{
-	const uint8_t *c = (const uint8_t *)cell;
-	size_t n, at = 0, p = 0;
-	bool same = true;
+	size_t n;
 
 	if (len < offsetof(struct nscell_cell_join_same, part) || len > sizeof(*m) ||
-	    m->join.head.op != NSCELL_CELL_JOIN_SAME || m->settings_size != sizeof(*cell))
+	    m->join.head.op != NSCELL_CELL_JOIN_SAME ||
+	    m->settings_size != sizeof(struct nscell_settings))
 		return -EPROTO;
 	join_terminate(&m->join);
 	n = len - offsetof(struct nscell_cell_join_same, part);
-	while (p < n) {
-		uint16_t off, l;
-
-		if (n - p < 4)
-			return -EPROTO;
-		memcpy(&off, m->part + p, 2);
-		memcpy(&l, m->part + p + 2, 2);
-		p += 4;
-		if (l == 0 || off < at || off > sizeof(*cell) || l > sizeof(*cell) - off || l > n - p)
-			return -EPROTO;
-		/* Between records the part is zero; in them, what they say. */
-		same = same && all_zero(c + at, off - at) && memcmp(c + off, m->part + p, l) == 0;
-		at = (size_t)off + l;
-		p += l;
-	}
-	same = same && all_zero(c + at, sizeof(*cell) - at);
-	return same ? 0 : NSCELL_CELL_DIFFERS;
+	if (!packed_valid(m->part, n))
+		return -EPROTO;
+	/* One packing of given bytes (nscell_settings_pack): the same
+	 * settings are the same records. */
+	return n == cell_len && memcmp(m->part, cell, n) == 0 ? 0 : NSCELL_CELL_DIFFERS;
 }
 
 static void terminate_sessions(struct nscell_cell_status *st)

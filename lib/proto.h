@@ -266,11 +266,10 @@ int nscell_cell_join_check(struct nscell_cell_join *j, size_t len);
  * answer is NSCELL_CELL_DIFFERS and nothing is joined. One round trip where
  * SETTINGS and JOIN take two. Its answer is a JOIN answer of op JOIN_SAME.
  *
- * The part is sent sparse, as it is mostly zero: the size of struct
+ * The part is sent packed, as it is mostly zero: the size of struct
  * nscell_settings the asker was built with (another size is another layout:
- * -EPROTO), then records {uint16 offset, uint16 length, that many bytes} of
- * it, in increasing order and not overlapping; every byte outside them is
- * zero. The whole
+ * -EPROTO), then the part as nscell_settings_pack() gives it, which the init
+ * compares with its own, kept so, byte for byte. The whole
  * message is at most NSCELL_CELL_JOIN_SAME_MAX bytes (the init's room for
  * it); a part that does not fit is asked by SETTINGS and JOIN instead.
  *
@@ -295,10 +294,25 @@ ssize_t nscell_cell_join_same_encode(struct nscell_cell_join_same *m, pid_t open
 				     const char *service, const char *tty, const char *rhost,
 				     const struct nscell_settings *part);
 /* Check a received JOIN_SAME of `len` bytes (head decoded already) and
- * terminate its strings. Returns 0 when its part is `cell` byte for byte,
- * NSCELL_CELL_DIFFERS when not, -EPROTO when it is malformed. */
-int nscell_cell_join_same_check(struct nscell_cell_join_same *m, size_t len,
-				const struct nscell_settings *cell);
+ * terminate its strings. Returns 0 when its part is `cell` (`cell_len`
+ * bytes, packed), NSCELL_CELL_DIFFERS when not, -EPROTO when malformed. */
+int nscell_cell_join_same_check(struct nscell_cell_join_same *m, size_t len, const uint8_t *cell,
+				size_t cell_len);
+
+/*
+ * Settings packed: records {uint16 offset, uint16 length, that many bytes}
+ * of the struct, in increasing order, not overlapping, each ending at a run
+ * of four zero bytes or more (or the end); every byte outside them is zero.
+ * One packing of given bytes, so equal settings pack to equal bytes: how
+ * JOIN_SAME carries the login's cell-level part, and how nscell-init keeps
+ * the settings it was made with (its pages unwritten past them). At most
+ * NSCELL_SETTINGS_PACKED_MAX bytes: each cut pays for the record after it.
+ */
+#define NSCELL_SETTINGS_PACKED_MAX (sizeof(struct nscell_settings) + 4)
+/* Pack into `cap` bytes at out: the length, or -E2BIG. */
+ssize_t nscell_settings_pack(const struct nscell_settings *set, uint8_t *out, size_t cap);
+/* Unpack `n` bytes: 0, or -EPROTO when they are not packed settings. */
+int nscell_settings_unpack(const uint8_t *in, size_t n, struct nscell_settings *set);
 /* Check a STATUS answer of `len` bytes for cell `id` and terminate its
  * strings: 0, an error answer's -errno, or -EPROTO. head.version says which
  * version the init answered in (also after nscell_v0_status_decode). */

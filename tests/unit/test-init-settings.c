@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * nscell-init keeps the settings it was made with packed (helper/init-conn.c:
- * zero runs of 8 bytes or more cut out) and gives them back to SETTINGS,
- * where the registry compares them byte for byte: every pattern of bytes
- * comes back the same, and realistic settings keep to a few hundred bytes.
+ * nscell-init keeps the settings it was made with packed (nscell_settings_pack,
+ * lib/proto.c: zero runs of 4 bytes or more cut out) and gives them back to
+ * SETTINGS, where the registry compares them: every pattern of bytes comes
+ * back the same, within the bound, and realistic settings keep to a few
+ * hundred bytes.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,7 +67,7 @@ static void test_every_pattern(void **state)
 	struct nscell_settings s;
 	unsigned char *p = (void *)&s;
 
-	/* No zeros; all zeros; zero runs of every length around the cut (8). */
+	/* No zeros; all zeros; zero runs of every length around the cut (4). */
 	memset(&s, 0xff, sizeof(s));
 	round_trip(&s);
 	memset(&s, 0, sizeof(s));

@@ -360,6 +360,16 @@ static void test_join(void **state)
 	assert_int_equal(nscell_cell_join_check(&j, sizeof(j) - 1), -EPROTO);
 }
 
+/* JOIN_SAME checked against a cell's settings, packed as the init keeps them. */
+static int same_check(struct nscell_cell_join_same *m, size_t len, const struct nscell_settings *cell)
+{
+	static uint8_t kept[NSCELL_SETTINGS_PACKED_MAX];
+	ssize_t n = nscell_settings_pack(cell, kept, sizeof(kept));
+
+	assert_true(n >= 0);
+	return nscell_cell_join_same_check(m, len, kept, (size_t)n);
+}
+
 static void test_join_same(void **state)
 {
 	static struct nscell_settings set, part, other;
@@ -377,42 +387,42 @@ static void test_join_same(void **state)
 	assert_int_equal(m.join.head.op, NSCELL_CELL_JOIN_SAME);
 	assert_int_equal(m.join.head.size, n);
 	assert_int_equal(nscell_msg_head_decode(&m, (size_t)n, &h), 0);
-	assert_int_equal(nscell_cell_join_same_check(&m, (size_t)n, &part), 0);
+	assert_int_equal(same_check(&m, (size_t)n, &part), 0);
 	assert_string_equal(m.join.service, "sshd");
 	/* Any byte of the cell's part otherwise: differs, wherever it is
 	 * (in a record, between records, after the last one). */
 	for (size_t i = 0; i < sizeof(part); i += 7) {
 		other = part;
 		((uint8_t *)&other)[i] ^= 0x5a;
-		assert_int_equal(nscell_cell_join_same_check(&m, (size_t)n, &other), NSCELL_CELL_DIFFERS);
+		assert_int_equal(same_check(&m, (size_t)n, &other), NSCELL_CELL_DIFFERS);
 	}
 	/* Cut, bent or padded records: malformed, never read past; cut at a
 	 * record's end, a part with fewer bytes, which differs. */
 	for (size_t cut = 0; cut < offsetof(struct nscell_cell_join_same, part); cut++)
-		assert_int_equal(nscell_cell_join_same_check(&m, cut, &part), -EPROTO);
+		assert_int_equal(same_check(&m, cut, &part), -EPROTO);
 	for (size_t cut = offsetof(struct nscell_cell_join_same, part); cut < (size_t)n; cut++) {
-		int rc = nscell_cell_join_same_check(&m, cut, &part);
+		int rc = same_check(&m, cut, &part);
 		assert_true(rc == -EPROTO || rc == NSCELL_CELL_DIFFERS);
 	}
-	assert_int_equal(nscell_cell_join_same_check(&m, (size_t)n + 1, &part), -EPROTO);
-	assert_int_equal(nscell_cell_join_same_check(&m, sizeof(m) + 1, &part), -EPROTO);
+	assert_int_equal(same_check(&m, (size_t)n + 1, &part), -EPROTO);
+	assert_int_equal(same_check(&m, sizeof(m) + 1, &part), -EPROTO);
 	{
 		struct nscell_cell_join_same bent = m;
 		uint16_t off = UINT16_MAX;
 
 		bent.settings_size++; /* another build's layout */
-		assert_int_equal(nscell_cell_join_same_check(&bent, (size_t)n, &part), -EPROTO);
+		assert_int_equal(same_check(&bent, (size_t)n, &part), -EPROTO);
 		bent = m;
 		memcpy(bent.part, &off, 2); /* a record past the settings */
-		assert_int_equal(nscell_cell_join_same_check(&bent, (size_t)n, &part), -EPROTO);
+		assert_int_equal(same_check(&bent, (size_t)n, &part), -EPROTO);
 		bent = m;
 		off = 0;
 		memcpy(bent.part + 2, &off, 2); /* an empty record */
-		assert_int_equal(nscell_cell_join_same_check(&bent, (size_t)n, &part), -EPROTO);
+		assert_int_equal(same_check(&bent, (size_t)n, &part), -EPROTO);
 	}
 	/* Strings are bounded by the check. */
 	memset(m.join.tty, 't', sizeof(m.join.tty));
-	assert_int_equal(nscell_cell_join_same_check(&m, (size_t)n, &part), 0);
+	assert_int_equal(same_check(&m, (size_t)n, &part), 0);
 	assert_int_equal(strlen(m.join.tty), sizeof(m.join.tty) - 1);
 	/* A plain JOIN is not one. */
 	assert_int_equal(nscell_cell_join_check(&m.join, sizeof(m.join)), -EPROTO);
