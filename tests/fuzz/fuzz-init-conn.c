@@ -321,7 +321,7 @@ static void send_message(struct input *in, struct client *cl, uint8_t how)
 			ssize_t n;
 
 			at = (at | (size_t)next(in) << 8) % sizeof(part);
-			part = g.settings;
+			init_settings_get(&part);
 			if (form & 2)
 				((uint8_t *)&part)[at] ^= 1;
 			n = nscell_cell_join_same_encode(same, msg.join.opener_pid, NULL, NULL, NULL,
