@@ -526,48 +526,48 @@ check "after purge, the policy, /run/nscell, /var/lib/nscell and the profiles ar
 check "after purge, logins work and are plain" \
 	test "$(as_user readlink /proc/self/ns/pid)" = "$host_pidns"
 
-# 8. upgrade from 0.1.0 with a live user cell -----------------------------------
-# A cell's init outlives a package upgrade. The packages of the 0.1.0 release
+# 8. upgrades with a live user cell ------------------------------------------
+# A cell's init outlives a package upgrade. The packages of an earlier release
 # (debian/changelog), built from git history once and cached by commit
 # (old-debs.sh), go on first; a Scope user login is held across the install
 # of this build; the next login lands in a cell (the old one, or one of its
 # own, as the helper logs: never refused), and nscell list, show, enter and
-# terminate work on the old cell. In the VM of this machine's release only
-# (the 0.1.0 packages are built here): the check costs about 90 s a VM, and
-# the code it proves is the same in both (it passed by hand in both).
+# terminate work on the old cell. From 0.1.0 (protocol version 0: the login
+# gets a cell of its own) and from 0.4.0 (version 1, before JOIN_SAME: the
+# login must join the old cell, asking it the 0.4.0 way). In the VM of this
+# machine's release only (the old packages are built here): each costs about
+# 90 s a VM, and the code it proves is the same in both.
 # The VM is thrown away afterwards: no purge.
-upgrade_from=7ad7ff77c69fd21827cae14a8bbae10b39153b90 # 0.1.0
-if [ "$release" = "$host_release" ] && [ "$build_here" = 1 ]; then
+upgrade_from() { # upgrade_from COMMIT VERSION PROTOCOL MUST_JOIN
+	local commit=$1 version=$2 proto=$3 must_join=$4 t old_debs old_init old_ns since new_ns helper_log what line
 	t=$(date +%s)
-	if ! old_debs=$("$here/old-debs.sh" "$upgrade_from" "$cache" 2>"$VM_TMP/old-debs.log"); then
+	if ! old_debs=$("$here/old-debs.sh" "$commit" "$cache" 2>"$VM_TMP/old-debs.log"); then
 		sed 's/^/#   /' "$VM_TMP/old-debs.log"
-		not_ok "the 0.1.0 packages build from git history (old-debs.sh)"
-		finish
+		not_ok "the $version packages build from git history (old-debs.sh)"
+		return
 	fi
-	timed "build-deb(0.1.0, cached by commit)" $(($(date +%s) - t))
-	copy_debs "$debs" debs || not_ok "copy the .debs into the guest"
-	new_debs=$guest_debs
-	copy_debs "$old_debs" debs-0.1.0 || not_ok "copy the 0.1.0 .debs into the guest"
+	timed "build-deb($version, cached by commit)" $(($(date +%s) - t))
+	copy_debs "$old_debs" "debs-$version" || not_ok "copy the $version .debs into the guest"
 	t=$(date +%s)
-	check "apt-get install of the 0.1.0 packages, enabled with Scope user" \
-		as_root "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $guest_debs >/dev/null 2>&1 &&
+	check "apt-get install of the $version packages, enabled with Scope user" \
+		as_root "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades --no-install-recommends $guest_debs >/dev/null 2>&1 &&
 			pam-auth-update --enable nscell nscell-restore &&
 			printf 'Scope user\n' >/etc/security/nscell.conf.d/50-system-test.conf &&
-			dpkg-query -W -f '\${Version}' nscell | grep -qx '0.1.0'"
-	hold_session 3 || not_ok "a held login with 0.1.0 is up"
+			dpkg-query -W -f '\${Version}' nscell | grep -qx '$version'"
+	hold_session "upgrade-$version" || not_ok "a held login with $version is up"
 	old_init=$(cell_inits)
 	old_ns=$(as_root "readlink /proc/$old_init/ns/pid" 2>/dev/null)
-	check "with 0.1.0, the held login is in cell user-1000 (init $old_init)" \
+	check "with $version, the held login is in cell user-1000 (init $old_init)" \
 		test -n "$old_init" -a -n "$old_ns" -a "$(echo "$old_init" | wc -l)" = 1
 	as_root 'journalctl --rotate >/dev/null 2>&1; date +%s' >"$VM_TMP/upgrade-since"
 	if VM_SSH_TIMEOUT=$apt_timeout as_root "DEBIAN_FRONTEND=noninteractive apt-get install -y -q $new_debs" \
 		>"$VM_TMP/upgrade.log" 2>&1; then
-		ok "apt-get install of this build over 0.1.0 (an upgrade)"
+		ok "apt-get install of this build over $version (an upgrade)"
 	else
 		cat "$VM_TMP/upgrade.log"
-		not_ok "apt-get install of this build over 0.1.0 (an upgrade)"
+		not_ok "apt-get install of this build over $version (an upgrade)"
 	fi
-	check "the held login and its 0.1.0 cell outlive the upgrade" \
+	check "the held login and its $version cell outlive the upgrade" \
 		bash -c 'kill -0 "$1" && [ "$2" = "$3" ]' _ "$held_pid" "$old_ns" \
 		"$(as_root "readlink /proc/$old_init/ns/pid" 2>/dev/null)"
 	since=$(cat "$VM_TMP/upgrade-since")
@@ -575,29 +575,35 @@ if [ "$release" = "$host_release" ] && [ "$build_here" = 1 ]; then
 	helper_log=$(as_root "journalctl -q -o cat --since @$since -t nscell-helper -t nscell-open -t nscell-init 2>/dev/null | grep -E 'event=(cell-version-differs|session-joined|refused)'")
 	echo "$helper_log" | sed 's/^/#   log: /'
 	if [ "$new_ns" = "$old_ns" ]; then
-		what="joined the 0.1.0 cell"
+		what="joined the $version cell"
 		line="event=session-joined cell=user-1000"
 	else
 		what="got a cell of its own"
 		line="event=cell-version-differs cell=user-1000 .*action=own-cell"
 	fi
-	check "a login after the upgrade is in a cell, not refused: it $what (pid ns $new_ns, 0.1.0 cell $old_ns)" \
+	check "a login after the upgrade is in a cell, not refused: it $what (pid ns $new_ns, $version cell $old_ns)" \
 		test -n "$new_ns" -a "$new_ns" != "$host_pidns"
+	[ "$must_join" = yes ] && check "... the $version cell, as its protocol is this build's" test "$new_ns" = "$old_ns"
 	check "the helper logs which ($line)" bash -c 'echo "$1" | grep -qE "$2" && ! echo "$1" | grep -q event=refused' _ "$helper_log" "$line"
 	list_out=$(as_root nscell list 2>&1)
 	echo "$list_out" | sed 's/^/#   nscell list: /'
-	check "nscell list (this build) shows the 0.1.0 cell user-1000" \
+	check "nscell list (this build) shows the $version cell user-1000" \
 		bash -c 'echo "$1" | grep -q "^user-1000 "' _ "$list_out"
 	show_out=$(as_root nscell show user-1000 2>&1)
 	echo "$show_out" | head -n 12 | sed 's/^/#   nscell show: /'
-	check "nscell show user-1000 describes the 0.1.0 cell (its init, protocol 0, its held session)" \
-		bash -c 'echo "$1" | grep -q "$2" && echo "$1" | grep -q "^ *Protocol: *0 " && echo "$1" | grep -qi sshd' _ "$show_out" "$old_init"
-	check "nscell enter --cell user-1000 runs a command in the 0.1.0 cell's namespaces" \
+	check "nscell show user-1000 describes the $version cell (its init, protocol $proto, its held session)" \
+		bash -c 'echo "$1" | grep -q "$2" && echo "$1" | grep -q "^ *Protocol: *$3 " && echo "$1" | grep -qi sshd' _ "$show_out" "$old_init" "$proto"
+	check "nscell enter --cell user-1000 runs a command in the $version cell's namespaces" \
 		test "$(as_root "nscell enter --root --cell user-1000 -- readlink /proc/self/ns/pid </dev/null" 2>&1 | tr -d '\r')" = "$old_ns"
 	as_root nscell terminate user-1000 >"$VM_TMP/terminate.log" 2>&1
-	check "nscell terminate user-1000 ends the 0.1.0 cell and the held login" \
+	check "nscell terminate user-1000 ends the $version cell and the held login" \
 		timeout 15 bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done' _ "$held_pid"
-	timed "upgrade" $(($(date +%s) - t))
+	timed "upgrade from $version" $(($(date +%s) - t))
+}
+if [ "$release" = "$host_release" ] && [ "$build_here" = 1 ]; then
+	copy_debs "$debs" debs || not_ok "copy the .debs into the guest"
+	new_debs=$guest_debs
+	upgrade_from 7ad7ff77c69fd21827cae14a8bbae10b39153b90 0.1.0 0 no
+	upgrade_from 9f127acde77de54b3ca60bb5a81531f2a44e275a 0.4.0 1 yes
 fi
-
 finish
