@@ -96,6 +96,9 @@ int userns_create(const struct nscell_identity *id, int *ret_fd, char *err, size
 
 /* helper.c */
 void helper_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same line, sent after helper_answer() has answered (the login does not
+ * wait for syslog); at once where the answer goes to stderr (run). */
+void helper_log_after_answer(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* nscell-open's request socket (pam_nscell's socketpair end). */
 #define HELPER_REQUEST_FD 3
 /* Phase 1 / R1: not dumpable, clearenv(), fds 0-2 open and every fd above 3

@@ -48,9 +48,38 @@ static int spawn_helper(const char *path, int sock, pid_t *ret_pid)
 	return -rc;
 }
 
-int nscell_helper_ask(const char *path, const struct nscell_request *req,
-		      struct nscell_reply *rep, int ret_fds[4], char *why, size_t whylen)
+int nscell_helper_reap(struct nscell_helper *h)
 {
+	int status = -1;
+
+	if (h->pid <= 0)
+		return -1;
+	/* The answer is the authority; the exit status only confirms it (an
+	 * application's own SIGCHLD handler may have reaped the helper). A
+	 * helper that does not end even after SIGKILL (stuck in the kernel)
+	 * must not hold the login: wait NSCELL_HELPER_REAP_MS, then leave it. */
+	if (h->pidfd >= 0) {
+		struct pollfd pp = { .fd = h->pidfd, .events = POLLIN };
+		while (poll(&pp, 1, NSCELL_HELPER_REAP_MS) < 0 && errno == EINTR)
+			;
+	}
+	while (waitpid(h->pid, &status, h->pidfd >= 0 ? WNOHANG : 0) < 0 && errno == EINTR)
+		;
+	nscell_closep(&h->pidfd);
+	h->pid = 0;
+	return status;
+}
+
+static void reap_helperp(struct nscell_helper *h)
+{
+	nscell_helper_reap(h);
+}
+
+int nscell_helper_ask(const char *path, const struct nscell_request *req,
+		      struct nscell_reply *rep, int ret_fds[4], struct nscell_helper *ret_helper,
+		      char *why, size_t whylen)
+{
+	__attribute__((cleanup(reap_helperp))) struct nscell_helper h = { 0, -1 };
 	_cleanup_close_ int mine = -1, theirs = -1;
 	char buf[NSCELL_REQUEST_MAX];
 	int sv[2];
@@ -78,6 +107,9 @@ int nscell_helper_ask(const char *path, const struct nscell_request *req,
 	}
 	nscell_closep(&theirs);
 	theirs = -1;
+	/* Pinned now: the pid stays ours until it is reaped. */
+	h.pid = pid;
+	h.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 
 	n = nscell_send_fds(mine, buf, (size_t)len, NULL, 0);
 	if (n == 0) {
@@ -92,22 +124,9 @@ int nscell_helper_ask(const char *path, const struct nscell_request *req,
 	}
 	if (n == -ETIMEDOUT)
 		kill(pid, SIGKILL);
-	/* The answer is the authority; the exit status only confirms it (an
-	 * application's own SIGCHLD handler may have reaped the helper). A
-	 * helper that does not end even after SIGKILL (stuck in the kernel)
-	 * must not hold the login: wait NSCELL_HELPER_REAP_MS, then leave it. */
-	{
-		_cleanup_close_ int pfdesc = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (pfdesc >= 0) {
-			struct pollfd pp = { .fd = pfdesc, .events = POLLIN };
-			while (poll(&pp, 1, NSCELL_HELPER_REAP_MS) < 0 && errno == EINTR)
-				;
-		}
-		while (waitpid(pid, &status, pfdesc >= 0 ? WNOHANG : 0) < 0 && errno == EINTR)
-			;
-	}
 
 	if (n < 0 || nscell_reply_check(rep, (size_t)n) < 0) {
+		status = nscell_helper_reap(&h);
 		for (size_t i = 0; i < n_fds; i++)
 			close(ret_fds[i]);
 		if (n == -ETIMEDOUT)
@@ -144,5 +163,7 @@ int nscell_helper_ask(const char *path, const struct nscell_request *req,
 		}
 	}
 	snprintf(why, whylen, "%s", rep->message);
+	*ret_helper = h;
+	h = (struct nscell_helper){ 0, -1 };
 	return 0;
 }

@@ -257,6 +257,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	const char *user = NULL, *service, *exempt = "";
 	char why[600] = "";
 	int fds[4] = { -1, -1, -1, -1 };
+	struct nscell_helper helper = { 0, -1 };
 	struct timespec t0;
 	uid_t uid = (uid_t)-1;
 	int rc;
@@ -308,8 +309,12 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 							   req.rhost, &rep, fds) == 0)
 		rc = PAM_SUCCESS;
 	else
-		rc = nscell_helper_ask(o.helper, &req, &rep, fds, why, sizeof(why)) < 0 ?
+		rc = nscell_helper_ask(o.helper, &req, &rep, fds, &helper, why, sizeof(why)) < 0 ?
 			     PAM_SESSION_ERR : rep.pam_status;
+	/* A helper that made the cell only exits (and logs) from here on: it is
+	 * reaped after the join below, which it overlaps. */
+	if (rc != PAM_SUCCESS)
+		nscell_helper_reap(&helper);
 	if (rc == PAM_IGNORE) {
 		if (o.debug)
 			pam_syslog(pamh, LOG_DEBUG, "helper: %s", why);
@@ -347,6 +352,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	s->settings = rep.settings;
 	if (logins_plan(pamh, s, service, why, sizeof(why)) < 0)
 		goto fail;
+	nscell_helper_reap(&helper); /* before any restriction of this process */
 	if (enter_restricted(s, s->userns >= 0 && o.userns == NSCELL_USERNS_OPEN, why, sizeof(why)) < 0)
 		goto fail;
 	rc = pam_set_data(pamh, STATE_KEY, s, state_cleanup);
@@ -373,6 +379,7 @@ fail:
 	/* Dropping the session socket tells a fresh cell nobody is coming. */
 	for (size_t i = 0; i < 4; i++)
 		nscell_closep(&fds[i]);
+	nscell_helper_reap(&helper);
 	if (s)
 		restore(pamh, s, o.debug);
 	state_free(s);
