@@ -105,6 +105,11 @@ void helper_log_after_answer(int prio, const char *fmt, ...) __attribute__((form
  * closed, the caller's state left (inherit.c), syslog opened as `ident`
  * (fixed: argv[0] is the caller's). Exits on failure. */
 void helper_sanitize(const char *ident, bool run);
+/* Every signal a helper leaves ignored (SIGPIPE by helper_sanitize, the
+ * terminal's and SIGTERM by the verbs): what a cell's setup child puts back
+ * to the default before the init exists (cell.c). A new SIG_IGN goes here. */
+#define HELPER_IGNORED_SIGNALS \
+	{ SIGPIPE, SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU, SIGTERM }
 
 /* inherit.c: leave what the caller set (signals, rlimits, scheduling,
  * affinity, oom_score_adj, timers, process flags, umask, cwd), noting it
