@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <linux/nsfs.h>
 
 #include "cleanup.h"
@@ -27,9 +28,32 @@ void nscell_ns_return_free(struct nscell_ns_return *r)
 	r->cwd = NULL;
 }
 
+/* A namespace of ours by a pidfd of ourselves (PIDFD_GET_*_NAMESPACE, Linux
+ * 6.11): the same namespace as /proc/self/ns/<name>, without the first look
+ * into /proc/self a fresh process pays for (~15 us). -1 where the kernel has
+ * no such call (then /proc). */
+static int own_ns(int self, int clone_flag)
+{
+	static const struct {
+		int clone_flag;
+		unsigned nr;
+	} get[] = {
+		{ CLONE_NEWCGROUP, 1 }, { CLONE_NEWIPC, 2 }, { CLONE_NEWNS, 3 }, { CLONE_NEWNET, 4 },
+		{ CLONE_NEWPID, 5 },    { CLONE_NEWUSER, 9 }, { CLONE_NEWUTS, 10 },
+	};
+
+	if (self < 0)
+		return -1;
+	for (size_t i = 0; i < NSCELL_ELEMENTSOF(get); i++)
+		if (get[i].clone_flag == clone_flag)
+			return ioctl(self, _IO(0xFF, get[i].nr), 0); /* PIDFS_IOCTL_MAGIC */
+	return -1;
+}
+
 int nscell_ns_join(int pidfd, unsigned namespaces, struct nscell_ns_return *r, char *why,
 		   size_t whylen)
 {
+	_cleanup_close_ int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	int flags = 0;
 
 	namespaces &= ~NSCELL_NS_USER;
@@ -43,7 +67,9 @@ int nscell_ns_join(int pidfd, unsigned namespaces, struct nscell_ns_return *r, c
 		if (!(namespaces & t->bit))
 			continue;
 		snprintf(path, sizeof(path), "/proc/self/ns/%s", t->proc_name);
-		r->saved[i] = open(path, O_RDONLY | O_CLOEXEC);
+		r->saved[i] = own_ns(self, t->clone_flag);
+		if (r->saved[i] < 0)
+			r->saved[i] = open(path, O_RDONLY | O_CLOEXEC);
 		if (r->saved[i] < 0) {
 			snprintf(why, whylen, "cannot open %s: %s", path, strerror(errno));
 			return -errno;
