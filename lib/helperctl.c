@@ -3,9 +3,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,34 +19,66 @@
 /* PAM_SUCCESS, without the PAM headers in lib/. */
 #define NSCELL_HELPER_PAM_SUCCESS 0
 
-/* Spawn the helper without copying the caller's memory (posix_spawn uses
- * CLONE_VM|CLONE_VFORK), with /dev/null on 0-2, the request socket on 3,
- * nothing else, default signal dispositions and an empty environment. */
-static int spawn_helper(const char *path, int sock, pid_t *ret_pid)
+/* The child of spawn_helper(), on our stack and in our memory until the
+ * exec, every signal blocked (none of the application's handlers can run
+ * here): fds 0-2 on /dev/null, the request socket on 3, nothing else.
+ * Only system calls. */
+static _Noreturn void helper_child(const char *path, int sock, volatile int *err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
 	char *const argv[] = { (char *)"nscell-open", (char *)"open", NULL };
 	char *const envp[] = { NULL };
-	int rc;
+	int null;
 
-	sigemptyset(&none);
+	/* dup2() onto itself keeps close-on-exec: clear it instead. */
+	if ((sock == 3 ? fcntl(3, F_SETFD, 0) : dup2(sock, 3)) < 0)
+		goto fail;
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0)
+		goto fail;
+	for (int fd = 0; fd <= 2; fd++)
+		if (dup2(null, fd) < 0)
+			goto fail;
+	if (syscall(SYS_close_range, 4, ~0U, 0) < 0) {
+		/* Before Linux 5.9. */
+		struct rlimit rl;
+		int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur :
+										      65536;
+		for (int fd = 4; fd < max; fd++)
+			close(fd);
+	}
+	execve(path, argv, envp);
+fail:
+	*err = errno;
+	_exit(127);
+}
+
+/* Spawn the helper without copying the caller's memory (vfork), with an
+ * empty environment and the signal mask full: the helper resets every
+ * signal's disposition and its mask itself, first thing (inherit.c), as it
+ * must for any root caller, so the 64 sigaction() calls posix_spawn() makes
+ * in the child to the same end are left out. */
+static int spawn_helper(const char *path, int sock, pid_t *ret_pid)
+{
+	volatile int err = 0;
+	sigset_t all, old;
+	pid_t pid;
+
 	sigfillset(&all);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_adddup2(&fa, sock, 3);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-	posix_spawn_file_actions_adddup2(&fa, 0, 1);
-	posix_spawn_file_actions_adddup2(&fa, 0, 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(ret_pid, path, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return -rc;
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = vfork();
+	if (pid == 0)
+		helper_child(path, sock, &err);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		return -errno;
+	if (err) {
+		/* It did not exec: reap it (it has exited by now, vfork). */
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -err;
+	}
+	*ret_pid = pid;
+	return 0;
 }
 
 int nscell_helper_reap(struct nscell_helper *h)
