@@ -36,6 +36,7 @@
 #include "cellctl.h"
 #include "cleanup.h"
 #include "helperctl.h"
+#include "limits.h"
 #include "login-verdict.h"
 #include "logins-enter.h"
 #include "nsjoin.h"
@@ -338,8 +339,11 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	snprintf(s->cell_id, sizeof(s->cell_id), "%s", rep.cell_id);
 
 	/* Without systemd, a cell with limits has a cgroup of nscell's own:
-	 * in it before the application forks the session (cellcg.h). */
-	if (nscell_cellcg_enter(uid, rep.cell_id, why, sizeof(why)) < 0)
+	 * in it before the application forks the session (cellcg.h). Limits
+	 * are cell-level: the answer's are the cell's, and a cell without
+	 * any has no such cgroup to look for. */
+	if (nscell_limits_any(&rep.settings.limits) &&
+	    nscell_cellcg_enter(uid, rep.cell_id, why, sizeof(why)) < 0)
 		goto fail;
 	if (nscell_ns_join(fds[0], rep.namespaces, &s->ns, why, sizeof(why)) < 0)
 		goto fail;
