@@ -205,7 +205,7 @@ def strace_logins(path):
 
 STRACE_PHASES = [
     ('module-pre', 'module, before the spawn: policy verdict (NSS, policy file)'),
-    ('spawn', 'posix_spawn child before execve (fd setup)'),
+    ('spawn', 'the spawn\'s child (vfork) before execve (fd setup)'),
     ('helper-exec', 'helper: execve until main (ld.so too where nscell-open is dynamic)'),
     ('helper-main', 'helper: authorise, request, caps, pidfd, runtime dir, lock, socket'),
     ('cell-setup', 'cell: mounts, fds, execveat of nscell-init (in the clone3 child)'),
