@@ -32,7 +32,10 @@ static _Noreturn void helper_child(const char *path, int sock, volatile int *err
 	/* dup2() onto itself keeps close-on-exec: clear it instead. */
 	if ((sock == 3 ? fcntl(3, F_SETFD, 0) : dup2(sock, 3)) < 0)
 		goto fail;
-	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	/* Without O_CLOEXEC: it may land on 0-2 itself (the application's
+	 * stdin closed), where dup2() keeps the flag; anywhere else it goes
+	 * with close_range(). */
+	null = open("/dev/null", O_RDWR);
 	if (null < 0)
 		goto fail;
 	for (int fd = 0; fd <= 2; fd++)
