@@ -279,9 +279,12 @@ static int hide_user_manager_socket(uid_t uid, gid_t gid, pid_t *ret_relay)
 /* Leave the init only what it uses: killing the cell's processes. */
 static int drop_to_init_caps(void)
 {
+	/* One call per capability: dropping one the set lacks succeeds, one the
+	 * running kernel does not know is EINVAL (an older kernel than the
+	 * header), which leaves nothing to drop. */
 	for (int c = 0; c <= nscell_cap_last(); c++) {
-		int rc = c == CAP_KILL || !nscell_cap_supported(c) ? 0 : nscell_cap_drop_bound(c);
-		if (rc < 0)
+		int rc = c == CAP_KILL ? 0 : nscell_cap_drop_bound(c);
+		if (rc < 0 && rc != -EINVAL)
 			return rc;
 	}
 	return 0;
@@ -322,10 +325,14 @@ static _Noreturn void child_setup(const struct helper_login *l, const char *cell
 		sigfillset(&all);
 		sigprocmask(SIG_BLOCK, &all, NULL);
 		/* The helper's own dispositions (terminal signals, SIGPIPE
-		 * ignored) are not the init's: it handles all by signalfd. */
-		for (int sig = 1; sig <= SIGRTMAX; sig++)
-			if (sig != SIGKILL && sig != SIGSTOP)
-				signal(sig, SIG_DFL); /* the init resets the C library's own */
+		 * ignored) are not the init's: it handles all by signalfd. An
+		 * ignored signal is discarded even while blocked, so these go
+		 * back to the default before the parent-death signal is armed;
+		 * every other one is at its default (inherit.c, or a handler
+		 * execve resets), and the init resets all of them first thing. */
+		static const int ignored[] = HELPER_IGNORED_SIGNALS;
+		for (size_t i = 0; i < NSCELL_ELEMENTSOF(ignored); i++)
+			signal(ignored[i], SIG_DFL);
 	}
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 

@@ -111,6 +111,31 @@ struct nscell_reply helper_reply;
  * stderr (run, whose caller is the user). */
 static bool answer_to_stderr;
 
+static struct {
+	int prio;
+	char line[512];
+} after_answer;
+
+static void log_after_answer_now(void)
+{
+	if (after_answer.line[0])
+		syslog(after_answer.prio, "%s", after_answer.line);
+	after_answer.line[0] = '\0';
+}
+
+void helper_log_after_answer(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	log_after_answer_now();
+	va_start(ap, fmt);
+	vsnprintf(after_answer.line, sizeof(after_answer.line), fmt, ap);
+	va_end(ap);
+	after_answer.prio = prio;
+	if (answer_to_stderr)
+		log_after_answer_now();
+}
+
 void helper_answer_to_stderr(void)
 {
 	answer_to_stderr = true;
@@ -127,6 +152,7 @@ _Noreturn void helper_answer(int status, const int *fds, size_t n_fds)
 	helper_reply.pam_status = status;
 	if (nscell_send_fds(HELPER_REQUEST_FD, &helper_reply, sizeof(helper_reply), fds, n_fds) < 0)
 		helper_log(LOG_ERR, "event=error error=\"cannot answer the module: %m\"");
+	log_after_answer_now();
 	exit(status);
 }
 
@@ -136,6 +162,7 @@ _Noreturn void helper_fail(const struct nscell_request *req, int status, const c
 	va_start(ap, fmt);
 	vsnprintf(helper_reply.message, sizeof(helper_reply.message), fmt, ap);
 	va_end(ap);
+	log_after_answer_now(); /* a failure waits anyway: the lines in order */
 	helper_log(LOG_ERR, "event=refused user=%s service=%s error=\"%s\"", req->user,
 		   req->service[0] ? req->service : "-", helper_reply.message);
 	helper_answer(status, NULL, 0);
@@ -311,7 +338,7 @@ int helper_cell_open(const struct helper_login *l, struct helper_cell *ret, char
 			goto out;
 		}
 		c.created = true;
-		helper_log(LOG_INFO,
+		helper_log_after_answer(LOG_INFO,
 			   "event=cell-created cell=%s user=%s uid=%u service=%s init_pid=%d scope=%s logout=%s cells=%u",
 			   c.id, req->user, (unsigned)l->id->uid,
 			   req->service[0] ? req->service : "-", (int)c.init_pid,

@@ -96,12 +96,20 @@ int userns_create(const struct nscell_identity *id, int *ret_fd, char *err, size
 
 /* helper.c */
 void helper_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same line, sent after helper_answer() has answered (the login does not
+ * wait for syslog); at once where the answer goes to stderr (run). */
+void helper_log_after_answer(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* nscell-open's request socket (pam_nscell's socketpair end). */
 #define HELPER_REQUEST_FD 3
 /* Phase 1 / R1: not dumpable, clearenv(), fds 0-2 open and every fd above 3
  * closed, the caller's state left (inherit.c), syslog opened as `ident`
  * (fixed: argv[0] is the caller's). Exits on failure. */
 void helper_sanitize(const char *ident, bool run);
+/* Every signal a helper leaves ignored (SIGPIPE by helper_sanitize, the
+ * terminal's and SIGTERM by the verbs): what a cell's setup child puts back
+ * to the default before the init exists (cell.c). A new SIG_IGN goes here. */
+#define HELPER_IGNORED_SIGNALS \
+	{ SIGPIPE, SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU, SIGTERM }
 
 /* inherit.c: leave what the caller set (signals, rlimits, scheduling,
  * affinity, oom_score_adj, timers, process flags, umask, cwd), noting it

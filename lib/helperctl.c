@@ -3,9 +3,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,39 +19,103 @@
 /* PAM_SUCCESS, without the PAM headers in lib/. */
 #define NSCELL_HELPER_PAM_SUCCESS 0
 
-/* Spawn the helper without copying the caller's memory (posix_spawn uses
- * CLONE_VM|CLONE_VFORK), with /dev/null on 0-2, the request socket on 3,
- * nothing else, default signal dispositions and an empty environment. */
-static int spawn_helper(const char *path, int sock, pid_t *ret_pid)
+/* The child of spawn_helper(), on our stack and in our memory until the
+ * exec, every signal blocked (none of the application's handlers can run
+ * here): fds 0-2 on /dev/null, the request socket on 3, nothing else.
+ * Only system calls. */
+static _Noreturn void helper_child(const char *path, int sock, volatile int *err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
 	char *const argv[] = { (char *)"nscell-open", (char *)"open", NULL };
 	char *const envp[] = { NULL };
-	int rc;
+	int null;
 
-	sigemptyset(&none);
+	/* dup2() onto itself keeps close-on-exec: clear it instead. */
+	if ((sock == 3 ? fcntl(3, F_SETFD, 0) : dup2(sock, 3)) < 0)
+		goto fail;
+	/* Without O_CLOEXEC: it may land on 0-2 itself (the application's
+	 * stdin closed), where dup2() keeps the flag; anywhere else it goes
+	 * with close_range(). */
+	null = open("/dev/null", O_RDWR);
+	if (null < 0)
+		goto fail;
+	for (int fd = 0; fd <= 2; fd++)
+		if (dup2(null, fd) < 0)
+			goto fail;
+	if (syscall(SYS_close_range, 4, ~0U, 0) < 0) {
+		/* Before Linux 5.9. */
+		struct rlimit rl;
+		int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur :
+										      65536;
+		for (int fd = 4; fd < max; fd++)
+			close(fd);
+	}
+	execve(path, argv, envp);
+fail:
+	*err = errno;
+	_exit(127);
+}
+
+/* Spawn the helper without copying the caller's memory (vfork), with an
+ * empty environment and the signal mask full: the helper resets every
+ * signal's disposition and its mask itself, first thing (inherit.c), as it
+ * must for any root caller, so the 64 sigaction() calls posix_spawn() makes
+ * in the child to the same end are left out. */
+static int spawn_helper(const char *path, int sock, pid_t *ret_pid)
+{
+	volatile int err = 0;
+	sigset_t all, old;
+	pid_t pid;
+
 	sigfillset(&all);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_adddup2(&fa, sock, 3);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
-	posix_spawn_file_actions_adddup2(&fa, 0, 1);
-	posix_spawn_file_actions_adddup2(&fa, 0, 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(ret_pid, path, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return -rc;
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = vfork();
+	if (pid == 0)
+		helper_child(path, sock, &err);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		return -errno;
+	if (err) {
+		/* It did not exec: reap it (it has exited by now, vfork). */
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -err;
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+int nscell_helper_reap(struct nscell_helper *h)
+{
+	int status = -1;
+
+	if (h->pid <= 0)
+		return -1;
+	/* The answer is the authority; the exit status only confirms it (an
+	 * application's own SIGCHLD handler may have reaped the helper). A
+	 * helper that does not end even after SIGKILL (stuck in the kernel)
+	 * must not hold the login: wait NSCELL_HELPER_REAP_MS, then leave it. */
+	if (h->pidfd >= 0) {
+		struct pollfd pp = { .fd = h->pidfd, .events = POLLIN };
+		while (poll(&pp, 1, NSCELL_HELPER_REAP_MS) < 0 && errno == EINTR)
+			;
+	}
+	while (waitpid(h->pid, &status, h->pidfd >= 0 ? WNOHANG : 0) < 0 && errno == EINTR)
+		;
+	nscell_closep(&h->pidfd);
+	h->pid = 0;
+	return status;
+}
+
+static void reap_helperp(struct nscell_helper *h)
+{
+	nscell_helper_reap(h);
 }
 
 int nscell_helper_ask(const char *path, const struct nscell_request *req,
-		      struct nscell_reply *rep, int ret_fds[4], char *why, size_t whylen)
+		      struct nscell_reply *rep, int ret_fds[4], struct nscell_helper *ret_helper,
+		      char *why, size_t whylen)
 {
+	__attribute__((cleanup(reap_helperp))) struct nscell_helper h = { 0, -1 };
 	_cleanup_close_ int mine = -1, theirs = -1;
 	char buf[NSCELL_REQUEST_MAX];
 	int sv[2];
@@ -78,6 +143,9 @@ int nscell_helper_ask(const char *path, const struct nscell_request *req,
 	}
 	nscell_closep(&theirs);
 	theirs = -1;
+	/* Pinned now: the pid stays ours until it is reaped. */
+	h.pid = pid;
+	h.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 
 	n = nscell_send_fds(mine, buf, (size_t)len, NULL, 0);
 	if (n == 0) {
@@ -92,22 +160,9 @@ int nscell_helper_ask(const char *path, const struct nscell_request *req,
 	}
 	if (n == -ETIMEDOUT)
 		kill(pid, SIGKILL);
-	/* The answer is the authority; the exit status only confirms it (an
-	 * application's own SIGCHLD handler may have reaped the helper). A
-	 * helper that does not end even after SIGKILL (stuck in the kernel)
-	 * must not hold the login: wait NSCELL_HELPER_REAP_MS, then leave it. */
-	{
-		_cleanup_close_ int pfdesc = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (pfdesc >= 0) {
-			struct pollfd pp = { .fd = pfdesc, .events = POLLIN };
-			while (poll(&pp, 1, NSCELL_HELPER_REAP_MS) < 0 && errno == EINTR)
-				;
-		}
-		while (waitpid(pid, &status, pfdesc >= 0 ? WNOHANG : 0) < 0 && errno == EINTR)
-			;
-	}
 
 	if (n < 0 || nscell_reply_check(rep, (size_t)n) < 0) {
+		status = nscell_helper_reap(&h);
 		for (size_t i = 0; i < n_fds; i++)
 			close(ret_fds[i]);
 		if (n == -ETIMEDOUT)
@@ -144,5 +199,7 @@ int nscell_helper_ask(const char *path, const struct nscell_request *req,
 		}
 	}
 	snprintf(why, whylen, "%s", rep->message);
+	*ret_helper = h;
+	h = (struct nscell_helper){ 0, -1 };
 	return 0;
 }

@@ -2,11 +2,14 @@
 /*
  * The PAM module's side of the open helper: spawn it as linux-pam spawns its
  * helpers (by absolute path, sanitized fds, empty environment), send the
- * request, wait for the answer within a deadline, and reap the helper.
+ * request, wait for the answer within a deadline, and reap the helper
+ * (after the caller's own work on the answer, which the helper's exit then
+ * overlaps: nscell_helper_reap).
  */
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "proto.h"
 
@@ -16,6 +19,12 @@
  * milliseconds unless it is stuck in the kernel. */
 #define NSCELL_HELPER_REAP_MS 2000
 
+/* A helper that answered and is still to be reaped. */
+struct nscell_helper {
+	pid_t pid; /* 0: none */
+	int pidfd;
+};
+
 /*
  * nscell_helper_ask - run the helper at `path` for `req`.
  *
@@ -23,6 +32,13 @@
  * for PAM_SUCCESS, ret_fds holds [init pidfd, session socket, userns fd or
  * -1, PrivateLogins' mount namespace or -1], owned by the caller) and rep->message in `why`; or -errno with one
  * sentence in `why` (it did not start, did not answer, or answered nonsense).
+ * After a valid answer the helper is left in *ret_helper for the caller to
+ * reap; otherwise it has been reaped and ret_helper->pid is 0.
  */
 int nscell_helper_ask(const char *path, const struct nscell_request *req,
-		      struct nscell_reply *rep, int ret_fds[4], char *why, size_t whylen);
+		      struct nscell_reply *rep, int ret_fds[4], struct nscell_helper *ret_helper,
+		      char *why, size_t whylen);
+
+/* Wait (NSCELL_HELPER_REAP_MS at most) for the helper to end and reap it;
+ * returns its wait status, or -1 (none, or reaped by the application). */
+int nscell_helper_reap(struct nscell_helper *h);

@@ -261,6 +261,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	const char *user = NULL, *service, *exempt = "";
 	char why[600] = "";
 	int fds[4] = { -1, -1, -1, -1 };
+	struct nscell_helper helper = { 0, -1 };
 	struct timespec t0;
 	uid_t uid = (uid_t)-1;
 	int rc;
@@ -312,8 +313,12 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 							   req.rhost, &rep, fds) == 0)
 		rc = PAM_SUCCESS;
 	else
-		rc = nscell_helper_ask(o.helper, &req, &rep, fds, why, sizeof(why)) < 0 ?
+		rc = nscell_helper_ask(o.helper, &req, &rep, fds, &helper, why, sizeof(why)) < 0 ?
 			     PAM_SESSION_ERR : rep.pam_status;
+	/* A helper that made the cell only exits (and logs) from here on: it is
+	 * reaped after the join below, which it overlaps. */
+	if (rc != PAM_SUCCESS)
+		nscell_helper_reap(&helper);
 	if (rc == PAM_IGNORE) {
 		if (o.debug)
 			pam_syslog(pamh, LOG_DEBUG, "helper: %s", why);
@@ -336,8 +341,12 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	s->opener = getpid();
 	snprintf(s->cell_id, sizeof(s->cell_id), "%s", rep.cell_id);
 
-	/* Without systemd, a cell with limits has a cgroup of nscell's own (cellcg.h): in it first. */
-	if (nscell_limits_any(&rep.settings.limits) && nscell_cellcg_enter(uid, rep.cell_id, why, sizeof(why)) < 0)
+	/* Without systemd, a cell with limits has a cgroup of nscell's own:
+	 * in it before the application forks the session (cellcg.h). Limits
+	 * are cell-level: the answer's are the cell's, and a cell without
+	 * any has no such cgroup to look for. */
+	if (nscell_limits_any(&rep.settings.limits) &&
+	    nscell_cellcg_enter(uid, rep.cell_id, why, sizeof(why)) < 0)
 		goto fail;
 	if (nscell_ns_join(fds[0], rep.namespaces, &s->ns, why, sizeof(why)) < 0)
 		goto fail;
@@ -350,6 +359,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	s->settings = rep.settings;
 	if (logins_plan(pamh, s, service, why, sizeof(why)) < 0)
 		goto fail;
+	nscell_helper_reap(&helper); /* before any restriction of this process */
 	if (enter_restricted(s, s->userns >= 0 && o.userns == NSCELL_USERNS_OPEN, why, sizeof(why)) < 0)
 		goto fail;
 	rc = pam_set_data(pamh, STATE_KEY, s, state_cleanup);
@@ -376,6 +386,7 @@ fail:
 	/* Dropping the session socket tells a fresh cell nobody is coming. */
 	for (size_t i = 0; i < 4; i++)
 		nscell_closep(&fds[i]);
+	nscell_helper_reap(&helper);
 	if (s)
 		restore(pamh, s, o.debug);
 	state_free(s);
