@@ -592,7 +592,7 @@ upgrade_from() { # upgrade_from COMMIT VERSION PROTOCOL MUST_JOIN
 	show_out=$(as_root nscell show user-1000 2>&1)
 	echo "$show_out" | head -n 12 | sed 's/^/#   nscell show: /'
 	check "nscell show user-1000 describes the $version cell (its init, protocol $proto, its held session)" \
-		bash -c 'echo "$1" | grep -q "$2" && echo "$1" | grep -q "^ *Protocol: *$3 " && echo "$1" | grep -qi sshd' _ "$show_out" "$old_init" "$proto"
+		bash -c 'echo "$1" | grep -q "$2" && echo "$1" | grep -qE "^ *Protocol: *$3( |$)" && echo "$1" | grep -qi sshd' _ "$show_out" "$old_init" "$proto"
 	check "nscell enter --cell user-1000 runs a command in the $version cell's namespaces" \
 		test "$(as_root "nscell enter --root --cell user-1000 -- readlink /proc/self/ns/pid </dev/null" 2>&1 | tr -d '\r')" = "$old_ns"
 	as_root nscell terminate user-1000 >"$VM_TMP/terminate.log" 2>&1
