@@ -145,7 +145,14 @@ def _(t):
         t.check(not env.syslog.find_all(r'service login gives no point', mark), 'login: the module warns of nothing')
     other.release()
     other.wait(30)
-    recs = utmp_users('/var/log/wtmp')[wtmp_before:]
+    # sshd's monitor writes the logout after the client has gone: a moment.
+    deadline = time.monotonic() + 10
+    while True:
+        recs = utmp_users('/var/log/wtmp')[wtmp_before:]
+        if (sum(1 for typ, u in recs if typ == 8) >= sum(1 for typ, u in recs if typ == 7)
+                or time.monotonic() > deadline):
+            break
+        time.sleep(0.1)
     t.check(any(u == OTHER and typ == 7 for typ, u in recs), f'the host\'s wtmp has {OTHER}\'s login', str(recs))
     t.check(any(u == 'nscit-a' and typ == 7 for typ, u in recs),
             'the host\'s wtmp has nscit-a\'s logins from inside the cells', str(recs))
