@@ -320,9 +320,16 @@ def _(t):
         ok = sum(1 for r in rcs if r == 0)
         wall = max(d for d in done if d) - min(starts)
         left = env.wait_clean(15)
-        lines = env.syslog.since(mark)
-        created = [ln for ln in lines if 'event=cell-created' in ln]
-        ended = [ln for ln in lines if 'event=cell-ended' in ln]
+        # An init's last line may still be on its way to the catcher when
+        # the process is gone: a few seconds for the syslog to catch up.
+        deadline = time.monotonic() + 5
+        while True:
+            lines = env.syslog.since(mark)
+            created = [ln for ln in lines if 'event=cell-created' in ln]
+            ended = [ln for ln in lines if 'event=cell-ended' in ln]
+            if len(ended) >= len(created) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         opens = [int(m.group(5)) for m in (B.HOOK_RX.search(ln) for ln in lines)
                  if m and m.group(1) == 'open']
         what = 'Scope session: 100 new cells' if label == 'session' else 'Scope user: 100 logins of one user, one cell'
