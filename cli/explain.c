@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "escape.h"
 #include "identity.h"
+#include "logins-enter.h"
 #include "limits.h"
 #include "policy-admin.h"
 #include "policy.h"
@@ -284,6 +285,32 @@ static int print_view(const struct nscell_decision *d, const struct nscell_ident
 	return 0;
 }
 
+/* PrivateLogins: which records the user's processes see, and whether the
+ * service's sessions are among them (lib/logins-enter.c, as the module). */
+static void print_logins(const struct nscell_decision *d, const char *service)
+{
+	static const char *const where[] = {
+		[NSCELL_LOGINS_NONE] = "not hidden: where it writes its records is not known (the module logs a warning)",
+		[NSCELL_LOGINS_OPEN] = "hidden: the session enters at open_session",
+		[NSCELL_LOGINS_SETCRED] = "hidden: the session child enters at setcred (needs 'auth optional pam_nscell.so')",
+		[NSCELL_LOGINS_FORK] = "hidden: the shell enters as login forks it",
+	};
+
+	if (!d->settings.isolate || !d->settings.private_logins)
+		return;
+	printf("\nLogin records (PrivateLogins)\n");
+	printf("  %-*swho, w, users, last, lastlog: the user's own records and the machine's\n",
+	       LABEL_WIDTH + 1, "own only");
+	/* nscell run is no PAM service: it enters the cell itself, at once. */
+	if (service && strcmp(service, "nscell-run") == 0)
+		printf("  %-*shidden: the command enters as it starts\n", LABEL_WIDTH + 1, "nscell-run");
+	else if (service && *service)
+		printf("  %-*s%s\n", LABEL_WIDTH + 1, CLI_ESC(service), where[nscell_logins_point(service)]);
+	else
+		printf("  %-*ssshd, su, runuser, sudo, login and nscell run are hidden; others not (see --service)\n",
+		       LABEL_WIDTH + 1, "services");
+}
+
 int nscell_verb_explain(int argc, char *argv[])
 {
 	enum { ARG_NO_OWNER_CHECK = 0x100 };
@@ -383,6 +410,7 @@ int nscell_verb_explain(int argc, char *argv[])
 		fprintf(stderr, "nscell explain: out of memory\n");
 		goto finish;
 	}
+	print_logins(&decision, service);
 	ret = fflush(stdout) == 0 ? NSCELL_EXIT_OK : NSCELL_EXIT_FAILURE;
 finish:
 	nscell_verdict_free(&v);

@@ -126,6 +126,21 @@ expect_line "$work/out" "  Scope                 user                        pol
 expect_line "$work/out" "  Tmp                   tmpfs size=64M mode=1777    policy.conf:7"
 expect_line "$work/out" "  Logout                kill                        built-in default"
 
+# --- explain: PrivateLogins, and whether the service's sessions are hidden --------
+printf 'PrivateLogins yes\n' >"$work/logins.conf"
+run 0 "$nscell" explain --no-owner-check --config "$work/logins.conf" --service login nobody
+expect_line "$work/out" "Login records (PrivateLogins)"
+expect_line "$work/out" "  own only     who, w, users, last, lastlog: the user's own records and the machine's"
+expect_line "$work/out" "  login        hidden: the shell enters as login forks it"
+run 0 "$nscell" explain --no-owner-check --config "$work/logins.conf" --service sshd nobody
+expect_line "$work/out" "  sshd         hidden: the session child enters at setcred (needs 'auth optional pam_nscell.so')"
+run 0 "$nscell" explain --no-owner-check --config "$work/logins.conf" --service nscell-run nobody
+expect_line "$work/out" "  nscell-run   hidden: the command enters as it starts"
+run 0 "$nscell" explain --no-owner-check --config "$work/logins.conf" --service gdm nobody
+expect_line "$work/out" "  gdm          not hidden: where it writes its records is not known (the module logs a warning)"
+run 0 "$nscell" explain --no-owner-check --config cli/policy.conf nobody
+grep -q "^Login records" "$work/out" && fail "explain shows login records without PrivateLogins"
+
 run 1 "$nscell" explain --no-owner-check --config cli/policy.conf no-such-user-nscell
 expect_line "$work/err" "nscell explain: no such user 'no-such-user-nscell' (looked up through NSS)."
 run 2 "$nscell" explain --config cli/policy.conf
