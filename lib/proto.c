@@ -508,10 +508,13 @@ int nscell_request_decode(const char *buf, size_t len, struct nscell_request *re
 			return -EINVAL;
 		r.decided = true;
 	} else {
+		/* Nothing of a decision left behind, in any byte: a request of
+		 * another build's settings came with the rest of one. */
 		r.n_gids = 0;
 		r.uid = 0;
 		r.gid = 0;
-		r.home[0] = r.shell[0] = '\0';
+		memset(r.home, 0, sizeof(r.home));
+		memset(r.shell, 0, sizeof(r.shell));
 		memset(&r.settings, 0, sizeof(r.settings));
 	}
 	*ret = r;
